@@ -1,0 +1,503 @@
+import { setMaxListeners } from 'node:events';
+import { type Slot, type TokenParams, SlotCache, cacheKey, createSlot } from './cache.js';
+import { applyClientAuth, type ClientCredentials } from './client-auth.js';
+import { discover } from './discovery.js';
+import { OAuthError, TokenError } from './errors.js';
+import { type AuthorizedFetchOptions, type TokenSource, createAuthorizedFetch, resolveAllowedOrigins } from './fetch.js';
+import { type HttpResult, send, type SendOptions } from './http.js';
+import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, stringList } from './options.js';
+import { withRetry } from './retry.js';
+import type { HeldToken, Token } from './token.js';
+import { errorFromResponse, processTokenResponse } from './token-response.js';
+
+/** Per-call options of {@link ClientCredentialsClient.getToken}. Unset fields take the client's. */
+export interface GetTokenOptions {
+  /** Scope for this token instead of the client's. */
+  scope?: string | readonly string[];
+  /** Audience for this token instead of the client's. */
+  audience?: string;
+  /** Resource indicators (RFC 8707) for this token instead of the client's. */
+  resource?: string | readonly string[];
+  /** Skip the cache and request a new token (joins a request already in flight for the same key). */
+  forceRefresh?: boolean;
+  /** Aborts this caller's wait (`ABORTED`); the shared request carries on for the others. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ClientCredentialsClient.close}. */
+export interface CloseOptions {
+  /**
+   * Revoke every token the client holds (RFC 7009) before resolving, in parallel and best effort.
+   * @default false
+   */
+  revoke?: boolean;
+  /**
+   * Most time the revocations may take, in ms; what is unfinished then is reported as a `TIMEOUT` error.
+   * @default 5000
+   */
+  timeout?: number;
+}
+
+/** What {@link ClientCredentialsClient.close} did. It resolves with this; it never rejects. */
+export interface CloseResult {
+  /** How many tokens were revoked. */
+  readonly revoked: number;
+  /** One error per token that could not be revoked (or one `CONFIG` error if no endpoint is known). */
+  readonly errors: readonly TokenError[];
+}
+
+interface Issued {
+  readonly token: HeldToken;
+  readonly sentAt: number;
+}
+
+interface Endpoints {
+  readonly token: URL;
+  readonly revocation: URL | undefined;
+}
+
+const MAX_REVOKED_REMEMBERED = 1000;
+const CLOSE_TIMEOUT = 5_000;
+const noop = () => {};
+
+/**
+ * An OAuth 2.0 client credentials grant client (RFC 6749 §4.4) that caches tokens, refreshes them ahead
+ * of expiry without making callers wait, sends one request per key however many callers ask at once,
+ * retries transient failures, and revokes tokens (RFC 7009).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ * @example
+ * ```ts
+ * const client = new ClientCredentialsClient({
+ *   tokenEndpoint: 'https://auth.example.com/oauth2/token',
+ *   clientId: 'svc-a',
+ *   clientSecret: process.env.CLIENT_SECRET,
+ *   scope: ['orders:read'],
+ * });
+ * const { accessToken } = await client.getToken();
+ * const res = await client.fetch('https://api.example.com/orders');
+ * await client.close({ revoke: true });
+ * ```
+ */
+export class ClientCredentialsClient {
+  readonly #options: ResolvedOptions;
+  readonly #credentials: ClientCredentials;
+  readonly #defaultSlot: Slot;
+  readonly #slots: SlotCache;
+  readonly #pinned = new Map<string, Slot>();
+  readonly #closer = new AbortController();
+  readonly #sendOptions: SendOptions;
+  readonly #revoked = new Set<string>();
+  #endpoints: Promise<Endpoints> | undefined;
+  #invalidClient: { error: OAuthError; until: number } | undefined;
+  #closing: Promise<CloseResult> | undefined;
+
+  /**
+   * `fetch` with the client's default token attached; same signature as the global `fetch`, already
+   * bound. See {@link ClientCredentialsClient.createFetch}.
+   */
+  readonly fetch: typeof globalThis.fetch;
+
+  /** @throws TypeError naming the first invalid option. */
+  constructor(options: ClientCredentialsOptions) {
+    this.#options = resolveOptions(options);
+    const { clientAuth, clientId, clientSecret, scope, audience, resource, maxCacheEntries } = this.#options;
+    this.#credentials = { method: clientAuth, clientId, clientSecret };
+    this.#defaultSlot = createSlot({ scope, audience, resource });
+    this.#slots = new SlotCache(maxCacheEntries);
+    // Every waiting caller listens for the client closing: there is no sensible listener limit.
+    setMaxListeners(0, this.#closer.signal);
+    this.#sendOptions = {
+      fetch: this.#options.fetch,
+      timeout: this.#options.timeout,
+      maxResponseBytes: this.#options.maxResponseBytes,
+      signal: this.#closer.signal,
+    };
+    this.fetch = this.createFetch();
+  }
+
+  /**
+   * Returns a valid access token: from the cache while it is fresh, otherwise from the token endpoint.
+   * Concurrent callers for one key share one request. A token is never handed out at or after
+   * `expiresAt − margin`; once `refreshRatio` of its usable life has passed, the first call starts a
+   * background refresh and keeps getting the current token meanwhile.
+   *
+   * @throws {TokenError} with `code` `OAUTH_ERROR`, `INVALID_RESPONSE`, `TIMEOUT`, `NETWORK`, `ABORTED` or `CLOSED`.
+   */
+  getToken(options?: GetTokenOptions): Promise<Token> {
+    if (options === undefined) return this.#get(this.#defaultSlot, undefined, false);
+    let slot: Slot;
+    try {
+      slot = this.#slotFor(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#get(slot, options.signal, options.forceRefresh === true);
+  }
+
+  /**
+   * Builds a `fetch` that attaches a token to every request, recovers once from a 401 with a fresh
+   * token when the body can be replayed, and never lets the token follow a redirect to another origin.
+   *
+   * @example
+   * ```ts
+   * const api = client.createFetch({ allowedOrigins: ['https://api.example.com'], scope: 'orders:write' });
+   * await api('https://api.example.com/orders', { method: 'POST', body: JSON.stringify(order) });
+   * ```
+   */
+  createFetch(options: AuthorizedFetchOptions = {}): typeof globalThis.fetch {
+    const allowedOrigins = resolveAllowedOrigins(options.allowedOrigins);
+    if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+      throw new TypeError('m2m-token: option `fetch` must be a function');
+    }
+    const slot = this.#slotFor(options, true);
+    const source: TokenSource = {
+      get: (signal) => this.#get(slot, signal ?? undefined, false),
+      invalidate: (token) => this.#invalidate(token),
+    };
+    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? this.#options.fetch);
+  }
+
+  /**
+   * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`.
+   * Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
+   * are forgotten first, so they are never handed out again even if revocation fails; the next
+   * `getToken()` requests a new one.
+   *
+   * @throws {TokenError} `CONFIG` when no revocation endpoint is configured or discovered; the error of
+   *   the failed revocation (an aggregate `TokenError` with the errors in `cause` when several failed).
+   * @see https://www.rfc-editor.org/rfc/rfc7009
+   */
+  async revoke(token?: Token | string): Promise<void> {
+    if (this.#closer.signal.aborted) throw this.#closer.signal.reason;
+    if (token !== undefined && typeof token !== 'string' && typeof token?.accessToken !== 'string') {
+      throw new TypeError('m2m-token: revoke() takes a token or an access token string');
+    }
+    const endpoint = await this.#revocationEndpoint(this.#closer.signal);
+    const values = token === undefined ? this.#forgetAll() : this.#forget(typeof token === 'string' ? token : token.accessToken);
+    const errors = await this.#revokeAll(endpoint, values, this.#closer.signal);
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) {
+      throw new TokenError(errors[0]!.code, `${errors.length} of ${values.length} revocations failed; first: ${errors[0]!.message}`, {
+        cause: new AggregateError(errors),
+      });
+    }
+  }
+
+  /**
+   * Closes the client: later calls reject with `CLOSED`, requests in flight are abandoned and, with
+   * `{ revoke: true }`, every held token is revoked in parallel within `timeout`. Idempotent; never
+   * rejects: failures are reported in the {@link CloseResult}.
+   */
+  close(options: CloseOptions = {}): Promise<CloseResult> {
+    this.#closing ??= this.#close(options);
+    return this.#closing;
+  }
+
+  /** Closes the client (without revoking), for `await using client = new ClientCredentialsClient(…)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** A summary free of secrets and tokens. */
+  toJSON(): Record<string, unknown> {
+    const { tokenEndpoint, issuer, clientId, clientAuth } = this.#options;
+    return { clientId, clientAuth, tokenEndpoint: tokenEndpoint?.href, issuer, closed: this.#closer.signal.aborted };
+  }
+
+  /** @internal `util.inspect` shows the same secret-free summary as `toJSON`. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ClientCredentialsClient ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /**
+   * The slot for a call's options. Slots of fetch wrappers are pinned: never evicted, so a wrapper's
+   * tokens stay visible to `revoke()`.
+   */
+  #slotFor(options: GetTokenOptions | AuthorizedFetchOptions, pin = false): Slot {
+    const defaults = this.#defaultSlot.params;
+    if (options.audience !== undefined && (typeof options.audience !== 'string' || options.audience === '')) {
+      throw new TypeError('m2m-token: option `audience` must be a non-empty string');
+    }
+    const params: TokenParams = {
+      scope: options.scope === undefined ? defaults.scope : stringList('scope', options.scope, { split: true }),
+      audience: options.audience ?? defaults.audience,
+      resource: options.resource === undefined ? defaults.resource : stringList('resource', options.resource),
+    };
+    const key = cacheKey(params);
+    if (key === this.#defaultSlot.key) return this.#defaultSlot;
+    let slot = this.#pinned.get(key);
+    if (slot === undefined && pin) {
+      slot = this.#slots.take(key) ?? createSlot(params);
+      this.#pinned.set(key, slot);
+    }
+    return slot ?? this.#slots.get(params, key);
+  }
+
+  /** The cached path: the slot's token while usable (starting a background refresh when due), else a wait. */
+  #get(slot: Slot, signal: AbortSignal | undefined, force: boolean): Promise<HeldToken> {
+    if (this.#closer.signal.aborted) return Promise.reject(this.#closer.signal.reason);
+    if (!force) {
+      const now = Date.now();
+      if (now < slot.usableUntil && slot.resolved !== undefined) {
+        if (now >= slot.refreshAt && slot.inflight === undefined) this.#refresh(slot);
+        return slot.resolved;
+      }
+    }
+    return this.#wait(slot.inflight ?? this.#refresh(slot), signal);
+  }
+
+  /** Waits for `promise`, but lets the caller's signal and the client closing end the wait early. */
+  #wait(promise: Promise<HeldToken>, signal: AbortSignal | undefined): Promise<HeldToken> {
+    const closer = this.#closer.signal;
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        cleanup();
+        reject(closer.aborted ? closer.reason : aborted(signal!));
+      };
+      const cleanup = () => {
+        signal?.removeEventListener('abort', onAbort);
+        closer.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      closer.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (token) => {
+          cleanup();
+          resolve(token);
+        },
+        (error: unknown) => {
+          cleanup();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Starts the one request of a slot and stores its token, unless revocation or close intervened. */
+  #refresh(slot: Slot): Promise<HeldToken> {
+    const generation = slot.generation;
+    const request: Promise<HeldToken> = this.#requestToken(slot.params).then(
+      ({ token, sentAt }) => {
+        if (slot.inflight === request) slot.inflight = undefined;
+        if (generation === slot.generation && !this.#closer.signal.aborted) this.#store(slot, token, sentAt);
+        return token;
+      },
+      (error: unknown) => {
+        if (slot.inflight === request) slot.inflight = undefined;
+        // A failed background refresh: keep serving the current token and try again a little later.
+        const now = Date.now();
+        if (slot.token !== undefined && now < slot.usableUntil) {
+          slot.refreshAt = now + Math.min(this.#options.retry.maxDelay, Math.max(10, (slot.usableUntil - now) / 4));
+        }
+        throw error;
+      },
+    );
+    slot.inflight = request;
+    request.catch(noop);
+    return request;
+  }
+
+  #store(slot: Slot, token: HeldToken, sentAt: number): void {
+    const { expiryMargin, refreshRatio, refreshJitter } = this.#options;
+    const lifetime = token.expiresAt - sentAt;
+    slot.usableUntil = token.expiresAt - Math.min(expiryMargin, lifetime / 10);
+    const refreshAt = sentAt + (slot.usableUntil - sentAt) * refreshRatio - Math.random() * refreshJitter * lifetime;
+    slot.refreshAt = Math.max(sentAt, refreshAt);
+    slot.token = token;
+    slot.resolved = Promise.resolve(token);
+  }
+
+  #invalidate(token: HeldToken): void {
+    for (const slot of this.#allSlots()) {
+      if (slot.token === token) clearSlot(slot);
+    }
+  }
+
+  *#allSlots(): Generator<Slot> {
+    yield this.#defaultSlot;
+    yield* this.#pinned.values();
+    yield* this.#slots.values();
+  }
+
+  async #requestToken(params: TokenParams): Promise<Issued> {
+    const endpoint = this.#options.tokenEndpoint ?? (await this.#discovered()).token;
+    const { clientId, extraParams, defaultLifetime, expiryMargin } = this.#options;
+    const scope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
+    return withRetry(
+      async () => {
+        const failure = this.#invalidClient;
+        if (failure !== undefined && Date.now() < failure.until) throw failure.error;
+        const body = new URLSearchParams({ grant_type: 'client_credentials' });
+        if (scope !== undefined) body.set('scope', scope);
+        if (params.audience !== undefined) body.set('audience', params.audience);
+        for (const resource of params.resource) body.append('resource', resource);
+        for (const [name, value] of Object.entries(extraParams)) body.set(name, value);
+        const headers: Record<string, string> = {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        };
+        applyClientAuth(this.#credentials, body, headers);
+        const sentAt = Date.now();
+        const result = await send(endpoint, { method: 'POST', headers, body: body.toString() }, this.#sendOptions);
+        let token: HeldToken;
+        try {
+          token = processTokenResponse(result, { sentAt, defaultLifetime, requestedScope: scope });
+        } catch (error) {
+          if (error instanceof OAuthError && error.error === 'invalid_client') {
+            this.#invalidClient = { error, until: Date.now() + this.#options.invalidClientBackoff };
+          }
+          throw error;
+        }
+        const lifetime = token.expiresAt - sentAt;
+        if (token.expiresAt - Math.min(expiryMargin, lifetime / 10) <= Date.now()) {
+          throw new TokenError('INVALID_RESPONSE', `token for ${clientId} expired before it could be used (lifetime ${lifetime} ms)`, {
+            status: result.status,
+          });
+        }
+        if (this.#revoked.has(token.accessToken)) {
+          throw new TokenError('INVALID_RESPONSE', 'the authorization server issued a token that was revoked', { status: result.status });
+        }
+        return { token, sentAt };
+      },
+      this.#options.retry,
+      this.#closer.signal,
+    );
+  }
+
+  /** Endpoints from discovery, fetched once and shared; a failure is not kept. */
+  #discovered(signal: AbortSignal = this.#closer.signal): Promise<Endpoints> {
+    if (this.#endpoints === undefined) {
+      const request = this.#discover(signal);
+      this.#endpoints = request;
+      request.catch(() => {
+        if (this.#endpoints === request) this.#endpoints = undefined;
+      });
+    }
+    return this.#endpoints;
+  }
+
+  async #discover(signal: AbortSignal): Promise<Endpoints> {
+    const { issuer, allowInsecureHttp, tokenEndpoint, revocationEndpoint, retry } = this.#options;
+    const options = { ...this.#sendOptions, signal };
+    const get = (url: URL) =>
+      withRetry(
+        async () => {
+          const result = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, options);
+          if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`);
+          return result;
+        },
+        retry,
+        signal,
+      );
+    const metadata = await discover(issuer!, get);
+    const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
+      const value = metadata[name];
+      if (value === undefined) return undefined;
+      try {
+        return parseEndpoint(name, value, allowInsecureHttp);
+      } catch (error) {
+        throw new TokenError('INVALID_RESPONSE', `metadata of ${issuer}: ${(error as Error).message}`);
+      }
+    };
+    const token = tokenEndpoint ?? endpoint('token_endpoint');
+    if (token === undefined) throw new TokenError('INVALID_RESPONSE', `metadata of ${issuer} has no token_endpoint`);
+    return { token, revocation: revocationEndpoint ?? endpoint('revocation_endpoint') };
+  }
+
+  async #revocationEndpoint(signal: AbortSignal): Promise<URL> {
+    const { revocationEndpoint, issuer } = this.#options;
+    const endpoint = revocationEndpoint ?? (issuer === undefined ? undefined : (await this.#discovered(signal)).revocation);
+    if (endpoint === undefined) {
+      throw new TokenError('CONFIG', 'no revocation endpoint: set `revocationEndpoint`, or an `issuer` whose metadata has one');
+    }
+    return endpoint;
+  }
+
+  /** Forgets every held token and makes requests in flight unable to fill the cache. */
+  #forgetAll(): string[] {
+    const values = new Set<string>();
+    for (const slot of this.#allSlots()) {
+      if (slot.token !== undefined) values.add(slot.token.accessToken);
+      slot.generation++;
+      slot.inflight = undefined;
+      clearSlot(slot);
+    }
+    for (const value of values) this.#rememberRevoked(value);
+    return [...values];
+  }
+
+  #forget(value: string): string[] {
+    for (const slot of this.#allSlots()) {
+      if (slot.token?.accessToken === value) clearSlot(slot);
+    }
+    this.#rememberRevoked(value);
+    return [value];
+  }
+
+  #rememberRevoked(value: string): void {
+    this.#revoked.add(value);
+    if (this.#revoked.size > MAX_REVOKED_REMEMBERED) this.#revoked.delete(this.#revoked.values().next().value!);
+  }
+
+  /** Revokes each value in parallel; resolves with the errors of those that failed. */
+  async #revokeAll(endpoint: URL, values: readonly string[], signal: AbortSignal): Promise<TokenError[]> {
+    const options = { ...this.#sendOptions, signal };
+    const results = await Promise.allSettled(
+      values.map((token) =>
+        withRetry(
+          async () => {
+            const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
+            const headers: Record<string, string> = {
+              'content-type': 'application/x-www-form-urlencoded',
+              accept: 'application/json',
+            };
+            applyClientAuth(this.#credentials, body, headers);
+            const result: HttpResult = await send(endpoint, { method: 'POST', headers, body: body.toString() }, options);
+            if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation');
+          },
+          this.#options.retry,
+          signal,
+        ),
+      ),
+    );
+    return results.flatMap((r) => (r.status === 'rejected' ? [asTokenError(r.reason)] : []));
+  }
+
+  async #close({ revoke = false, timeout = CLOSE_TIMEOUT }: CloseOptions): Promise<CloseResult> {
+    const values = this.#forgetAll();
+    this.#closer.abort(new TokenError('CLOSED', 'the client was closed'));
+    if (!revoke || values.length === 0) return { revoked: 0, errors: [] };
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new TokenError('TIMEOUT', `revocation on close did not finish within ${timeout} ms`)),
+      timeout,
+    );
+    timer.unref?.();
+    try {
+      const endpoint = await this.#revocationEndpoint(deadline.signal);
+      const errors = await this.#revokeAll(endpoint, values, deadline.signal);
+      return { revoked: values.length - errors.length, errors };
+    } catch (error) {
+      return { revoked: 0, errors: [asTokenError(error)] };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function clearSlot(slot: Slot): void {
+  slot.token = undefined;
+  slot.resolved = undefined;
+  slot.usableUntil = 0;
+  slot.refreshAt = 0;
+}
+
+function aborted(signal: AbortSignal): TokenError {
+  return new TokenError('ABORTED', 'the caller aborted its wait for a token', { cause: signal.reason });
+}
+
+function asTokenError(error: unknown): TokenError {
+  return TokenError.is(error) ? error : new TokenError('NETWORK', 'unexpected failure', { cause: error });
+}

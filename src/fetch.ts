@@ -1,0 +1,157 @@
+import { TokenError } from './errors.js';
+import { AUTHORIZATION, type HeldToken } from './token.js';
+import { parseWwwAuthenticate } from './www-authenticate.js';
+
+/** Options of {@link ClientCredentialsClient.createFetch}. */
+export interface AuthorizedFetchOptions {
+  /**
+   * Origins (`https://api.example.com`) the token may be sent to. A request to any other origin
+   * rejects with `TokenError` `CONFIG` before anything is sent.
+   * @default any origin the caller names; redirects never carry the token to another origin
+   */
+  allowedOrigins?: readonly (string | URL)[];
+  /** Scope of the tokens this wrapper attaches. @default the client's `scope` */
+  scope?: string | readonly string[];
+  /** Audience of the tokens this wrapper attaches. @default the client's `audience` */
+  audience?: string;
+  /** Resource indicators of the tokens this wrapper attaches. @default the client's `resource` */
+  resource?: string | readonly string[];
+  /** The `fetch` that sends the requests. @default the client's `fetch` option, else `globalThis.fetch` at call time */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Internal: where a wrapper gets its tokens, and how it drops one the resource server refused. */
+export interface TokenSource {
+  get(signal: AbortSignal | null | undefined): Promise<HeldToken>;
+  /** Drops `token` from the cache if it is still the cached one (compare-and-invalidate). */
+  invalidate(token: HeldToken): void;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
+const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length'];
+
+/** Bodies that can be sent a second time: the 401 retry and 307/308 redirects need one. */
+function isReplayable(body: unknown): boolean {
+  return (
+    body == null ||
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
+}
+
+/**
+ * A 401 is worth one retry with a fresh token when it has no challenge for the token's scheme, or one
+ * whose `error` is absent or `invalid_token` (RFC 6750 §3.1).
+ */
+function isStaleTokenChallenge(response: Response, tokenType: string): boolean {
+  const scheme = tokenType.toLowerCase();
+  const challenge = parseWwwAuthenticate(response.headers.get('www-authenticate')).find((c) => c.scheme === scheme);
+  const error = challenge?.params.get('error');
+  return error === undefined || error === 'invalid_token';
+}
+
+function originOf(url: string | URL): string {
+  return (url instanceof URL ? url : new URL(url)).origin;
+}
+
+/** Normalises `allowedOrigins` to a set of origins; throws `TypeError` for anything that is not a URL. */
+export function resolveAllowedOrigins(origins: readonly (string | URL)[] | undefined): ReadonlySet<string> | undefined {
+  if (origins === undefined) return undefined;
+  if (!Array.isArray(origins)) throw new TypeError('m2m-token: option `allowedOrigins` must be an array of origins');
+  return new Set(
+    origins.map((o) => {
+      try {
+        return originOf(o);
+      } catch {
+        throw new TypeError(`m2m-token: option \`allowedOrigins\` has an entry that is not a URL`);
+      }
+    }),
+  );
+}
+
+/**
+ * Builds a `fetch` that authorizes each request with a token from `source`.
+ *
+ * - Adds `Authorization: <token_type> <access_token>`, keeping the caller's headers, method, body and signal.
+ * - On a 401 for a token it sent (plain, or `error="invalid_token"`) it drops exactly that token, gets a
+ *   fresh one and sends once more, if the body can be replayed. A second 401 is returned.
+ * - Follows redirects itself, so that whatever `fetch` is used the token never follows a redirect to
+ *   another origin; `redirect: 'manual'` and `'error'` are passed through unchanged.
+ */
+export function createAuthorizedFetch(
+  source: TokenSource,
+  allowedOrigins: ReadonlySet<string> | undefined,
+  fetchOption: typeof globalThis.fetch | undefined,
+): typeof globalThis.fetch {
+  return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const request = input instanceof Request ? input : undefined;
+    const url = request ? request.url : input instanceof URL ? input : String(input);
+    if (allowedOrigins !== undefined) {
+      let origin: string | undefined;
+      try {
+        origin = originOf(url);
+      } catch {
+        throw new TypeError('m2m-token: the request URL is not an absolute URL');
+      }
+      if (!allowedOrigins.has(origin)) {
+        throw new TokenError('CONFIG', `origin ${origin} is not in allowedOrigins; the request was not sent`);
+      }
+    }
+    const fetchImpl = fetchOption ?? globalThis.fetch;
+    const signal = init?.signal ?? request?.signal;
+    const hasInitBody = init !== undefined && init.body != null;
+    const replayable = hasInitBody ? isReplayable(init.body) : request === undefined || request.body === null;
+    const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow';
+
+    const attempt = async (token: HeldToken): Promise<{ response: Response; carried: boolean }> => {
+      const headers = new Headers(init?.headers ?? request?.headers);
+      headers.set('authorization', token[AUTHORIZATION]);
+      if (!follow) return { response: await fetchImpl(input, { ...init, headers }), carried: true };
+
+      let response = await fetchImpl(input, { ...init, headers, redirect: 'manual' });
+      let current = url;
+      let method = init?.method ?? request?.method ?? 'GET';
+      let body = hasInitBody ? init.body : undefined;
+      let carried = true;
+      for (let hop = 1; ; hop++) {
+        const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+        if (location === null) return { response, carried };
+        const changesToGet =
+          (response.status === 303 && method !== 'GET' && method !== 'HEAD') ||
+          ((response.status === 301 || response.status === 302) && method === 'POST');
+        if (!changesToGet && !replayable && method !== 'GET' && method !== 'HEAD') return { response, carried };
+        if (hop > MAX_REDIRECTS) {
+          await response.body?.cancel().catch(() => {});
+          throw new TypeError('m2m-token: too many redirects');
+        }
+        const next = new URL(location, current);
+        if (changesToGet) {
+          method = 'GET';
+          body = undefined;
+          for (const name of BODY_HEADERS) headers.delete(name);
+        }
+        if (carried && next.origin !== originOf(current)) {
+          headers.delete('authorization');
+          carried = false;
+        }
+        await response.body?.cancel().catch(() => {});
+        current = next;
+        response = await fetchImpl(next, { ...init, method, body, headers, redirect: 'manual', signal });
+      }
+    };
+
+    const first = await source.get(signal);
+    const { response, carried } = await attempt(first);
+    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType)) {
+      return response;
+    }
+    source.invalidate(first);
+    await response.body?.cancel().catch(() => {});
+    return (await attempt(await source.get(signal))).response;
+  };
+}

@@ -1,0 +1,88 @@
+import { TokenError } from './errors.js';
+
+/** A response read in full, within the size limit. */
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+}
+
+/** How to send one request to the authorization server. */
+export interface SendOptions {
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeout: number;
+  readonly maxResponseBytes: number;
+  /** Aborts the request from outside (the client closing, a shutdown deadline). Its reason is rethrown. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const TIMED_OUT = Symbol('timeout');
+
+/**
+ * Sends one request to an authorization server endpoint and reads the whole body, within `timeout` and
+ * `maxResponseBytes`. Redirects are not followed (RFC 6749 §3.2 endpoints must not redirect) and the
+ * HTTP cache is bypassed. Failures become `TokenError`s: `TIMEOUT`, `NETWORK`, `INVALID_RESPONSE`, or the
+ * outer signal's reason.
+ */
+export async function send(url: URL, init: RequestInit, options: SendOptions): Promise<HttpResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(TIMED_OUT), options.timeout);
+  timer.unref?.();
+  const outer = options.signal;
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    outer?.throwIfAborted();
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const requestInit: RequestInit & { cache: string } = { ...init, redirect: 'manual', cache: 'no-store', signal: controller.signal };
+    const response = await fetchImpl(url, requestInit);
+    const text = await readBody(response, options.maxResponseBytes);
+    return { status: response.status, headers: response.headers, text };
+  } catch (error) {
+    if (controller.signal.aborted) {
+      if (controller.signal.reason === TIMED_OUT) {
+        throw new TokenError('TIMEOUT', `no complete answer from ${url.origin}${url.pathname} within ${options.timeout} ms`);
+      }
+      throw controller.signal.reason;
+    }
+    if (TokenError.is(error)) throw error;
+    throw new TokenError('NETWORK', `request to ${url.origin}${url.pathname} failed: ${describe(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (error instanceof Error) return error.message;
+  return 'unknown error';
+}
+
+async function readBody(response: Response, limit: number): Promise<string> {
+  const tooLarge = () =>
+    new TokenError('INVALID_RESPONSE', `response body is larger than ${limit} bytes (HTTP ${response.status})`, {
+      status: response.status,
+    });
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}

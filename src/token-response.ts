@@ -1,0 +1,103 @@
+import * as z from 'zod/mini';
+import { OAuthError, TokenError } from './errors.js';
+import type { HttpResult } from './http.js';
+import { withRetryAfter } from './retry.js';
+import { createToken, normalizeTokenType, type HeldToken } from './token.js';
+
+const numeric = z.union([
+  z.number().check(z.nonnegative()),
+  z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/)),
+]);
+
+/** The RFC 6749 §5.1 successful response members the client uses. */
+const TokenResponse = z.object({
+  // Visible ASCII only: the token goes into an HTTP header (RFC 6750 §2.1 b64token is narrower still).
+  access_token: z.string().check(z.regex(/^[\x21-\x7e]+$/)),
+  token_type: z.optional(z.string().check(z.regex(/^[\w!#$%&'*+.^`|~-]+$/))),
+  expires_in: z.optional(z.nullable(numeric)),
+  scope: z.optional(z.nullable(z.string())),
+});
+
+/** The RFC 6749 §5.2 error response. */
+const ErrorResponse = z.object({
+  error: z.string().check(z.minLength(1)),
+  error_description: z.optional(z.unknown()),
+  error_uri: z.optional(z.unknown()),
+});
+
+const OWN_MEMBERS = new Set(['access_token', 'token_type', 'expires_in', 'scope', 'refresh_token', 'id_token']);
+
+function parseJson(result: HttpResult): unknown {
+  try {
+    return JSON.parse(result.text);
+  } catch {
+    return undefined;
+  }
+}
+
+function invalid(result: HttpResult, why: string): TokenError {
+  return withRetryAfter(new TokenError('INVALID_RESPONSE', `${why} (HTTP ${result.status})`, { status: result.status }), result.headers);
+}
+
+/**
+ * Turns an OAuth error body into an {@link OAuthError}, or returns `undefined` when the body is not one.
+ * Used for the token and revocation endpoints alike.
+ */
+export function parseOAuthError(result: HttpResult, body = parseJson(result)): OAuthError | undefined {
+  const parsed = ErrorResponse.safeParse(body);
+  if (!parsed.success) return undefined;
+  const { error, error_description, error_uri } = parsed.data;
+  return withRetryAfter(
+    new OAuthError({
+      error,
+      errorDescription: typeof error_description === 'string' ? error_description : undefined,
+      errorUri: typeof error_uri === 'string' ? error_uri : undefined,
+      status: result.status,
+    }),
+    result.headers,
+  );
+}
+
+/** The error for any response that is not a 2xx: an {@link OAuthError} when the body says so. */
+export function errorFromResponse(result: HttpResult, what: string): TokenError {
+  return parseOAuthError(result) ?? invalid(result, `${what} failed`);
+}
+
+/** What was asked for, needed to complete the token. */
+export interface TokenRequestContext {
+  /** `Date.now()` when the request was sent: expiry is dated from it. */
+  readonly sentAt: number;
+  /** Lifetime in ms assumed when `expires_in` is missing. */
+  readonly defaultLifetime: number;
+  /** The requested scope, reported when the server omits `scope`. */
+  readonly requestedScope: string | undefined;
+}
+
+/**
+ * Processes a token endpoint response (RFC 6749 §5.1, §5.2). Returns the token, or throws an
+ * `OAuthError` (also for a 2xx whose body carries `error`) or a `TokenError` `INVALID_RESPONSE`.
+ */
+export function processTokenResponse(result: HttpResult, context: TokenRequestContext): HeldToken {
+  if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'token request');
+  const body = parseJson(result);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid(result, 'token response is not a JSON object');
+  }
+  const oauthError = parseOAuthError(result, body);
+  if (oauthError) throw oauthError;
+  const parsed = TokenResponse.safeParse(body);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.')))].join(', ');
+    throw invalid(result, `token response has missing or malformed ${fields}`);
+  }
+  const { access_token, token_type, expires_in, scope } = parsed.data;
+  const lifetime = expires_in == null ? context.defaultLifetime : Number(expires_in) * 1000;
+  const extra = Object.fromEntries(Object.entries(body).filter(([key]) => !OWN_MEMBERS.has(key)));
+  return createToken({
+    accessToken: access_token,
+    tokenType: normalizeTokenType(token_type ?? 'Bearer'),
+    expiresAt: context.sentAt + lifetime,
+    scope: scope ?? context.requestedScope,
+    extra,
+  });
+}

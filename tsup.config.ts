@@ -1,0 +1,15 @@
+import { defineConfig } from 'tsup';
+
+const shared = {
+  entry: { index: 'src/index.ts' },
+  dts: true,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+} as const;
+
+export default defineConfig([
+  { ...shared, format: 'esm', clean: true },
+  // p-retry is ESM-only and Node 20.18 cannot require() ES modules: the CommonJS build carries a copy.
+  { ...shared, format: 'cjs', noExternal: ['p-retry', 'is-network-error'] },
+]);
