@@ -240,7 +240,7 @@ export class ClientCredentialsClient {
     if (!force) {
       const now = Date.now();
       if (now < slot.usableUntil && slot.resolved !== undefined) {
-        if (now >= slot.refreshAt && slot.inflight === undefined) this.#refresh(slot);
+        if (now >= slot.refreshAt && slot.inflight === undefined) this.#refresh(slot, true);
         return slot.resolved;
       }
     }
@@ -276,9 +276,9 @@ export class ClientCredentialsClient {
   }
 
   /** Starts the one request of a slot and stores its token, unless revocation or close intervened. */
-  #refresh(slot: Slot): Promise<HeldToken> {
+  #refresh(slot: Slot, background = false): Promise<HeldToken> {
     const generation = slot.generation;
-    const request: Promise<HeldToken> = this.#requestToken(slot.params).then(
+    const request: Promise<HeldToken> = this.#requestToken(slot.params, background).then(
       ({ token, sentAt }) => {
         if (slot.inflight === request) slot.inflight = undefined;
         if (generation === slot.generation && !this.#closer.signal.aborted) this.#store(slot, token, sentAt);
@@ -321,7 +321,7 @@ export class ClientCredentialsClient {
     yield* this.#slots.values();
   }
 
-  async #requestToken(params: TokenParams): Promise<Issued> {
+  async #requestToken(params: TokenParams, background: boolean): Promise<Issued> {
     const endpoint = this.#options.tokenEndpoint ?? (await this.#discovered()).token;
     const { clientId, extraParams, defaultLifetime, expiryMargin } = this.#options;
     const scope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
@@ -363,6 +363,7 @@ export class ClientCredentialsClient {
       },
       this.#options.retry,
       this.#closer.signal,
+      background,
     );
   }
 

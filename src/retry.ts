@@ -34,7 +34,7 @@ export function isRetryable(error: unknown): boolean {
   return error.status !== undefined && (error.status >= 500 || error.status === 429);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signal: AbortSignal | undefined, unref: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {
@@ -45,7 +45,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    timer.unref?.();
+    if (unref) timer.unref?.();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -53,9 +53,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /**
  * Runs `attempt` under the client's retry policy: exponential backoff from `minDelay`, doubling, with
  * jitter (×1 to ×2), each delay capped at `maxDelay`. A `Retry-After` on the failed response is waited
- * out first (capped at `maxDelay`). Timers are unref'ed; `signal` stops the waiting.
+ * out first (capped at `maxDelay`). `signal` stops the waiting. With `background`, the delays do not
+ * keep the process alive (nobody waits for the result); otherwise they do, like the request itself.
  */
-export function withRetry<T>(attempt: () => Promise<T>, policy: ResolvedOptions['retry'], signal?: AbortSignal): Promise<T> {
+export function withRetry<T>(
+  attempt: () => Promise<T>,
+  policy: ResolvedOptions['retry'],
+  signal: AbortSignal | undefined,
+  background = false,
+): Promise<T> {
   if (policy.retries === 0) return attempt();
   return pRetry(attempt, {
     retries: policy.retries,
@@ -63,12 +69,12 @@ export function withRetry<T>(attempt: () => Promise<T>, policy: ResolvedOptions[
     minTimeout: policy.minDelay,
     maxTimeout: policy.maxDelay,
     randomize: true,
-    unref: true,
+    unref: background,
     signal,
     shouldRetry: async ({ error }) => {
       if (!isRetryable(error)) return false;
       const retryAfter = retryAfterOf.get(error);
-      if (retryAfter !== undefined) await sleep(Math.min(retryAfter, policy.maxDelay), signal);
+      if (retryAfter !== undefined) await sleep(Math.min(retryAfter, policy.maxDelay), signal, background);
       return true;
     },
   });

@@ -1,0 +1,147 @@
+import { http, HttpResponse } from 'msw';
+import { afterEach, vi } from 'vitest';
+import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
+import { TOKEN_URL, type SeenRequest } from './msw.js';
+
+/** A distinctive client secret: no error, log or serialisation may ever contain it. */
+export const SECRET = 'zq-S3CRET-must-never-leak-9f4e';
+
+/** An access token value that is easy to grep for. */
+export const leakyToken = (n: number | string) => `AT-must-never-leak-${n}`;
+
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Waits `ms` real milliseconds, even when `Date` is faked (only `Date` may be faked around it). */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Lets pending I/O and promise callbacks run (a few macrotask turns). */
+export async function settleIo(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** The state of a promise after letting pending work run: settled or still pending. */
+export async function stateOf<T>(promise: Promise<T>): Promise<'pending' | 'fulfilled' | 'rejected'> {
+  let state: 'pending' | 'fulfilled' | 'rejected' = 'pending';
+  promise.then(
+    () => (state = 'fulfilled'),
+    () => (state = 'rejected'),
+  );
+  await settleIo();
+  return state;
+}
+
+/** Resolves with `promise`, or rejects when it has not settled within `ms` real milliseconds. */
+export function within<T>(promise: Promise<T>, ms = 2000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The rejection of `promise` (fails if it fulfils). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject, but it fulfilled');
+}
+
+/** A JSON token response body. */
+export function tokenJson(accessToken: string, expiresIn: number | string | undefined = 3600, more: Record<string, unknown> = {}) {
+  return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === undefined ? {} : { expires_in: expiresIn }), ...more });
+}
+
+/**
+ * Creates clients with test defaults (token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET},
+ * no retries) and closes every one of them after each test.
+ */
+export function useClients(): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
+  const clients: ClientCredentialsClient[] = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+  return (options = {}) => {
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: TOKEN_URL,
+      clientId: 'svc-a',
+      clientSecret: SECRET,
+      retry: false,
+      ...options,
+    });
+    clients.push(client);
+    return client;
+  };
+}
+
+/** One request held by {@link heldEndpoint}. */
+export interface HeldRequest extends SeenRequest {
+  /** `Date.now()` when the handler saw the request. */
+  readonly at: number;
+  /** Sends the answer (by default a bearer token `tok-<n>` valid for an hour). */
+  respond(response?: Response): void;
+}
+
+/**
+ * A token endpoint whose answers are held until the test releases them, to observe what callers get
+ * while a request is in flight. `arrived(n)` resolves once the n-th request (1-based) has been seen.
+ */
+export function heldEndpoint(url = TOKEN_URL) {
+  const requests: HeldRequest[] = [];
+  const waiters = new Map<number, Deferred<HeldRequest>>();
+  const waiter = (n: number) => {
+    let d = waiters.get(n);
+    if (d === undefined) {
+      d = deferred<HeldRequest>();
+      waiters.set(n, d);
+    }
+    return d;
+  };
+  const handler = http.post(url, async ({ request }) => {
+    const answer = deferred<Response>();
+    const n = requests.length + 1;
+    const held: HeldRequest = {
+      headers: request.headers,
+      method: request.method,
+      form: new URLSearchParams(await request.text()),
+      at: Date.now(),
+      respond: (response = tokenJson(`tok-${n}`)) => answer.resolve(response),
+    };
+    requests.push(held);
+    // An abandoned request (timeout, close) must not keep the handler pending forever.
+    request.signal.addEventListener('abort', () => answer.resolve(HttpResponse.error()), { once: true });
+    waiter(n).resolve(held);
+    return answer.promise;
+  });
+  return {
+    handler,
+    requests,
+    /** Resolves with the n-th request once it has arrived (fails after 2 s). */
+    arrived: (n: number) => within(waiter(n).promise, 2000),
+  };
+}
