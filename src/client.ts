@@ -244,6 +244,8 @@ export class ClientCredentialsClient {
         return slot.resolved;
       }
     }
+    // Checked before starting a request: a caller that already gave up must not cause one.
+    if (signal?.aborted) return Promise.reject(aborted(signal));
     return this.#wait(slot.inflight ?? this.#refresh(slot), signal);
   }
 
@@ -392,7 +394,7 @@ export class ClientCredentialsClient {
         retry,
         signal,
       );
-    const metadata = await discover(issuer!, get);
+    const metadata = await discover(issuer!, get, this.#options.issuerFromUrl);
     const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
       const value = metadata[name];
       if (value === undefined) return undefined;

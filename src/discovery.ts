@@ -39,14 +39,17 @@ export function metadataUrls(issuer: string): URL[] {
 /**
  * Fetches and validates authorization server metadata. A 404 (or other 4xx) at the RFC 8414 location
  * falls back to the OpenID Connect location. The document's `issuer` must equal `issuer` exactly
- * (RFC 8414 §3.3), or the metadata is refused with `INVALID_RESPONSE`.
+ * (RFC 8414 §3.3) — or, with `ignoreTrailingSlash`, up to one trailing `/` — or the metadata is refused
+ * with `INVALID_RESPONSE`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  */
 export async function discover(
   issuer: string,
   get: (url: URL) => Promise<HttpResult>,
+  ignoreTrailingSlash = false,
 ): Promise<AuthorizationServerMetadata> {
+  const trim = (s: string) => (ignoreTrailingSlash ? s.replace(/\/$/, '') : s);
   const urls = metadataUrls(issuer);
   for (const [index, location] of urls.entries()) {
     const result = await get(location);
@@ -65,7 +68,7 @@ export async function discover(
         status: result.status,
       });
     }
-    if (parsed.data.issuer !== issuer) {
+    if (trim(parsed.data.issuer) !== trim(issuer)) {
       throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is for issuer ${JSON.stringify(parsed.data.issuer)}, not ${JSON.stringify(issuer)}`, {
         status: result.status,
       });

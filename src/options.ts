@@ -126,6 +126,11 @@ export interface ResolvedOptions {
   tokenEndpoint: URL | undefined;
   /** The issuer exactly as configured (a URL object's `href`), compared verbatim with the metadata's. */
   issuer: string | undefined;
+  /**
+   * The issuer was given as a `URL` object, whose `href` always ends a bare origin with `/`: discovery
+   * then accepts the metadata's issuer with or without that trailing slash.
+   */
+  issuerFromUrl: boolean;
   revocationEndpoint: URL | undefined;
   clientId: string;
   clientSecret: string | undefined;
@@ -250,6 +255,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   return {
     tokenEndpoint,
     issuer,
+    issuerFromUrl: input.issuer instanceof URL,
     revocationEndpoint,
     clientId: input.clientId,
     clientSecret: input.clientSecret,

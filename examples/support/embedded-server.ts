@@ -12,13 +12,16 @@
  *
  * @example
  * ```ts
- * const as = await startAuthorizationServer();
- * const api = await startResourceServer({ introspectionEndpoint: as.introspectionEndpoint, ...demoClients.resourceServer });
- * const client = new ClientCredentialsClient({ issuer: as.issuer, ...demoClients.basic, scope: 'orders:read' });
- * const res = await client.fetch(`${api.url}/orders`);
+ * const authServer = await startAuthorizationServer();
+ * const api = await startResourceServer({
+ *   introspectionEndpoint: authServer.introspectionEndpoint,
+ *   ...demoClients.resourceServer,
+ * });
+ * const client = new ClientCredentialsClient({ issuer: authServer.issuer, ...demoClients.basic, scope: 'orders:read' });
+ * const res = await client.fetch(`${api.url}/orders`); // 200, validated by introspection
  * await client.close({ revoke: true });
  * await api.close();
- * await as.close();
+ * await authServer.close();
  * ```
  * @module
  */
@@ -32,7 +35,6 @@ import type {
   AdapterPayload,
   ClientMetadata,
   Configuration,
-  FoundToken,
   Provider,
   ResourceServer as ResourceServerInfo,
 } from 'oidc-provider';
@@ -230,8 +232,8 @@ function closeServer(server: Server): Promise<void> {
 let providerModule: Promise<typeof import('oidc-provider')> | undefined;
 
 /**
- * Imports oidc-provider once. Its import prints "Unsupported runtime" on Node.js 20 (it wants 22+, but
- * works on 20.19+); that one line is filtered out, any other output passes through.
+ * Imports oidc-provider once. On Node.js 20 its import prints "Unsupported runtime" (it asks for 22+;
+ * the features used here work on 20.20); that one line is filtered out, any other output passes through.
  */
 function loadProvider(): Promise<typeof import('oidc-provider')> {
   providerModule ??= (async () => {
@@ -313,8 +315,11 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       clientCredentials: { enabled: true },
       revocation: {
         enabled: true,
-        // RFC 7009 §2.1: a client may only revoke its own tokens.
-        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+        // RFC 7009 §2.1: a client may only revoke its own tokens; another client's request is refused.
+        allowedPolicy: (_ctx, client, token) => {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
+        },
       },
       introspection: {
         enabled: true,
@@ -365,7 +370,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       return introspect(introspectionEndpoint, as, token);
     },
     async revoke(token) {
-      const found: FoundToken | undefined = await provider.ClientCredentials.find(token);
+      const found = await provider.ClientCredentials.find(token);
       if (found === undefined) throw new Error('the authorization server holds no such client credentials token');
       await found.destroy();
     },
