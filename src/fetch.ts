@@ -126,7 +126,9 @@ export function createAuthorizedFetch(
           ((response.status === 301 || response.status === 302) && method === 'POST');
         if (!changesToGet && !replayable && method !== 'GET' && method !== 'HEAD') return { response, carried };
         if (hop > MAX_REDIRECTS) {
-          await response.body?.cancel().catch(() => {});
+          // Cleanup, not awaited: a tee'd body (`response.clone()`) only finishes cancelling once every
+          // branch is cancelled, so awaiting it could hang the caller forever.
+          response.body?.cancel().catch(() => {});
           throw new TypeError('m2m-token: too many redirects');
         }
         const next = new URL(location, current);
@@ -139,7 +141,7 @@ export function createAuthorizedFetch(
           headers.delete('authorization');
           carried = false;
         }
-        await response.body?.cancel().catch(() => {});
+        response.body?.cancel().catch(() => {});
         current = next;
         response = await fetchImpl(next, { ...init, method, body, headers, redirect: 'manual', signal });
       }
@@ -151,7 +153,7 @@ export function createAuthorizedFetch(
       return response;
     }
     source.invalidate(first);
-    await response.body?.cancel().catch(() => {});
+    response.body?.cancel().catch(() => {});
     return (await attempt(await source.get(signal))).response;
   };
 }

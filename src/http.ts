@@ -35,8 +35,9 @@ export async function send(url: URL, init: RequestInit, options: SendOptions): P
     outer?.throwIfAborted();
     const fetchImpl = options.fetch ?? globalThis.fetch;
     const requestInit: RequestInit & { cache: string } = { ...init, redirect: 'manual', cache: 'no-store', signal: controller.signal };
-    const response = await fetchImpl(url, requestInit);
-    const text = await readBody(response, options.maxResponseBytes);
+    // Raced with the signal: a custom `fetch` (or its body) may ignore it, and the time limit must hold anyway.
+    const response = await untilAborted(fetchImpl(url, requestInit), controller.signal);
+    const text = await readBody(response, options.maxResponseBytes, controller.signal);
     return { status: response.status, headers: response.headers, text };
   } catch (error) {
     if (controller.signal.aborted) {
@@ -60,29 +61,51 @@ function describe(error: unknown): string {
   return 'unknown error';
 }
 
-async function readBody(response: Response, limit: number): Promise<string> {
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+async function readBody(response: Response, limit: number, signal: AbortSignal): Promise<string> {
   const tooLarge = () =>
     new TokenError('INVALID_RESPONSE', `response body is larger than ${limit} bytes (HTTP ${response.status})`, {
       status: response.status,
     });
   const declared = Number(response.headers.get('content-length'));
+  // Cancellation is cleanup: not awaited, so a body whose cancel never settles cannot hang the request.
   if (declared > limit) {
-    await response.body?.cancel().catch(() => {});
+    response.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (!response.body) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
+  try {
+    for (;;) {
+      const { done, value } = await untilAborted(reader.read(), signal);
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge();
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw error;
   }
   return Buffer.concat(chunks, size).toString('utf8');
 }

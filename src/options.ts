@@ -193,6 +193,8 @@ export function parseEndpoint(what: string, value: string | URL, allowInsecureHt
     fail(what, 'an https: URL (http: is allowed only for loopback hosts or with `allowInsecureHttp: true`)');
   }
   if (url.hash) fail(what, 'a URL without a fragment');
+  // fetch refuses such URLs anyway, and they would show up in toJSON, inspect and error messages.
+  if (url.username || url.password) fail(what, 'a URL without credentials (use `clientId` and `clientSecret`)');
   return url;
 }
 

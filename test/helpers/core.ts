@@ -71,9 +71,9 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
   throw new Error('expected the promise to reject, but it fulfilled');
 }
 
-/** A JSON token response body. */
-export function tokenJson(accessToken: string, expiresIn: number | string | undefined = 3600, more: Record<string, unknown> = {}) {
-  return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === undefined ? {} : { expires_in: expiresIn }), ...more });
+/** A JSON token response (`expiresIn: null` leaves `expires_in` out). */
+export function tokenJson(accessToken: string, expiresIn: number | string | null = 3600, more: Record<string, unknown> = {}) {
+  return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === null ? {} : { expires_in: expiresIn }), ...more });
 }
 
 /**
@@ -105,6 +105,8 @@ export interface HeldRequest extends SeenRequest {
   readonly at: number;
   /** Sends the answer (by default a bearer token `tok-<n>` valid for an hour). */
   respond(response?: Response): void;
+  /** Whether the client abandoned the request (its signal aborted). */
+  readonly aborted: boolean;
 }
 
 /**
@@ -131,6 +133,9 @@ export function heldEndpoint(url = TOKEN_URL) {
       form: new URLSearchParams(await request.text()),
       at: Date.now(),
       respond: (response = tokenJson(`tok-${n}`)) => answer.resolve(response),
+      get aborted() {
+        return request.signal.aborted;
+      },
     };
     requests.push(held);
     // An abandoned request (timeout, close) must not keep the handler pending forever.
@@ -144,4 +149,38 @@ export function heldEndpoint(url = TOKEN_URL) {
     /** Resolves with the n-th request once it has arrived (fails after 2 s). */
     arrived: (n: number) => within(waiter(n).promise, 2000),
   };
+}
+
+/**
+ * A `fetch` option that forwards to the global `fetch` (so msw answers) and reads each body itself.
+ * `calls` counts requests the moment the client starts them (no waiting for msw to see them);
+ * `delivered` counts responses handed to the client: once it has grown, only promise callbacks remain
+ * between the response and the client acting on it.
+ */
+export function deliveringFetch() {
+  const state = { calls: 0, delivered: 0 };
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    state.calls++;
+    const response = await globalThis.fetch(input, init);
+    const body = await response.arrayBuffer();
+    state.delivered++;
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+  return { fetch, state };
+}
+
+/**
+ * Retries `check` on real time (every 2 ms, at most `ms`) until it stops throwing. Unlike `vi.waitFor`,
+ * it never advances fake timers, so a faked `Date` stays where the test put it.
+ */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 1000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await sleep(2);
+    }
+  }
 }

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient } from '../../src/index.js';
 import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { SECRET, useClients } from '../helpers/core.js';
+import { SECRET, rejectionOf, tokenJson, useClients } from '../helpers/core.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -168,5 +169,60 @@ describe('scope, audience, resource and extra parameters', () => {
           extraParams: { tenant: 42 as unknown as string },
         }),
     ).toThrow(/extraParams\.tenant/);
+  });
+});
+
+describe('transport', () => {
+  it('does not follow a redirect from the token endpoint: it rejects and never calls the target', async () => {
+    let targetHits = 0;
+    server.use(
+      http.post(TOKEN_URL, () => new HttpResponse(null, { status: 302, headers: { location: 'https://evil.example.com/steal' } })),
+      http.all('https://evil.example.com/steal', () => {
+        targetHits++;
+        return tokenJson('from-redirect-target');
+      }),
+    );
+    // The mock server does follow redirects for a plain fetch, so the assertion below can fail.
+    expect((await fetch(TOKEN_URL, { method: 'POST' })).status).toBe(200);
+    expect(targetHits).toBe(1);
+
+    const error = await rejectionOf(makeClient().getToken());
+    expect(error.code).toBe('INVALID_RESPONSE');
+    expect(error.status).toBe(302);
+    expect(targetHits).toBe(1);
+  });
+
+  it('asks fetch for redirect: manual and cache: no-store, with a timeout signal', async () => {
+    const fetch = vi.fn<typeof globalThis.fetch>(async () => Response.json({ access_token: 't', expires_in: 60 }));
+    await makeClient({ fetch }).getToken();
+    expect(fetch).toHaveBeenCalledTimes(1);
+    const [url, init] = fetch.mock.calls[0]!;
+    expect(String(url)).toBe(TOKEN_URL);
+    expect(init?.method).toBe('POST');
+    expect(init?.redirect).toBe('manual');
+    expect((init as RequestInit & { cache?: string } | undefined)?.cache).toBe('no-store');
+    expect(init?.signal).toBeInstanceOf(AbortSignal);
+    const form = new URLSearchParams(String(init?.body));
+    expect(form.get('grant_type')).toBe('client_credentials');
+  });
+
+  it('uses the fetch option instead of the global fetch', async () => {
+    const { handler, seen } = tokenEndpoint();
+    server.use(handler);
+    const fetch = vi.fn<typeof globalThis.fetch>(async () => Response.json({ access_token: 'from-option', expires_in: 60 }));
+    expect((await makeClient({ fetch }).getToken()).accessToken).toBe('from-option');
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('looks globalThis.fetch up at call time when no fetch option is given', async () => {
+    const { handler, seen } = tokenEndpoint();
+    server.use(handler);
+    const client = makeClient();
+    const stub = vi.fn<typeof globalThis.fetch>(async () => Response.json({ access_token: 'from-stub', expires_in: 60 }));
+    vi.stubGlobal('fetch', stub);
+    expect((await client.getToken()).accessToken).toBe('from-stub');
+    expect(stub).toHaveBeenCalledTimes(1);
+    expect(seen).toHaveLength(0);
   });
 });
