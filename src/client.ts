@@ -1,12 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { type Slot, type TokenParams, SlotCache, cacheKey, createSlot } from './cache.js';
 import { applyClientAuth, type ClientCredentials } from './client-auth.js';
-import { discover } from './discovery.js';
+import { type AuthorizationServerMetadata, discover } from './discovery.js';
+import { type ClientEventMap, type ClientEventName, Events, fingerprint } from './events.js';
 import { OAuthError, TokenError } from './errors.js';
 import { type AuthorizedFetchOptions, type TokenSource, createAuthorizedFetch, resolveAllowedOrigins } from './fetch.js';
 import { type HttpResult, send, type SendOptions } from './http.js';
-import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, stringList } from './options.js';
-import { withRetry } from './retry.js';
+import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, scopeList, stringList } from './options.js';
+import { type RetryInfo, withRetry } from './retry.js';
 import type { HeldToken, Token } from './token.js';
 import { errorFromResponse, processTokenResponse } from './token-response.js';
 
@@ -49,11 +50,13 @@ export interface CloseResult {
 interface Issued {
   readonly token: HeldToken;
   readonly sentAt: number;
+  readonly attempts: number;
 }
 
 interface Endpoints {
   readonly token: URL;
   readonly revocation: URL | undefined;
+  readonly metadata: AuthorizationServerMetadata;
 }
 
 const MAX_REVOKED_REMEMBERED = 1000;
@@ -91,6 +94,7 @@ export class ClientCredentialsClient {
   #endpoints: Promise<Endpoints> | undefined;
   #invalidClient: { error: OAuthError; until: number } | undefined;
   #closing: Promise<CloseResult> | undefined;
+  readonly #events: Events;
 
   /**
    * `fetch` with the client's default token attached; same signature as the global `fetch`, already
@@ -105,6 +109,7 @@ export class ClientCredentialsClient {
     this.#credentials = { method: clientAuth, clientId, clientSecret };
     this.#defaultSlot = createSlot({ scope, audience, resource });
     this.#slots = new SlotCache(maxCacheEntries);
+    this.#events = new Events(this.#options.logger);
     // Every waiting caller listens for the client closing: there is no sensible listener limit.
     setMaxListeners(0, this.#closer.signal);
     this.#sendOptions = {
@@ -194,6 +199,35 @@ export class ClientCredentialsClient {
     return this.#closing;
   }
 
+  /**
+   * Listens to the client's events: `token` (acquired or refreshed), `retry`, `error` and `revoke`.
+   * Payloads never hold secrets or tokens (a short token `fingerprint` instead). The same events are
+   * published on `node:diagnostics_channel` (see {@link diagnosticsChannels}).
+   *
+   * @returns a function that removes the listener.
+   * @example
+   * ```ts
+   * client.on('retry', (e) => log.warn(e, 'token endpoint retry'));
+   * ```
+   */
+  on<E extends ClientEventName>(event: E, listener: (event: ClientEventMap[E]) => void): () => void {
+    if (!['token', 'retry', 'error', 'revoke'].includes(event)) throw new TypeError(`m2m-token: unknown event ${String(event)}`);
+    if (typeof listener !== 'function') throw new TypeError('m2m-token: the listener must be a function');
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * The authorization server metadata of `issuer` (RFC 8414), as the client uses it: fetched once,
+   * validated, shared.
+   *
+   * @throws {TokenError} `CONFIG` without an `issuer`; otherwise as {@link ClientCredentialsClient.getToken}.
+   */
+  async metadata(): Promise<AuthorizationServerMetadata> {
+    if (this.#closer.signal.aborted) throw this.#closer.signal.reason;
+    if (this.#options.issuer === undefined) throw new TokenError('CONFIG', 'no issuer: metadata comes from discovery of `issuer`');
+    return (await this.#discovered()).metadata;
+  }
+
   /** Closes the client (without revoking), for `await using client = new ClientCredentialsClient(…)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
@@ -220,7 +254,7 @@ export class ClientCredentialsClient {
       throw new TypeError('m2m-token: option `audience` must be a non-empty string');
     }
     const params: TokenParams = {
-      scope: options.scope === undefined ? defaults.scope : stringList('scope', options.scope, { split: true }),
+      scope: options.scope === undefined ? defaults.scope : scopeList('scope', options.scope),
       audience: options.audience ?? defaults.audience,
       resource: options.resource === undefined ? defaults.resource : stringList('resource', options.resource),
     };
@@ -280,14 +314,31 @@ export class ClientCredentialsClient {
   /** Starts the one request of a slot and stores its token, unless revocation or close intervened. */
   #refresh(slot: Slot, background = false): Promise<HeldToken> {
     const generation = slot.generation;
+    const started = Date.now();
     const request: Promise<HeldToken> = this.#requestToken(slot.params, background).then(
-      ({ token, sentAt }) => {
+      ({ token, sentAt, attempts }) => {
         if (slot.inflight === request) slot.inflight = undefined;
         if (generation === slot.generation && !this.#closer.signal.aborted) this.#store(slot, token, sentAt);
+        this.#events.emit('token', () => ({
+          clientId: this.#options.clientId,
+          key: describeKey(slot.params),
+          fingerprint: fingerprint(token.accessToken),
+          expiresAt: token.expiresAt,
+          duration: Date.now() - started,
+          attempts,
+          background,
+        }));
         return token;
       },
       (error: unknown) => {
         if (slot.inflight === request) slot.inflight = undefined;
+        this.#events.emit('error', () => ({
+          clientId: this.#options.clientId,
+          operation: 'token',
+          key: describeKey(slot.params),
+          error: asTokenError(error),
+          background,
+        }));
         // A failed background refresh: keep serving the current token and try again a little later.
         const now = Date.now();
         if (slot.token !== undefined && now < slot.usableUntil) {
@@ -328,7 +379,7 @@ export class ClientCredentialsClient {
     const { clientId, extraParams, defaultLifetime, expiryMargin } = this.#options;
     const scope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
     return withRetry(
-      async () => {
+      async (attempts) => {
         const failure = this.#invalidClient;
         if (failure !== undefined && Date.now() < failure.until) throw failure.error;
         const body = new URLSearchParams({ grant_type: 'client_credentials' });
@@ -361,11 +412,10 @@ export class ClientCredentialsClient {
         if (this.#revoked.has(token.accessToken)) {
           throw new TokenError('INVALID_RESPONSE', 'the authorization server issued a token that was revoked', { status: result.status });
         }
-        return { token, sentAt };
+        return { token, sentAt, attempts };
       },
       this.#options.retry,
-      this.#closer.signal,
-      background,
+      { signal: this.#closer.signal, background, onRetry: this.#onRetry('token') },
     );
   }
 
@@ -392,7 +442,7 @@ export class ClientCredentialsClient {
           return result;
         },
         retry,
-        signal,
+        { signal, onRetry: this.#onRetry('discovery') },
       );
     const metadata = await discover(issuer!, get, this.#options.issuerFromUrl);
     const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
@@ -406,7 +456,7 @@ export class ClientCredentialsClient {
     };
     const token = tokenEndpoint ?? endpoint('token_endpoint');
     if (token === undefined) throw new TokenError('INVALID_RESPONSE', `metadata of ${issuer} has no token_endpoint`);
-    return { token, revocation: revocationEndpoint ?? endpoint('revocation_endpoint') };
+    return { token, revocation: revocationEndpoint ?? endpoint('revocation_endpoint'), metadata };
   }
 
   async #revocationEndpoint(signal: AbortSignal): Promise<URL> {
@@ -448,8 +498,9 @@ export class ClientCredentialsClient {
   async #revokeAll(endpoint: URL, values: readonly string[], signal: AbortSignal): Promise<TokenError[]> {
     const options = { ...this.#sendOptions, signal };
     const results = await Promise.allSettled(
-      values.map((token) =>
-        withRetry(
+      values.map(async (token) => {
+        const started = Date.now();
+        const revocation = withRetry(
           async () => {
             const body = new URLSearchParams({ token, token_type_hint: 'access_token' });
             const headers: Record<string, string> = {
@@ -461,11 +512,35 @@ export class ClientCredentialsClient {
             if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation');
           },
           this.#options.retry,
-          signal,
-        ),
-      ),
+          { signal, onRetry: this.#onRetry('revoke') },
+        );
+        const outcome = await revocation.then(
+          () => undefined,
+          (error: unknown) => asTokenError(error),
+        );
+        this.#events.emit('revoke', () => ({
+          clientId: this.#options.clientId,
+          fingerprint: fingerprint(token),
+          ok: outcome === undefined,
+          error: outcome,
+          duration: Date.now() - started,
+        }));
+        if (outcome !== undefined) throw outcome;
+      }),
     );
     return results.flatMap((r) => (r.status === 'rejected' ? [asTokenError(r.reason)] : []));
+  }
+
+  #onRetry(operation: 'token' | 'revoke' | 'discovery'): ((info: RetryInfo) => void) | undefined {
+    return ({ attempt, delay, error }) =>
+      this.#events.emit('retry', () => ({
+        clientId: this.#options.clientId,
+        operation,
+        attempt,
+        delay,
+        reason: error.code,
+        status: error.status,
+      }));
   }
 
   async #close({ revoke = false, timeout = CLOSE_TIMEOUT }: CloseOptions): Promise<CloseResult> {
@@ -488,6 +563,15 @@ export class ClientCredentialsClient {
       clearTimeout(timer);
     }
   }
+}
+
+/** A readable description of what a token is for, for events and logs. */
+function describeKey({ scope, audience, resource }: TokenParams): string {
+  const parts: string[] = [];
+  if (scope.length > 0) parts.push(`scope=${scope.join(' ')}`);
+  if (audience !== undefined) parts.push(`audience=${audience}`);
+  if (resource.length > 0) parts.push(`resource=${resource.join(' ')}`);
+  return parts.join(' ');
 }
 
 function clearSlot(slot: Slot): void {

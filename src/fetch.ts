@@ -30,6 +30,8 @@ export interface TokenSource {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length'];
+/** Dropped on a redirect to another origin, as Node's own fetch does: the token and the caller's credentials. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 
 /** Bodies that can be sent a second time: the 401 retry and 307/308 redirects need one. */
 function isReplayable(body: unknown): boolean {
@@ -132,13 +134,17 @@ export function createAuthorizedFetch(
           throw new TypeError('m2m-token: too many redirects');
         }
         const next = new URL(location, current);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          response.body?.cancel().catch(() => {});
+          throw new TypeError('m2m-token: redirect to a URL that is not http(s)');
+        }
         if (changesToGet) {
           method = 'GET';
           body = undefined;
           for (const name of BODY_HEADERS) headers.delete(name);
         }
         if (carried && next.origin !== originOf(current)) {
-          headers.delete('authorization');
+          for (const name of CREDENTIAL_HEADERS) headers.delete(name);
           carried = false;
         }
         response.body?.cancel().catch(() => {});

@@ -1,7 +1,10 @@
 export { ClientCredentialsClient } from './client.js';
 export type { CloseOptions, CloseResult, GetTokenOptions } from './client.js';
+export type { AuthorizationServerMetadata } from './discovery.js';
 export { OAuthError, TokenError } from './errors.js';
 export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
+export { diagnosticsChannels } from './events.js';
+export type { ClientEventMap, ClientEventName, ErrorEvent, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch.js';
 export { defaults } from './options.js';
 export type { ClientAuthMethod, ClientCredentialsOptions, RetryOptions } from './options.js';

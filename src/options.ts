@@ -1,3 +1,5 @@
+import type { Logger } from './events.js';
+
 /** How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -105,6 +107,13 @@ export interface ClientCredentialsOptions {
    * @default 5000
    */
   invalidClientBackoff?: number;
+  /**
+   * Where to log token acquisition (`debug`), retries (`warn`), failures (`error`, or `warn` for a
+   * failed background refresh) and revocations (`info`): pino, bunyan, `console` or anything with
+   * those methods, called as `(fields, message)`. Never given secrets or tokens.
+   * @default none
+   */
+  logger?: Logger;
 }
 
 /** The defaults, declared once. */
@@ -150,6 +159,7 @@ export interface ResolvedOptions {
   maxCacheEntries: number;
   maxResponseBytes: number;
   invalidClientBackoff: number;
+  logger: Logger | undefined;
 }
 
 const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -159,6 +169,9 @@ function fail(option: string, expected: string): never {
   throw new TypeError(`m2m-token: option \`${option}\` must be ${expected}`);
 }
 
+/** The longest delay a Node.js timer can wait (about 24.8 days). */
+const MAX_TIMER = 2_147_483_647;
+
 function nonNegative(option: string, value: unknown, fallback: number, { integer = false, max = Infinity } = {}): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max || (integer && !Number.isInteger(value))) {
@@ -167,8 +180,8 @@ function nonNegative(option: string, value: unknown, fallback: number, { integer
   return value;
 }
 
-function positive(option: string, value: unknown, fallback: number): number {
-  const n = nonNegative(option, value, fallback, { integer: true });
+function positive(option: string, value: unknown, fallback: number, max = Infinity): number {
+  const n = nonNegative(option, value, fallback, { integer: true, max });
   if (n === 0) fail(option, 'a positive integer');
   return n;
 }
@@ -199,11 +212,24 @@ export function parseEndpoint(what: string, value: string | URL, allowInsecureHt
 }
 
 /** Normalises a `string | string[]` option to a list of unique, non-empty strings. */
-export function stringList(option: string, value: unknown, { split = false } = {}): readonly string[] {
+export function stringList(option: string, value: unknown): readonly string[] {
   if (value === undefined) return [];
-  const items = typeof value === 'string' ? (split ? value.split(' ') : [value]) : value;
+  const items = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(items) || !items.every((s) => typeof s === 'string')) fail(option, 'a string or an array of strings');
   return [...new Set((items as string[]).filter((s) => s !== ''))];
+}
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * Normalises a scope option: a space-separated string or an array (whose entries may hold several
+ * space-separated scopes) to unique scope tokens, checked against RFC 6749 §3.3.
+ */
+export function scopeList(option: string, value: unknown): readonly string[] {
+  const scopes = [...new Set(stringList(option, value).flatMap((s) => s.split(' ').filter((t) => t !== '')))];
+  if (!scopes.every((s) => SCOPE_TOKEN.test(s))) fail(option, 'scope tokens of printable ASCII, separated by single spaces');
+  return scopes;
 }
 
 /** Validates user options, applies the defaults and returns a copy. Throws `TypeError` naming the option. */
@@ -242,15 +268,18 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     }
   }
   if (input.fetch !== undefined && typeof input.fetch !== 'function') fail('fetch', 'a function');
+  if (input.logger !== undefined && (typeof input.logger !== 'object' || input.logger === null)) {
+    fail('logger', 'an object with debug/info/warn/error methods');
+  }
 
   let retry: Required<RetryOptions> = { ...defaults.retry, retries: 0 };
   if (input.retry !== false) {
-    const r = input.retry ?? {};
+    const r = input.retry === undefined ? {} : input.retry;
     if (typeof r !== 'object' || r === null) fail('retry', 'an object or false');
     retry = {
       retries: nonNegative('retry.retries', r.retries, defaults.retry.retries, { integer: true, max: 20 }),
-      minDelay: nonNegative('retry.minDelay', r.minDelay, defaults.retry.minDelay),
-      maxDelay: nonNegative('retry.maxDelay', r.maxDelay, defaults.retry.maxDelay),
+      minDelay: nonNegative('retry.minDelay', r.minDelay, defaults.retry.minDelay, { max: MAX_TIMER }),
+      maxDelay: nonNegative('retry.maxDelay', r.maxDelay, defaults.retry.maxDelay, { max: MAX_TIMER }),
     };
   }
 
@@ -262,20 +291,21 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     clientId: input.clientId,
     clientSecret: input.clientSecret,
     clientAuth,
-    scope: stringList('scope', input.scope, { split: true }),
+    scope: scopeList('scope', input.scope),
     audience: input.audience,
     resource: stringList('resource', input.resource),
     extraParams,
-    timeout: positive('timeout', input.timeout, defaults.timeout),
+    timeout: positive('timeout', input.timeout, defaults.timeout, MAX_TIMER),
     retry,
     fetch: input.fetch,
     allowInsecureHttp,
-    expiryMargin: nonNegative('expiryMargin', input.expiryMargin, defaults.expiryMargin),
+    expiryMargin: nonNegative('expiryMargin', input.expiryMargin, defaults.expiryMargin, { max: MAX_TIMER }),
     refreshRatio: nonNegative('refreshRatio', input.refreshRatio, defaults.refreshRatio, { max: 1 }),
     refreshJitter: nonNegative('refreshJitter', input.refreshJitter, defaults.refreshJitter, { max: 0.5 }),
     defaultLifetime: positive('defaultLifetime', input.defaultLifetime, defaults.defaultLifetime),
     maxCacheEntries: positive('maxCacheEntries', input.maxCacheEntries, defaults.maxCacheEntries),
     maxResponseBytes: positive('maxResponseBytes', input.maxResponseBytes, defaults.maxResponseBytes),
-    invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff),
+    invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, { max: MAX_TIMER }),
+    logger: input.logger,
   };
 }

@@ -50,31 +50,45 @@ function sleep(ms: number, signal: AbortSignal | undefined, unref: boolean): Pro
   });
 }
 
+/** What a retry hook learns before the client waits for the next attempt. */
+export interface RetryInfo {
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  /** How long the client waits before the next attempt, in ms. */
+  readonly delay: number;
+  readonly error: TokenError;
+}
+
+/** How a retried operation runs. */
+export interface RetryContext {
+  /** Stops the attempts and the waiting; its reason is thrown. */
+  readonly signal?: AbortSignal | undefined;
+  /** Nobody waits for the result: the delays do not keep the process alive. */
+  readonly background?: boolean;
+  /** Called before each wait. */
+  readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
 /**
- * Runs `attempt` under the client's retry policy: exponential backoff from `minDelay`, doubling, with
- * jitter (×1 to ×2), each delay capped at `maxDelay`. A `Retry-After` on the failed response is waited
- * out first (capped at `maxDelay`). `signal` stops the waiting. With `background`, the delays do not
- * keep the process alive (nobody waits for the result); otherwise they do, like the request itself.
+ * Runs `attempt` (given its number, from 1) under the client's retry policy. Transient failures are
+ * retried after `minDelay × 2^(n−1)`, with jitter (×1 to ×2), or after the failed response's
+ * `Retry-After` when that is longer; every delay is capped at `maxDelay`. With `background`, the delays
+ * do not keep the process alive (nobody waits for the result); otherwise they do, like the request.
  */
-export function withRetry<T>(
-  attempt: () => Promise<T>,
-  policy: ResolvedOptions['retry'],
-  signal: AbortSignal | undefined,
-  background = false,
-): Promise<T> {
-  if (policy.retries === 0) return attempt();
+export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: ResolvedOptions['retry'], context: RetryContext = {}): Promise<T> {
+  const { signal, background = false, onRetry } = context;
+  if (policy.retries === 0) return attempt(1);
   return pRetry(attempt, {
     retries: policy.retries,
-    factor: 2,
-    minTimeout: policy.minDelay,
-    maxTimeout: policy.maxDelay,
-    randomize: true,
-    unref: background,
+    // p-retry runs the loop; the delays are ours (below), so its own are zero.
+    minTimeout: 0,
     signal,
-    shouldRetry: async ({ error }) => {
+    shouldRetry: async ({ error, attemptNumber }) => {
       if (!isRetryable(error)) return false;
-      const retryAfter = retryAfterOf.get(error);
-      if (retryAfter !== undefined) await sleep(Math.min(retryAfter, policy.maxDelay), signal, background);
+      const backoff = policy.minDelay * 2 ** (attemptNumber - 1) * (1 + Math.random());
+      const delay = Math.round(Math.min(policy.maxDelay, Math.max(backoff, retryAfterOf.get(error) ?? 0)));
+      onRetry?.({ attempt: attemptNumber, delay, error: error as TokenError });
+      await sleep(delay, signal, background);
       return true;
     },
   });

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import type { TokenError, TokenErrorCode } from './errors.js';
+
+/** A token was acquired from the token endpoint (first or refreshed). */
+export interface TokenEvent {
+  readonly clientId: string;
+  /** What the token is for: `scope=… audience=… resource=…` (the cache key, readable). */
+  readonly key: string;
+  /** A short SHA-256 fingerprint of the access token, to correlate logs without the token. */
+  readonly fingerprint: string;
+  readonly expiresAt: number;
+  /** From the first attempt's start to the token, in ms. */
+  readonly duration: number;
+  /** How many attempts it took (1 without retries). */
+  readonly attempts: number;
+  /** True when a background refresh got it while callers were served the previous token. */
+  readonly background: boolean;
+}
+
+/** A request failed transiently and will be sent again. */
+export interface RetryEvent {
+  readonly clientId: string;
+  readonly operation: 'token' | 'revoke' | 'discovery';
+  /** The attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Wait before the next attempt, in ms (backoff, or the server's `Retry-After`). */
+  readonly delay: number;
+  readonly reason: TokenErrorCode;
+  readonly status: number | undefined;
+}
+
+/** An operation failed for good (after any retries). */
+export interface ErrorEvent {
+  readonly clientId: string;
+  readonly operation: 'token' | 'revoke' | 'discovery';
+  /** For `token`: what it was for, as in {@link TokenEvent.key}. */
+  readonly key: string | undefined;
+  /** The error; its message and cause are free of secrets. */
+  readonly error: TokenError;
+  /** True for a failed background refresh: callers are still being served the current token. */
+  readonly background: boolean;
+}
+
+/** A token was revoked, or its revocation failed. */
+export interface RevokeEvent {
+  readonly clientId: string;
+  readonly fingerprint: string;
+  readonly ok: boolean;
+  readonly error: TokenError | undefined;
+  readonly duration: number;
+}
+
+/** The events of a client, by name. */
+export interface ClientEventMap {
+  token: TokenEvent;
+  retry: RetryEvent;
+  error: ErrorEvent;
+  revoke: RevokeEvent;
+}
+
+/** An event name. */
+export type ClientEventName = keyof ClientEventMap;
+
+/**
+ * The `node:diagnostics_channel` channels the client publishes on, one per event: `m2m-token:token`,
+ * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`. Nothing is built when nobody subscribes.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel';
+ * subscribe('m2m-token:retry', (event) => metrics.increment('token.retry', { reason: event.reason }));
+ * ```
+ */
+export const diagnosticsChannels = {
+  token: channel('m2m-token:token'),
+  retry: channel('m2m-token:retry'),
+  error: channel('m2m-token:error'),
+  revoke: channel('m2m-token:revoke'),
+} as const;
+
+/**
+ * The logger shape accepted by the `logger` option: pino, bunyan and `console` fit. Each method is
+ * called with a fields object first and a message second.
+ */
+export interface Logger {
+  debug?(fields: object, message: string): void;
+  info?(fields: object, message: string): void;
+  warn?(fields: object, message: string): void;
+  error?(fields: object, message: string): void;
+}
+
+const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger, string, object] } = {
+  token: (e) => ['debug', `m2m-token: token acquired for ${e.key || 'the default scope'}`, e],
+  retry: (e) => ['warn', `m2m-token: ${e.operation} attempt ${e.attempt} failed (${e.reason}${e.status ? ` ${e.status}` : ''}), retrying in ${e.delay} ms`, e],
+  error: (e) => [
+    e.background ? 'warn' : 'error',
+    `m2m-token: ${e.operation} failed: ${e.error.message}`,
+    { ...e, error: { code: e.error.code, status: e.error.status, message: e.error.message } },
+  ],
+  revoke: (e) => [e.ok ? 'info' : 'warn', `m2m-token: token ${e.fingerprint} ${e.ok ? 'revoked' : `not revoked: ${e.error?.message}`}`, { ...e, error: e.error?.code }],
+};
+
+/** A short fingerprint of a token: the first 12 characters of its base64url SHA-256. */
+export function fingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 12);
+}
+
+/** Internal: the listeners, channels and logger of one client, cheap to ask whether anyone listens. */
+export class Events {
+  readonly #listeners: { [E in ClientEventName]: Set<(event: ClientEventMap[E]) => void> } = {
+    token: new Set(),
+    retry: new Set(),
+    error: new Set(),
+    revoke: new Set(),
+  };
+  readonly #logger: Logger | undefined;
+
+  constructor(logger: Logger | undefined) {
+    this.#logger = logger;
+  }
+
+  on<E extends ClientEventName>(name: E, listener: (event: ClientEventMap[E]) => void): () => void {
+    const listeners = this.#listeners[name] as Set<(event: ClientEventMap[E]) => void>;
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+    };
+  }
+
+  /** True when an event of this name would reach anyone: build its payload only then. */
+  wanted(name: ClientEventName): boolean {
+    return this.#logger !== undefined || this.#listeners[name].size > 0 || diagnosticsChannels[name].hasSubscribers;
+  }
+
+  emit<E extends ClientEventName>(name: E, build: () => ClientEventMap[E]): void {
+    if (!this.wanted(name)) return;
+    const event = Object.freeze(build()) as ClientEventMap[E];
+    diagnosticsChannels[name].publish(event);
+    for (const listener of this.#listeners[name] as Set<(event: ClientEventMap[E]) => void>) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A listener's failure must neither break token acquisition nor crash the process: warn.
+        process.emitWarning(error instanceof Error ? error : String(error), 'M2MTokenListenerWarning');
+      }
+    }
+    if (this.#logger !== undefined) {
+      const [level, message, fields] = (LOG[name] as (event: ClientEventMap[E]) => [keyof Logger, string, object])(event);
+      this.#logger[level]?.(fields, message);
+    }
+  }
+}
