@@ -21,6 +21,10 @@ export interface Slot {
   inflight: Promise<HeldToken> | undefined;
   /** Bumped by revocation, so that a request already in flight does not fill the slot. */
   generation: number;
+  /** The slot's key in the token store, derived once. */
+  storeKey: string | undefined;
+  /** The last token dropped after a 401: never taken back from the token store. */
+  discarded: string | undefined;
 }
 
 /** The cache key: scope and resource are sets, so their order does not matter. */
@@ -38,6 +42,8 @@ export function createSlot(params: TokenParams): Slot {
     refreshAt: 0,
     inflight: undefined,
     generation: 0,
+    storeKey: undefined,
+    discarded: undefined,
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { type Slot, type TokenParams, SlotCache, cacheKey, createSlot } from './cache.js';
 import { applyClientAuth, type ClientCredentials } from './client-auth.js';
@@ -8,7 +9,8 @@ import { type AuthorizedFetchOptions, type TokenSource, createAuthorizedFetch, r
 import { type HttpResult, send, type SendOptions } from './http.js';
 import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, scopeList, stringList } from './options.js';
 import { type RetryInfo, withRetry } from './retry.js';
-import type { HeldToken, Token } from './token.js';
+import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
+import { createToken, type HeldToken, type Token } from './token.js';
 import { errorFromResponse, processTokenResponse } from './token-response.js';
 
 /** Per-call options of {@link ClientCredentialsClient.getToken}. Unset fields take the client's. */
@@ -37,6 +39,12 @@ export interface CloseOptions {
    * @default 5000
    */
   timeout?: number;
+  /**
+   * With a shared `store` (Redis), also revoke the tokens the rest of the fleet is using, and delete
+   * them from the store. Without it, `revoke: true` leaves shared tokens alone (counted in `skipped`).
+   * @default false
+   */
+  revokeShared?: boolean;
 }
 
 /** What {@link ClientCredentialsClient.close} did. It resolves with this; it never rejects. */
@@ -45,13 +53,25 @@ export interface CloseResult {
   readonly revoked: number;
   /** One error per token that could not be revoked (or one `CONFIG` error if no endpoint is known). */
   readonly errors: readonly TokenError[];
+  /** Tokens not revoked because they are shared with other processes through the store. */
+  readonly skipped: number;
 }
 
 interface Issued {
   readonly token: HeldToken;
   readonly sentAt: number;
+  /** Attempts at the token endpoint; 0 for a token taken from the store. */
   readonly attempts: number;
 }
+
+/** A token the client held, and its key in the store. */
+interface Held {
+  readonly value: string;
+  readonly storeKey: string | undefined;
+}
+
+/** Returned by a token store call that failed, timed out or was skipped while the store is bypassed. */
+const STORE_FAILED = Symbol('store failed');
 
 interface Endpoints {
   readonly token: URL;
@@ -61,6 +81,11 @@ interface Endpoints {
 
 const MAX_REVOKED_REMEMBERED = 1000;
 const CLOSE_TIMEOUT = 5_000;
+/** Each token store call gets this long; a store that fails is bypassed for `STORE_BYPASS` ms. */
+const STORE_TIMEOUT = 1_000;
+const STORE_BYPASS = 10_000;
+/** How often a process waiting for another's refresh looks at the store. */
+const STORE_POLL = 25;
 const noop = () => {};
 
 /**
@@ -95,6 +120,8 @@ export class ClientCredentialsClient {
   #invalidClient: { error: OAuthError; until: number } | undefined;
   #closing: Promise<CloseResult> | undefined;
   readonly #events: Events;
+  readonly #store: TokenStore | undefined;
+  #storeBypassedUntil = 0;
 
   /**
    * `fetch` with the client's default token attached; same signature as the global `fetch`, already
@@ -110,6 +137,7 @@ export class ClientCredentialsClient {
     this.#defaultSlot = createSlot({ scope, audience, resource });
     this.#slots = new SlotCache(maxCacheEntries);
     this.#events = new Events(this.#options.logger);
+    this.#store = this.#options.store;
     // Every waiting caller listens for the client closing: there is no sensible listener limit.
     setMaxListeners(0, this.#closer.signal);
     this.#sendOptions = {
@@ -179,7 +207,9 @@ export class ClientCredentialsClient {
       throw new TypeError('m2m-token: revoke() takes a token or an access token string');
     }
     const endpoint = await this.#revocationEndpoint(this.#closer.signal);
-    const values = token === undefined ? this.#forgetAll() : this.#forget(typeof token === 'string' ? token : token.accessToken);
+    const held = token === undefined ? this.#forgetAll() : this.#forget(typeof token === 'string' ? token : token.accessToken);
+    await this.#unshare(held);
+    const values = [...new Set(held.map((h) => h.value))];
     const errors = await this.#revokeAll(endpoint, values, this.#closer.signal);
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
@@ -315,10 +345,10 @@ export class ClientCredentialsClient {
   #refresh(slot: Slot, background = false): Promise<HeldToken> {
     const generation = slot.generation;
     const started = Date.now();
-    const request: Promise<HeldToken> = this.#requestToken(slot.params, background).then(
+    const request: Promise<HeldToken> = this.#acquire(slot, background).then(
       ({ token, sentAt, attempts }) => {
         if (slot.inflight === request) slot.inflight = undefined;
-        if (generation === slot.generation && !this.#closer.signal.aborted) this.#store(slot, token, sentAt);
+        if (generation === slot.generation && !this.#closer.signal.aborted) this.#keep(slot, token, sentAt);
         this.#events.emit('token', () => ({
           clientId: this.#options.clientId,
           key: describeKey(slot.params),
@@ -326,6 +356,7 @@ export class ClientCredentialsClient {
           expiresAt: token.expiresAt,
           duration: Date.now() - started,
           attempts,
+          source: attempts === 0 ? 'store' : 'server',
           background,
         }));
         return token;
@@ -352,19 +383,119 @@ export class ClientCredentialsClient {
     return request;
   }
 
-  #store(slot: Slot, token: HeldToken, sentAt: number): void {
+  #keep(slot: Slot, token: HeldToken, sentAt: number): void {
     const { expiryMargin, refreshRatio, refreshJitter } = this.#options;
     const lifetime = token.expiresAt - sentAt;
-    slot.usableUntil = token.expiresAt - Math.min(expiryMargin, lifetime / 10);
+    slot.usableUntil = usableUntil(token, sentAt, expiryMargin);
     const refreshAt = sentAt + (slot.usableUntil - sentAt) * refreshRatio - Math.random() * refreshJitter * lifetime;
     slot.refreshAt = Math.max(sentAt, refreshAt);
     slot.token = token;
     slot.resolved = Promise.resolve(token);
   }
 
+  /** After a 401: drops the token from its slot and, if it is still there, from the store. */
   #invalidate(token: HeldToken): void {
     for (const slot of this.#allSlots()) {
-      if (slot.token === token) clearSlot(slot);
+      if (slot.token !== token) continue;
+      clearSlot(slot);
+      slot.discarded = token.accessToken;
+      const store = this.#store;
+      if (store !== undefined) void this.#storeCall(() => store.delete(this.#storeKey(slot), token.accessToken));
+    }
+  }
+
+  /** The slot's key in the store: a hash of where and for whom the token is, never a secret. */
+  #storeKey(slot: Slot): string {
+    const { tokenEndpoint, issuer, clientId } = this.#options;
+    slot.storeKey ??= createHash('sha256')
+      .update(JSON.stringify([tokenEndpoint?.href ?? issuer, clientId, slot.key]))
+      .digest('base64url');
+    return slot.storeKey;
+  }
+
+  /**
+   * Runs a token store call within {@link STORE_TIMEOUT}. A failure or timeout bypasses the store for
+   * {@link STORE_BYPASS} ms (reported as an `error` event) and yields {@link STORE_FAILED}: the store is
+   * an optimisation, never a reason to fail.
+   */
+  async #storeCall<T>(call: () => Promise<T>): Promise<T | typeof STORE_FAILED> {
+    if (Date.now() < this.#storeBypassedUntil) return STORE_FAILED;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        call(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${STORE_TIMEOUT} ms`)), STORE_TIMEOUT);
+          timer.unref?.();
+        }),
+      ]);
+    } catch (error) {
+      this.#storeBypassedUntil = Date.now() + STORE_BYPASS;
+      this.#events.emit('error', () => ({
+        clientId: this.#options.clientId,
+        operation: 'store',
+        key: undefined,
+        error: new TokenError('NETWORK', `token store failed, bypassed for ${STORE_BYPASS} ms: ${(error as Error)?.message ?? 'unknown error'}`, {
+          cause: error,
+        }),
+        background: true,
+      }));
+      return STORE_FAILED;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Gets the slot a token: a newer one from the store if another process (or client) already has it,
+   * otherwise from the token endpoint — under the store's lock when it has one, so that one process in
+   * the fleet asks while the others wait for its result (bounded by `timeout`, then they ask themselves).
+   */
+  async #acquire(slot: Slot, background: boolean): Promise<Issued> {
+    const store = this.#store;
+    if (store === undefined) return this.#requestToken(slot.params, background);
+    const key = this.#storeKey(slot);
+    const replacing = slot.token;
+    const generation = slot.generation;
+    const fromStore = async (): Promise<Issued | undefined> => {
+      const stored = await this.#storeCall(() => store.get(key));
+      if (stored === STORE_FAILED || stored === undefined) return undefined;
+      if (stored.accessToken === slot.discarded || this.#revoked.has(stored.accessToken)) return undefined;
+      if (replacing !== undefined && stored.expiresAt <= replacing.expiresAt) return undefined;
+      const token = createToken(stored);
+      if (usableUntil(token, stored.sentAt, this.#options.expiryMargin) <= Date.now()) return undefined;
+      return { token, sentAt: stored.sentAt, attempts: 0 };
+    };
+    const requestAndShare = async (): Promise<Issued> => {
+      const issued = await this.#requestToken(slot.params, background);
+      const { token, sentAt } = issued;
+      // Not shared if revocation or close intervened while it was requested (see #refresh).
+      if (generation === slot.generation && !this.#closer.signal.aborted) {
+        const stored: StoredToken = { ...token, accessToken: token.accessToken, sentAt };
+        await this.#storeCall(() => store.set(key, stored, token.expiresAt - Date.now()));
+      }
+      return issued;
+    };
+
+    const found = await fromStore();
+    if (found !== undefined) return found;
+    if (store.lock === undefined) return requestAndShare();
+    const deadline = Date.now() + this.#options.timeout;
+    for (;;) {
+      const lock: TokenStoreLock | undefined | typeof STORE_FAILED = await this.#storeCall(() => store.lock!(key, this.#options.timeout));
+      if (lock === STORE_FAILED) return requestAndShare();
+      if (lock !== undefined) {
+        try {
+          return (await fromStore()) ?? (await requestAndShare());
+        } finally {
+          void this.#storeCall(() => lock.release());
+        }
+      }
+      // Another process is refreshing: wait for its token, or for the lock to come free.
+      if (Date.now() >= deadline) return requestAndShare();
+      await sleep(STORE_POLL, this.#closer.signal, background);
+      const shared = await fromStore();
+      if (shared !== undefined) return shared;
     }
   }
 
@@ -404,7 +535,7 @@ export class ClientCredentialsClient {
           throw error;
         }
         const lifetime = token.expiresAt - sentAt;
-        if (token.expiresAt - Math.min(expiryMargin, lifetime / 10) <= Date.now()) {
+        if (usableUntil(token, sentAt, expiryMargin) <= Date.now()) {
           throw new TokenError('INVALID_RESPONSE', `token for ${clientId} expired before it could be used (lifetime ${lifetime} ms)`, {
             status: result.status,
           });
@@ -469,24 +600,34 @@ export class ClientCredentialsClient {
   }
 
   /** Forgets every held token and makes requests in flight unable to fill the cache. */
-  #forgetAll(): string[] {
-    const values = new Set<string>();
+  #forgetAll(): Held[] {
+    const held: Held[] = [];
     for (const slot of this.#allSlots()) {
-      if (slot.token !== undefined) values.add(slot.token.accessToken);
+      if (slot.token !== undefined) held.push({ value: slot.token.accessToken, storeKey: this.#storeKey(slot) });
       slot.generation++;
       slot.inflight = undefined;
       clearSlot(slot);
     }
-    for (const value of values) this.#rememberRevoked(value);
-    return [...values];
+    for (const { value } of held) this.#rememberRevoked(value);
+    return held;
   }
 
-  #forget(value: string): string[] {
+  #forget(value: string): Held[] {
+    const held: Held[] = [];
     for (const slot of this.#allSlots()) {
-      if (slot.token?.accessToken === value) clearSlot(slot);
+      if (slot.token?.accessToken !== value) continue;
+      held.push({ value, storeKey: this.#storeKey(slot) });
+      clearSlot(slot);
     }
     this.#rememberRevoked(value);
-    return [value];
+    return held.length > 0 ? held : [{ value, storeKey: undefined }];
+  }
+
+  /** Deletes revoked tokens from the store, where they are still the stored ones. */
+  async #unshare(held: readonly Held[]): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) return;
+    await Promise.all(held.map(({ value, storeKey }) => storeKey !== undefined && this.#storeCall(() => store.delete(storeKey, value))));
   }
 
   #rememberRevoked(value: string): void {
@@ -543,10 +684,12 @@ export class ClientCredentialsClient {
       }));
   }
 
-  async #close({ revoke = false, timeout = CLOSE_TIMEOUT }: CloseOptions): Promise<CloseResult> {
-    const values = this.#forgetAll();
+  async #close({ revoke = false, timeout = CLOSE_TIMEOUT, revokeShared = false }: CloseOptions): Promise<CloseResult> {
+    const held = this.#forgetAll();
     this.#closer.abort(new TokenError('CLOSED', 'the client was closed'));
-    if (!revoke || values.length === 0) return { revoked: 0, errors: [] };
+    const values = [...new Set(held.map((h) => h.value))];
+    if (!revoke || values.length === 0) return { revoked: 0, errors: [], skipped: 0 };
+    if (this.#store?.shared === true && !revokeShared) return { revoked: 0, errors: [], skipped: values.length };
     const deadline = new AbortController();
     const timer = setTimeout(
       () => deadline.abort(new TokenError('TIMEOUT', `revocation on close did not finish within ${timeout} ms`)),
@@ -555,10 +698,11 @@ export class ClientCredentialsClient {
     timer.unref?.();
     try {
       const endpoint = await this.#revocationEndpoint(deadline.signal);
+      await this.#unshare(held);
       const errors = await this.#revokeAll(endpoint, values, deadline.signal);
-      return { revoked: values.length - errors.length, errors };
+      return { revoked: values.length - errors.length, errors, skipped: 0 };
     } catch (error) {
-      return { revoked: 0, errors: [asTokenError(error)] };
+      return { revoked: 0, errors: [asTokenError(error)], skipped: 0 };
     } finally {
       clearTimeout(timer);
     }
@@ -572,6 +716,28 @@ function describeKey({ scope, audience, resource }: TokenParams): string {
   if (audience !== undefined) parts.push(`audience=${audience}`);
   if (resource.length > 0) parts.push(`resource=${resource.join(' ')}`);
   return parts.join(' ');
+}
+
+/** The last instant a token is handed out: expiry minus the margin (a tenth of the lifetime if smaller). */
+function usableUntil(token: Token, sentAt: number, expiryMargin: number): number {
+  return token.expiresAt - Math.min(expiryMargin, (token.expiresAt - sentAt) / 10);
+}
+
+/** Waits `ms`, or rejects with the signal's reason. */
+function sleep(ms: number, signal: AbortSignal, unref: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (unref) timer.unref?.();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function clearSlot(slot: Slot): void {

@@ -12,8 +12,10 @@ export interface TokenEvent {
   readonly expiresAt: number;
   /** From the first attempt's start to the token, in ms. */
   readonly duration: number;
-  /** How many attempts it took (1 without retries). */
+  /** How many attempts it took (1 without retries; 0 when taken from the token store). */
   readonly attempts: number;
+  /** `server`: requested from the token endpoint; `store`: another process's token, from the token store. */
+  readonly source: 'server' | 'store';
   /** True when a background refresh got it while callers were served the previous token. */
   readonly background: boolean;
 }
@@ -33,7 +35,8 @@ export interface RetryEvent {
 /** An operation failed for good (after any retries). */
 export interface ErrorEvent {
   readonly clientId: string;
-  readonly operation: 'token' | 'revoke' | 'discovery';
+  /** `store`: the token store failed and is bypassed for a while; callers are not affected. */
+  readonly operation: 'token' | 'revoke' | 'discovery' | 'store';
   /** For `token`: what it was for, as in {@link TokenEvent.key}. */
   readonly key: string | undefined;
   /** The error; its message and cause are free of secrets. */
@@ -91,7 +94,7 @@ export interface Logger {
 }
 
 const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger, string, object] } = {
-  token: (e) => ['debug', `m2m-token: token acquired for ${e.key || 'the default scope'}`, e],
+  token: (e) => ['debug', `m2m-token: token ${e.source === 'store' ? 'taken from the store' : 'acquired'} for ${e.key || 'the default scope'}`, e],
   retry: (e) => ['warn', `m2m-token: ${e.operation} attempt ${e.attempt} failed (${e.reason}${e.status ? ` ${e.status}` : ''}), retrying in ${e.delay} ms`, e],
   error: (e) => [
     e.background ? 'warn' : 'error',
@@ -142,12 +145,26 @@ export class Events {
         listener(event);
       } catch (error) {
         // A listener's failure must neither break token acquisition nor crash the process: warn.
-        process.emitWarning(error instanceof Error ? error : String(error), 'M2MTokenListenerWarning');
+        warn(`a '${name}' listener`, error);
       }
     }
     if (this.#logger !== undefined) {
       const [level, message, fields] = (LOG[name] as (event: ClientEventMap[E]) => [keyof Logger, string, object])(event);
-      this.#logger[level]?.(fields, message);
+      try {
+        this.#logger[level]?.(fields, message);
+      } catch (error) {
+        warn(`the logger's ${level}()`, error);
+      }
     }
   }
+}
+
+/**
+ * A process warning of type `M2MTokenListenerWarning` for a listener or logger that threw. (Given an
+ * `Error`, `process.emitWarning` would ignore the type and show it as a bare `Error`.)
+ */
+function warn(who: string, error: unknown): void {
+  const detail = error instanceof Error ? error.stack : undefined;
+  const reason = error instanceof Error ? error.message : String(error);
+  process.emitWarning(`m2m-token: ${who} threw: ${reason}`, { type: 'M2MTokenListenerWarning', ...(detail === undefined ? {} : { detail }) });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from './events.js';
+import type { TokenStore } from './store.js';
 
 /** How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -114,6 +115,13 @@ export interface ClientCredentialsOptions {
    * @default none
    */
   logger?: Logger;
+  /**
+   * Where tokens are shared beyond this client: a `MemoryTokenStore` shares them between clients of one
+   * process, a `RedisTokenStore` (`m2m-token/redis`) across a fleet, with one token request per rotation
+   * for all of it. The client always keeps its own copy too, so the cached path never touches the store.
+   * @default none: tokens live in this client's memory only
+   */
+  store?: TokenStore;
 }
 
 /** The defaults, declared once. */
@@ -160,6 +168,7 @@ export interface ResolvedOptions {
   maxResponseBytes: number;
   invalidClientBackoff: number;
   logger: Logger | undefined;
+  store: TokenStore | undefined;
 }
 
 const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -268,6 +277,12 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     }
   }
   if (input.fetch !== undefined && typeof input.fetch !== 'function') fail('fetch', 'a function');
+  if (
+    input.store !== undefined &&
+    (typeof input.store !== 'object' || input.store === null || !['get', 'set', 'delete'].every((m) => typeof (input.store as unknown as Record<string, unknown>)[m] === 'function'))
+  ) {
+    fail('store', 'a TokenStore (an object with get, set and delete methods)');
+  }
   if (input.logger !== undefined && (typeof input.logger !== 'object' || input.logger === null)) {
     fail('logger', 'an object with debug/info/warn/error methods');
   }
@@ -307,5 +322,6 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     maxResponseBytes: positive('maxResponseBytes', input.maxResponseBytes, defaults.maxResponseBytes),
     invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, { max: MAX_TIMER }),
     logger: input.logger,
+    store: input.store,
   };
 }

@@ -34,15 +34,15 @@ export function normalizeTokenType(type: string): string {
 
 /** Creates a frozen token whose secret value stays out of JSON and `inspect` output. */
 export function createToken(fields: {
-  accessToken: string;
-  tokenType: string;
-  expiresAt: number;
-  scope: string | undefined;
-  extra: Record<string, unknown>;
+  readonly accessToken: string;
+  readonly tokenType: string;
+  readonly expiresAt: number;
+  readonly scope?: string | undefined;
+  readonly extra: Readonly<Record<string, unknown>>;
 }): HeldToken {
   const token = { tokenType: fields.tokenType, expiresAt: fields.expiresAt } as Record<string | symbol, unknown>;
   if (fields.scope !== undefined) token.scope = fields.scope;
-  token.extra = Object.freeze(fields.extra);
+  token.extra = Object.isFrozen(fields.extra) ? fields.extra : Object.freeze({ ...fields.extra });
   Object.defineProperty(token, 'accessToken', { value: fields.accessToken, enumerable: false });
   Object.defineProperty(token, AUTHORIZATION, { value: `${fields.tokenType} ${fields.accessToken}`, enumerable: false });
   return Object.freeze(token) as unknown as HeldToken;

@@ -69,7 +69,7 @@ describe('revocation (RFC 7009), checked by introspection (RFC 7662)', () => {
 
     const result = await client.close({ revoke: true });
 
-    expect(result).toEqual({ revoked: 2, errors: [] });
+    expect(result).toEqual({ revoked: 2, errors: [], skipped: 0 });
     expect((await as.introspect(first.accessToken)).active).toBe(false);
     expect((await as.introspect(second.accessToken)).active).toBe(false);
   });

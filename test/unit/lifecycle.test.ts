@@ -51,7 +51,7 @@ describe('close()', () => {
     const client = makeClient();
     const first = client.close();
     expect(client.close()).toBe(first);
-    expect(await first).toEqual({ revoked: 0, errors: [] });
+    expect(await first).toEqual({ revoked: 0, errors: [], skipped: 0 });
   });
 
   it('closes the client at the end of an `await using` block', async () => {
