@@ -7,5 +7,7 @@ export { diagnosticsChannels } from './events.js';
 export type { ClientEventMap, ClientEventName, ErrorEvent, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch.js';
 export { defaults } from './options.js';
+export { MemoryTokenStore } from './store.js';
+export type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
 export type { ClientAuthMethod, ClientCredentialsOptions, RetryOptions } from './options.js';
 export type { Token } from './token.js';
