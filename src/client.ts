@@ -3,15 +3,17 @@ import { setMaxListeners } from 'node:events';
 import { type Slot, type TokenParams, SlotCache, cacheKey, createSlot } from './cache.js';
 import { applyClientAuth, type ClientCredentials } from './client-auth.js';
 import { type AuthorizationServerMetadata, discover } from './discovery.js';
+import { DPoP } from './dpop.js';
 import { type ClientEventMap, type ClientEventName, Events, fingerprint } from './events.js';
 import { OAuthError, TokenError } from './errors.js';
 import { type AuthorizedFetchOptions, type TokenSource, createAuthorizedFetch, resolveAllowedOrigins } from './fetch.js';
 import { type HttpResult, send, type SendOptions } from './http.js';
+import { certificateThumbprint, mtlsFetch } from './mtls.js';
 import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, scopeList, stringList } from './options.js';
 import { type RetryInfo, withRetry } from './retry.js';
 import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
 import { createToken, type HeldToken, type Token } from './token.js';
-import { errorFromResponse, processTokenResponse } from './token-response.js';
+import { errorFromResponse, parseOAuthError, processTokenResponse } from './token-response.js';
 
 /** Per-call options of {@link ClientCredentialsClient.getToken}. Unset fields take the client's. */
 export interface GetTokenOptions {
@@ -121,6 +123,10 @@ export class ClientCredentialsClient {
   #closing: Promise<CloseResult> | undefined;
   readonly #events: Events;
   readonly #store: TokenStore | undefined;
+  readonly #dpop: DPoP | undefined;
+  readonly #mtls: ReturnType<typeof mtlsFetch> | undefined;
+  /** What tokens are bound to (DPoP key, client certificate): part of the store key. */
+  readonly #binding: string | undefined;
   #storeBypassedUntil = 0;
 
   /**
@@ -133,7 +139,12 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsOptions) {
     this.#options = resolveOptions(options);
     const { clientAuth, clientId, clientSecret, scope, audience, resource, maxCacheEntries } = this.#options;
-    this.#credentials = { method: clientAuth, clientId, clientSecret };
+    const { signingKey, assertionLifetime, tls, dpop } = this.#options;
+    this.#credentials = { method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime };
+    this.#dpop = dpop === undefined ? undefined : new DPoP(dpop);
+    this.#mtls = tls === undefined ? undefined : mtlsFetch(tls);
+    const bindings = [this.#dpop && `jkt:${this.#dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean);
+    this.#binding = bindings.length > 0 ? bindings.join(' ') : undefined;
     this.#defaultSlot = createSlot({ scope, audience, resource });
     this.#slots = new SlotCache(maxCacheEntries);
     this.#events = new Events(this.#options.logger);
@@ -141,7 +152,7 @@ export class ClientCredentialsClient {
     // Every waiting caller listens for the client closing: there is no sensible listener limit.
     setMaxListeners(0, this.#closer.signal);
     this.#sendOptions = {
-      fetch: this.#options.fetch,
+      fetch: this.#options.fetch ?? this.#mtls?.fetch,
       timeout: this.#options.timeout,
       maxResponseBytes: this.#options.maxResponseBytes,
       signal: this.#closer.signal,
@@ -187,8 +198,9 @@ export class ClientCredentialsClient {
     const source: TokenSource = {
       get: (signal) => this.#get(slot, signal ?? undefined, false),
       invalidate: (token) => this.#invalidate(token),
+      dpop: this.#dpop,
     };
-    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? this.#options.fetch);
+    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? this.#sendOptions.fetch);
   }
 
   /**
@@ -408,7 +420,7 @@ export class ClientCredentialsClient {
   #storeKey(slot: Slot): string {
     const { tokenEndpoint, issuer, clientId } = this.#options;
     slot.storeKey ??= createHash('sha256')
-      .update(JSON.stringify([tokenEndpoint?.href ?? issuer, clientId, slot.key]))
+      .update(JSON.stringify([tokenEndpoint?.href ?? issuer, clientId, slot.key, this.#binding ?? null]))
       .digest('base64url');
     return slot.storeKey;
   }
@@ -518,13 +530,23 @@ export class ClientCredentialsClient {
         if (params.audience !== undefined) body.set('audience', params.audience);
         for (const resource of params.resource) body.append('resource', resource);
         for (const [name, value] of Object.entries(extraParams)) body.set(name, value);
-        const headers: Record<string, string> = {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        };
-        applyClientAuth(this.#credentials, body, headers);
-        const sentAt = Date.now();
-        const result = await send(endpoint, { method: 'POST', headers, body: body.toString() }, this.#sendOptions);
+        const audience = () => this.#assertionAudience(endpoint);
+        // DPoP: one more request when the server asks for a nonce (RFC 9449 §8), not counted as a retry.
+        let sentAt: number;
+        let result: HttpResult;
+        for (let nonceRetry = 0; ; nonceRetry++) {
+          const headers: Record<string, string> = {
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+          };
+          const authenticating = applyClientAuth(this.#credentials, body, headers, audience);
+          if (authenticating !== undefined) await authenticating;
+          if (this.#dpop !== undefined) headers.dpop = await this.#dpop.proof('POST', endpoint);
+          sentAt = Date.now();
+          result = await send(endpoint, { method: 'POST', headers, body: body.toString() }, this.#sendOptions);
+          const newNonce = this.#dpop?.observe(endpoint, result.headers) ?? false;
+          if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
+        }
         let token: HeldToken;
         try {
           token = processTokenResponse(result, { sentAt, defaultLifetime, requestedScope: scope });
@@ -548,6 +570,16 @@ export class ClientCredentialsClient {
       this.#options.retry,
       { signal: this.#closer.signal, background, onRetry: this.#onRetry('token') },
     );
+  }
+
+  /**
+   * The `aud` of client assertions: the issuer identifier (from the metadata once discovered), or the
+   * token endpoint URL when asked for or when no issuer is known.
+   */
+  async #assertionAudience(tokenEndpoint: URL): Promise<string> {
+    const { assertionAudience, issuer } = this.#options;
+    if (assertionAudience === 'token_endpoint' || issuer === undefined) return tokenEndpoint.href;
+    return this.#endpoints === undefined ? issuer : (await this.#endpoints).metadata.issuer;
   }
 
   /** Endpoints from discovery, fetched once and shared; a failure is not kept. */
@@ -576,8 +608,10 @@ export class ClientCredentialsClient {
         { signal, onRetry: this.#onRetry('discovery') },
       );
     const metadata = await discover(issuer!, get, this.#options.issuerFromUrl);
+    // With a client certificate, the mutual-TLS aliases (RFC 8705 §5) take precedence.
+    const aliases = this.#options.tls === undefined ? undefined : metadata.mtls_endpoint_aliases;
     const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
-      const value = metadata[name];
+      const value = aliases?.[name] ?? metadata[name];
       if (value === undefined) return undefined;
       try {
         return parseEndpoint(name, value, allowInsecureHttp);
@@ -648,7 +682,7 @@ export class ClientCredentialsClient {
               'content-type': 'application/x-www-form-urlencoded',
               accept: 'application/json',
             };
-            applyClientAuth(this.#credentials, body, headers);
+            await applyClientAuth(this.#credentials, body, headers, () => this.#assertionAudience(endpoint));
             const result: HttpResult = await send(endpoint, { method: 'POST', headers, body: body.toString() }, options);
             if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation');
           },
@@ -684,9 +718,17 @@ export class ClientCredentialsClient {
       }));
   }
 
-  async #close({ revoke = false, timeout = CLOSE_TIMEOUT, revokeShared = false }: CloseOptions): Promise<CloseResult> {
+  async #close(options: CloseOptions): Promise<CloseResult> {
     const held = this.#forgetAll();
     this.#closer.abort(new TokenError('CLOSED', 'the client was closed'));
+    try {
+      return await this.#revokeOnClose(held, options);
+    } finally {
+      await this.#mtls?.close();
+    }
+  }
+
+  async #revokeOnClose(held: readonly Held[], { revoke = false, timeout = CLOSE_TIMEOUT, revokeShared = false }: CloseOptions): Promise<CloseResult> {
     const values = [...new Set(held.map((h) => h.value))];
     if (!revoke || values.length === 0) return { revoked: 0, errors: [], skipped: 0 };
     if (this.#store?.shared === true && !revokeShared) return { revoked: 0, errors: [], skipped: values.length };

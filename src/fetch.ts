@@ -1,3 +1,4 @@
+import type { DPoP } from './dpop.js';
 import { TokenError } from './errors.js';
 import { AUTHORIZATION, type HeldToken } from './token.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
@@ -25,13 +26,15 @@ export interface TokenSource {
   get(signal: AbortSignal | null | undefined): Promise<HeldToken>;
   /** Drops `token` from the cache if it is still the cached one (compare-and-invalidate). */
   invalidate(token: HeldToken): void;
+  /** Signs the DPoP proofs that go with `DPoP` tokens. */
+  dpop?: DPoP | undefined;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length'];
 /** Dropped on a redirect to another origin, as Node's own fetch does: the token and the caller's credentials. */
-const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'proxy-authorization', 'cookie'];
 
 /** Bodies that can be sent a second time: the 401 retry and 307/308 redirects need one. */
 function isReplayable(body: unknown): boolean {
@@ -55,6 +58,20 @@ function isStaleTokenChallenge(response: Response, tokenType: string): boolean {
   const challenge = parseWwwAuthenticate(response.headers.get('www-authenticate')).find((c) => c.scheme === scheme);
   const error = challenge?.params.get('error');
   return error === undefined || error === 'invalid_token';
+}
+
+/** A `Request` by shape, so that one from another fetch implementation (undici's) is recognised too. */
+function isRequest(input: unknown): input is Request {
+  if (input instanceof Request) return true;
+  const r = input as Partial<Request> | null;
+  return typeof r === 'object' && r !== null && typeof r.url === 'string' && typeof r.method === 'string' && typeof r.clone === 'function' && r.headers !== undefined;
+}
+
+/** A 401 asking for a DPoP nonce (RFC 9449 §9): worth one more proof with the nonce the server sent. */
+function asksForNonce(response: Response): boolean {
+  return parseWwwAuthenticate(response.headers.get('www-authenticate')).some(
+    (c) => c.scheme === 'dpop' && c.params.get('error') === 'use_dpop_nonce',
+  );
 }
 
 function originOf(url: string | URL): string {
@@ -91,7 +108,7 @@ export function createAuthorizedFetch(
   fetchOption: typeof globalThis.fetch | undefined,
 ): typeof globalThis.fetch {
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const request = input instanceof Request ? input : undefined;
+    const request = isRequest(input) ? input : undefined;
     const url = request ? request.url : input instanceof URL ? input : String(input);
     if (allowedOrigins !== undefined) {
       let origin: string | undefined;
@@ -110,23 +127,34 @@ export function createAuthorizedFetch(
     const replayable = hasInitBody ? isReplayable(init.body) : request === undefined || request.body === null;
     const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow';
 
-    const attempt = async (token: HeldToken): Promise<{ response: Response; carried: boolean }> => {
+    const dpop = source.dpop;
+    const attempt = async (token: HeldToken): Promise<{ response: Response; carried: boolean; newNonce: boolean }> => {
       const headers = new Headers(init?.headers ?? request?.headers);
       headers.set('authorization', token[AUTHORIZATION]);
-      if (!follow) return { response: await fetchImpl(input, { ...init, headers }), carried: true };
+      let method = init?.method ?? request?.method ?? 'GET';
+      const proves = dpop !== undefined && token.tokenType === 'DPoP';
+      const prove = async (target: string | URL) => {
+        if (proves) headers.set('dpop', await dpop.proof(method, target, token.accessToken));
+      };
+      const observe = (target: string | URL, response: Response) => dpop?.observe(target, response.headers) ?? false;
+      await prove(url);
+      if (!follow) {
+        const response = await fetchImpl(input, { ...init, headers });
+        return { response, carried: true, newNonce: observe(url, response) };
+      }
 
       let response = await fetchImpl(input, { ...init, headers, redirect: 'manual' });
+      let newNonce = observe(url, response);
       let current = url;
-      let method = init?.method ?? request?.method ?? 'GET';
       let body = hasInitBody ? init.body : undefined;
       let carried = true;
       for (let hop = 1; ; hop++) {
         const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
-        if (location === null) return { response, carried };
+        if (location === null) return { response, carried, newNonce };
         const changesToGet =
           (response.status === 303 && method !== 'GET' && method !== 'HEAD') ||
           ((response.status === 301 || response.status === 302) && method === 'POST');
-        if (!changesToGet && !replayable && method !== 'GET' && method !== 'HEAD') return { response, carried };
+        if (!changesToGet && !replayable && method !== 'GET' && method !== 'HEAD') return { response, carried, newNonce };
         if (hop > MAX_REDIRECTS) {
           // Cleanup, not awaited: a tee'd body (`response.clone()`) only finishes cancelling once every
           // branch is cancelled, so awaiting it could hang the caller forever.
@@ -149,17 +177,28 @@ export function createAuthorizedFetch(
         }
         response.body?.cancel().catch(() => {});
         current = next;
+        if (carried) await prove(next);
         response = await fetchImpl(next, { ...init, method, body, headers, redirect: 'manual', signal });
+        newNonce = observe(next, response);
       }
     };
 
+    /** Sends with `token`, once more with a fresh proof if the resource server asked for a DPoP nonce. */
+    const sendWith = async (token: HeldToken) => {
+      const sent = await attempt(token);
+      const { response, carried, newNonce } = sent;
+      if (response.status !== 401 || !carried || !newNonce || !replayable || !asksForNonce(response)) return sent;
+      response.body?.cancel().catch(() => {});
+      return attempt(token);
+    };
+
     const first = await source.get(signal);
-    const { response, carried } = await attempt(first);
+    const { response, carried } = await sendWith(first);
     if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType)) {
       return response;
     }
     source.invalidate(first);
     response.body?.cancel().catch(() => {});
-    return (await attempt(await source.get(signal))).response;
+    return (await sendWith(await source.get(signal))).response;
   };
 }

@@ -1,8 +1,37 @@
+import type { DPoPOptions } from './dpop.js';
 import type { Logger } from './events.js';
+import { type PrivateKeyInput, type SigningKey, signingKey } from './keys.js';
+import type { TlsOptions } from './mtls.js';
 import type { TokenStore } from './store.js';
 
-/** How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+/**
+ * How the client authenticates to the token and revocation endpoints: RFC 6749 §2.3 (secrets),
+ * RFC 7523 (JWT assertions), RFC 8705 (mutual TLS), or `none` for public clients.
+ */
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
+  | 'none';
+
+/** How client assertions (`private_key_jwt`, `client_secret_jwt`) are made. */
+export interface ClientAssertionOptions {
+  /** Signing algorithm of `private_key_jwt`. @default inferred from the key: RS256, PS256 (RSA-PSS keys), ES256/ES384/ES512, EdDSA */
+  alg?: string;
+  /** `kid` header. @default the JWK's `kid`, if any */
+  kid?: string;
+  /**
+   * The assertion's `aud`: the authorization server's issuer identifier, or the token endpoint URL for
+   * servers that want that. Without a known issuer, the token endpoint URL is used.
+   * @default 'issuer'
+   */
+  audience?: 'issuer' | 'token_endpoint';
+  /** Lifetime of each assertion (`exp − iat`), in ms. @default 60000 */
+  lifetime?: number;
+}
 
 /** Retry policy for the token, revocation and discovery requests. */
 export interface RetryOptions {
@@ -38,11 +67,27 @@ export interface ClientCredentialsOptions {
   clientId: string;
   /** The client secret. Never logged, serialised or shown by `inspect`. */
   clientSecret?: string;
+  /** The private key of `private_key_jwt`: a JWK, a PEM string or a `KeyObject`. Never logged or serialised. */
+  privateKey?: PrivateKeyInput;
   /**
    * Client authentication method.
-   * @default 'client_secret_basic' with a secret, 'none' without
+   * @default 'client_secret_basic' with a secret, 'private_key_jwt' with a private key, 'tls_client_auth' with `tls`, else 'none'
    */
   clientAuth?: ClientAuthMethod;
+  /** Client assertions of `private_key_jwt` and `client_secret_jwt`. */
+  clientAssertion?: ClientAssertionOptions;
+  /**
+   * A client certificate for mutual TLS (RFC 8705): client authentication with `tls_client_auth` /
+   * `self_signed_tls_client_auth`, and certificate-bound tokens, presented to resource servers by the
+   * client's `fetch` too. Needs the `undici` package. Cannot be combined with `fetch`.
+   */
+  tls?: TlsOptions;
+  /**
+   * Sender-constrained tokens with DPoP (RFC 9449): `true` for a generated ES256 key, or `{ privateKey, alg }`.
+   * Needs the `jose` package.
+   * @default false
+   */
+  dpop?: boolean | DPoPOptions;
   /** Scopes requested by default; order does not matter. */
   scope?: string | readonly string[];
   /** `audience` parameter sent with every token request by default (Auth0, Okta and others). */
@@ -152,6 +197,11 @@ export interface ResolvedOptions {
   clientId: string;
   clientSecret: string | undefined;
   clientAuth: ClientAuthMethod;
+  signingKey: SigningKey | undefined;
+  assertionAudience: 'issuer' | 'token_endpoint';
+  assertionLifetime: number;
+  tls: TlsOptions | undefined;
+  dpop: DPoPOptions | true | undefined;
   scope: readonly string[];
   audience: string | undefined;
   resource: readonly string[];
@@ -171,7 +221,23 @@ export interface ResolvedOptions {
   store: TokenStore | undefined;
 }
 
-const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
+const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+  'none',
+];
+const NEEDS: Partial<Record<ClientAuthMethod, 'clientSecret' | 'privateKey' | 'tls'>> = {
+  client_secret_basic: 'clientSecret',
+  client_secret_post: 'clientSecret',
+  client_secret_jwt: 'clientSecret',
+  private_key_jwt: 'privateKey',
+  tls_client_auth: 'tls',
+  self_signed_tls_client_auth: 'tls',
+};
 const RESERVED_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'resource']);
 
 function fail(option: string, expected: string): never {
@@ -260,9 +326,36 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   if (input.clientSecret !== undefined && (typeof input.clientSecret !== 'string' || input.clientSecret === '')) {
     fail('clientSecret', 'a non-empty string');
   }
-  const clientAuth = input.clientAuth ?? (input.clientSecret === undefined ? 'none' : 'client_secret_basic');
+  const clientAuth =
+    input.clientAuth ??
+    (input.clientSecret !== undefined
+      ? 'client_secret_basic'
+      : input.privateKey !== undefined
+        ? 'private_key_jwt'
+        : input.tls !== undefined
+          ? 'tls_client_auth'
+          : 'none');
   if (!CLIENT_AUTH_METHODS.includes(clientAuth)) fail('clientAuth', `one of ${CLIENT_AUTH_METHODS.join(', ')}`);
-  if (clientAuth !== 'none' && input.clientSecret === undefined) fail('clientSecret', `set for clientAuth ${clientAuth}`);
+  const needed = NEEDS[clientAuth];
+  if (needed !== undefined && input[needed] === undefined) fail(needed, `set for clientAuth ${clientAuth}`);
+
+  const assertion = input.clientAssertion ?? {};
+  if (typeof assertion !== 'object' || assertion === null) fail('clientAssertion', 'an object');
+  if (assertion.alg !== undefined && typeof assertion.alg !== 'string') fail('clientAssertion.alg', 'a string');
+  if (assertion.kid !== undefined && typeof assertion.kid !== 'string') fail('clientAssertion.kid', 'a string');
+  const assertionAudience = assertion.audience ?? 'issuer';
+  if (assertionAudience !== 'issuer' && assertionAudience !== 'token_endpoint') fail('clientAssertion.audience', "'issuer' or 'token_endpoint'");
+  const key = input.privateKey === undefined ? undefined : signingKey('privateKey', input.privateKey, assertion.alg, assertion.kid);
+
+  if (input.tls !== undefined) {
+    const { cert, key: tlsKey } = input.tls ?? {};
+    const pem = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
+    if (!pem(cert)) fail('tls.cert', 'a PEM certificate (string or Buffer)');
+    if (!pem(tlsKey)) fail('tls.key', 'a PEM private key (string or Buffer)');
+    if (input.fetch !== undefined) fail('fetch', 'unset when `tls` is set (the client presents the certificate with its own fetch)');
+  }
+  const dpop = input.dpop === undefined || input.dpop === false ? undefined : input.dpop;
+  if (dpop !== undefined && dpop !== true && (typeof dpop !== 'object' || dpop === null)) fail('dpop', 'a boolean or { privateKey, alg }');
 
   if (input.audience !== undefined && (typeof input.audience !== 'string' || input.audience === '')) {
     fail('audience', 'a non-empty string');
@@ -306,6 +399,11 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     clientId: input.clientId,
     clientSecret: input.clientSecret,
     clientAuth,
+    signingKey: key,
+    assertionAudience,
+    assertionLifetime: positive('clientAssertion.lifetime', assertion.lifetime, 60_000, MAX_TIMER),
+    tls: input.tls === undefined ? undefined : { ...input.tls },
+    dpop,
     scope: scopeList('scope', input.scope),
     audience: input.audience,
     resource: stringList('resource', input.resource),

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { http, HttpResponse } from 'msw';
 import { afterEach } from 'vitest';
@@ -78,6 +78,9 @@ export interface ServerRequest {
   readonly path: string;
   readonly authorization: string | undefined;
   readonly contentType: string | undefined;
+  readonly cookie: string | undefined;
+  readonly proxyAuthorization: string | undefined;
+  readonly headers: IncomingHttpHeaders;
   readonly body: string;
 }
 
@@ -106,6 +109,9 @@ export async function startServer(
         path: req.url ?? '',
         authorization: req.headers.authorization,
         contentType: req.headers['content-type'],
+        cookie: req.headers.cookie,
+        proxyAuthorization: req.headers['proxy-authorization'],
+        headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(seen);

@@ -36,7 +36,7 @@ describe('invalid options throw a TypeError naming the option', () => {
     ['revocationEndpoint', { revocationEndpoint: 'nope' }],
     ['clientSecret', { clientSecret: '' }],
     ['clientSecret', { clientSecret: 123 }],
-    ['clientAuth', { clientAuth: 'private_key_jwt' }],
+    ['clientAuth', { clientAuth: 'client_secret_magic' }],
     ['clientAuth', { clientAuth: 'CLIENT_SECRET_BASIC' }],
     ['clientSecret', { clientAuth: 'client_secret_basic', clientSecret: undefined }],
     ['clientSecret', { clientAuth: 'client_secret_post', clientSecret: undefined }],
