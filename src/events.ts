@@ -35,8 +35,12 @@ export interface RetryEvent {
 /** An operation failed for good (after any retries). */
 export interface ErrorEvent {
   readonly clientId: string;
-  /** `store`: the token store failed and is bypassed for a while; callers are not affected. */
-  readonly operation: 'token' | 'revoke' | 'discovery' | 'store';
+  /**
+   * `token`: a token could not be acquired (discovery failures included); `store`: the token store
+   * failed and is bypassed for a while, callers are not affected. Failed revocations are `revoke`
+   * events with `ok: false`.
+   */
+  readonly operation: 'token' | 'store';
   /** For `token`: what it was for, as in {@link TokenEvent.key}. */
   readonly key: string | undefined;
   /** The error; its message and cause are free of secrets. */

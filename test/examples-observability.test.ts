@@ -1,0 +1,92 @@
+/**
+ * Runs the observability examples as a user would (`tsx examples/<name>.ts`, against the embedded
+ * authorization server: no M2M_* variables) and checks what they print. Each is killed, and its test
+ * failed, if it has not exited after {@link KILL_AFTER} ms.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSX = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+const KILL_AFTER = 20_000;
+const TEST_TIMEOUT = KILL_AFTER + 5_000;
+/** An access token would show up as a long base64url run (opaque tokens: 43 characters; JWTs: longer). */
+const TOKEN_LIKE = /[\w-]{40,}/;
+
+interface Run {
+  readonly code: number | null;
+  readonly timedOut: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `tsx <file>` from the repository root with no M2M_* variables, in its own process group. */
+function run(file: string): Promise<Run> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('M2M_')));
+  const child = spawn(TSX, [file], { cwd: ROOT, env: { ...env, NO_COLOR: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let timedOut = false;
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, KILL_AFTER);
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, timedOut, stdout, stderr });
+    });
+  });
+}
+
+function expectCleanExit(result: Run): void {
+  const transcript = `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+  expect(result.timedOut, `still running after ${KILL_AFTER} ms\n${transcript}`).toBe(false);
+  expect(result.code, transcript).toBe(0);
+  expect(result.stderr, transcript).toBe('');
+  expect(result.stdout, 'the output contains something that looks like a token').not.toMatch(TOKEN_LIKE);
+  expect(result.stdout).not.toContain('orders-service-demo-secret');
+}
+
+describe.concurrent('observability examples (embedded authorization server)', () => {
+  test('opentelemetry records a retry, two token fetches with their duration and span, a failure and a revocation', { timeout: TEST_TIMEOUT }, async () => {
+    const result = await run('examples/opentelemetry.ts');
+    expectCleanExit(result);
+    const out = result.stdout;
+    expect(out).toMatch(/^ +counter +m2m_token\.retries \+1 \{.*"m2m_token\.operation":"token","error\.type":"NETWORK"\}$/m);
+    expect(out.match(/^ +counter +m2m_token\.tokens \+1 \{.*"m2m_token\.key":"scope=orders:read".*\}$/gm)).toHaveLength(2);
+    expect(out.match(/^ +histogram m2m_token\.fetch\.duration \d+ ms /gm)).toHaveLength(2);
+    expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":2,"m2m_token\.fingerprint":"[\w-]{12}"\}$/m);
+    expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":1,/m);
+    expect(out).toMatch(/^ +counter +m2m_token\.errors \+1 \{.*"error\.type":"OAUTH_ERROR".*\}$/m);
+    expect(out).toMatch(/^ +span +"m2m-token token failed" \d+ ms status=ERROR /m);
+    expect(out).toMatch(/^ +counter +m2m_token\.revocations \+1 \{.*"m2m_token\.ok":true\}$/m);
+    expect(out).toMatch(/^ +1 token\(s\) revoked, 0 error\(s\)$/m);
+    expect(out).toContain('No OpenTelemetry SDK is registered in this example');
+  });
+
+  test('pino logs the retry at warn, the token at debug, the failure at error and the revocation at info, as JSON lines', { timeout: TEST_TIMEOUT }, async () => {
+    const result = await run('examples/pino.ts');
+    expectCleanExit(result);
+    const lines = result.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, expect.stringMatching(/^m2m-token: token attempt 1 failed \(NETWORK\), retrying in \d+ ms$/)],
+      [20, 'm2m-token: token acquired for scope=orders:read'],
+      [50, expect.stringMatching(/^m2m-token: token failed: authorization server returned invalid_client \(HTTP 401\)/)],
+      [30, expect.stringMatching(/^m2m-token: token [\w-]{12} revoked$/)],
+    ]);
+    for (const line of lines) expect(line).toMatchObject({ component: 'm2m-token', clientId: 'orders-service' });
+    expect(lines[1]).toMatchObject({ attempts: 2, background: false, fingerprint: lines[3]!.fingerprint });
+    expect(lines[2]).toMatchObject({ error: { code: 'OAUTH_ERROR', status: 401 } });
+  });
+});
