@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { type Slot, type TokenParams, SlotCache, cacheKey, createSlot } from './cache.js';
-import { applyClientAuth, type ClientCredentials } from './client-auth.js';
+import { applyClientAuth, type ClientCredentials, secretForms } from './client-auth.js';
 import { type AuthorizationServerMetadata, discover } from './discovery.js';
 import { DPoP } from './dpop.js';
 import { type ClientEventMap, type ClientEventName, Events, fingerprint } from './events.js';
@@ -88,6 +88,8 @@ const STORE_TIMEOUT = 1_000;
 const STORE_BYPASS = 10_000;
 /** How often a process waiting for another's refresh looks at the store. */
 const STORE_POLL = 25;
+/** How much longer than a lock lives a process waits for another's refresh before asking itself. */
+const STORE_WAIT_GRACE = 1_000;
 const noop = () => {};
 
 /**
@@ -112,6 +114,8 @@ const noop = () => {};
 export class ClientCredentialsClient {
   readonly #options: ResolvedOptions;
   readonly #credentials: ClientCredentials;
+  /** Redacted from server-provided text in errors: the secret as it is sent. */
+  readonly #secrets: readonly string[];
   readonly #defaultSlot: Slot;
   readonly #slots: SlotCache;
   readonly #pinned = new Map<string, Slot>();
@@ -128,6 +132,9 @@ export class ClientCredentialsClient {
   /** What tokens are bound to (DPoP key, client certificate): part of the store key. */
   readonly #binding: string | undefined;
   #storeBypassedUntil = 0;
+  /** Callers waiting in {@link #wait}, and the ref'ed handle that keeps the process alive meanwhile. */
+  #waiting = 0;
+  #keepAlive: NodeJS.Timeout | undefined;
 
   /**
    * `fetch` with the client's default token attached; same signature as the global `fetch`, already
@@ -141,6 +148,7 @@ export class ClientCredentialsClient {
     const { clientAuth, clientId, clientSecret, scope, audience, resource, maxCacheEntries } = this.#options;
     const { signingKey, assertionLifetime, tls, dpop } = this.#options;
     this.#credentials = { method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime };
+    this.#secrets = secretForms(clientId, clientSecret);
     this.#dpop = dpop === undefined ? undefined : new DPoP(dpop);
     this.#mtls = tls === undefined ? undefined : mtlsFetch(tls);
     const bindings = [this.#dpop && `jkt:${this.#dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean);
@@ -322,7 +330,7 @@ export class ClientCredentialsClient {
     }
     // Checked before starting a request: a caller that already gave up must not cause one.
     if (signal?.aborted) return Promise.reject(aborted(signal));
-    return this.#wait(slot.inflight ?? this.#refresh(slot), signal);
+    return this.#wait(slot.inflight ?? this.#refresh(slot, false, force), signal);
   }
 
   /** Waits for `promise`, but lets the caller's signal and the client closing end the wait early. */
@@ -330,11 +338,13 @@ export class ClientCredentialsClient {
     const closer = this.#closer.signal;
     if (signal?.aborted) return Promise.reject(aborted(signal));
     return new Promise((resolve, reject) => {
+      const release = this.#holdProcess();
       const onAbort = () => {
         cleanup();
         reject(closer.aborted ? closer.reason : aborted(signal!));
       };
       const cleanup = () => {
+        release();
         signal?.removeEventListener('abort', onAbort);
         closer.removeEventListener('abort', onAbort);
       };
@@ -353,11 +363,29 @@ export class ClientCredentialsClient {
     });
   }
 
+  /**
+   * Keeps the process alive while a caller waits. The request it waits for may be a background refresh,
+   * whose retry delays are unref'ed (nobody waited when it started): without this, a script awaiting
+   * `getToken()` during such a delay would exit with its promise unsettled. Returns an idempotent release.
+   */
+  #holdProcess(): () => void {
+    if (this.#waiting++ === 0) this.#keepAlive = setInterval(noop, 2 ** 30);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.#waiting === 0) {
+        clearInterval(this.#keepAlive);
+        this.#keepAlive = undefined;
+      }
+    };
+  }
+
   /** Starts the one request of a slot and stores its token, unless revocation or close intervened. */
-  #refresh(slot: Slot, background = false): Promise<HeldToken> {
+  #refresh(slot: Slot, background = false, force = false): Promise<HeldToken> {
     const generation = slot.generation;
     const started = Date.now();
-    const request: Promise<HeldToken> = this.#acquire(slot, background).then(
+    const request: Promise<HeldToken> = this.#acquire(slot, background, force).then(
       ({ token, sentAt, attempts }) => {
         if (slot.inflight === request) slot.inflight = undefined;
         if (generation === slot.generation && !this.#closer.signal.aborted) this.#keep(slot, token, sentAt);
@@ -418,9 +446,9 @@ export class ClientCredentialsClient {
 
   /** The slot's key in the store: a hash of where and for whom the token is, never a secret. */
   #storeKey(slot: Slot): string {
-    const { tokenEndpoint, issuer, clientId } = this.#options;
+    const { tokenEndpoint, issuer, clientId, extraParams } = this.#options;
     slot.storeKey ??= createHash('sha256')
-      .update(JSON.stringify([tokenEndpoint?.href ?? issuer, clientId, slot.key, this.#binding ?? null]))
+      .update(JSON.stringify([tokenEndpoint?.href ?? issuer, clientId, slot.key, extraParams, this.#binding ?? null]))
       .digest('base64url');
     return slot.storeKey;
   }
@@ -463,7 +491,7 @@ export class ClientCredentialsClient {
    * otherwise from the token endpoint — under the store's lock when it has one, so that one process in
    * the fleet asks while the others wait for its result (bounded by `timeout`, then they ask themselves).
    */
-  async #acquire(slot: Slot, background: boolean): Promise<Issued> {
+  async #acquire(slot: Slot, background: boolean, force: boolean): Promise<Issued> {
     const store = this.#store;
     if (store === undefined) return this.#requestToken(slot.params, background);
     const key = this.#storeKey(slot);
@@ -489,10 +517,14 @@ export class ClientCredentialsClient {
       return issued;
     };
 
+    // forceRefresh asks the token endpoint, whatever the store holds.
+    if (force) return requestAndShare();
     const found = await fromStore();
     if (found !== undefined) return found;
     if (store.lock === undefined) return requestAndShare();
-    const deadline = Date.now() + this.#options.timeout;
+    // The lock lives `timeout`; waiters wait a little longer, so that when a holder dies one of them
+    // takes the expired lock and the others adopt its token instead of all asking at once.
+    const deadline = Date.now() + this.#options.timeout + STORE_WAIT_GRACE;
     for (;;) {
       const lock: TokenStoreLock | undefined | typeof STORE_FAILED = await this.#storeCall(() => store.lock!(key, this.#options.timeout));
       if (lock === STORE_FAILED) return requestAndShare();
@@ -544,12 +576,12 @@ export class ClientCredentialsClient {
           if (this.#dpop !== undefined) headers.dpop = await this.#dpop.proof('POST', endpoint);
           sentAt = Date.now();
           result = await send(endpoint, { method: 'POST', headers, body: body.toString() }, this.#sendOptions);
-          const newNonce = this.#dpop?.observe(endpoint, result.headers) ?? false;
+          const newNonce = this.#dpop?.observe(endpoint, result.headers, headers.dpop) ?? false;
           if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
         }
         let token: HeldToken;
         try {
-          token = processTokenResponse(result, { sentAt, defaultLifetime, requestedScope: scope });
+          token = processTokenResponse(result, { sentAt, defaultLifetime, requestedScope: scope, secrets: this.#secrets });
         } catch (error) {
           if (error instanceof OAuthError && error.error === 'invalid_client') {
             this.#invalidClient = { error, until: Date.now() + this.#options.invalidClientBackoff };
@@ -601,13 +633,13 @@ export class ClientCredentialsClient {
       withRetry(
         async () => {
           const result = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, options);
-          if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`);
+          if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`, this.#secrets);
           return result;
         },
         retry,
         { signal, onRetry: this.#onRetry('discovery') },
       );
-    const metadata = await discover(issuer!, get, this.#options.issuerFromUrl);
+    const metadata = await discover(issuer!, get, this.#options.issuerFromUrl, this.#secrets);
     // With a client certificate, the mutual-TLS aliases (RFC 8705 §5) take precedence.
     const aliases = this.#options.tls === undefined ? undefined : metadata.mtls_endpoint_aliases;
     const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
@@ -682,9 +714,15 @@ export class ClientCredentialsClient {
               'content-type': 'application/x-www-form-urlencoded',
               accept: 'application/json',
             };
-            await applyClientAuth(this.#credentials, body, headers, () => this.#assertionAudience(endpoint));
+            // The assertion's audience is the same as at the token endpoint: the issuer, or the token
+            // endpoint URL (discovered only when that is asked for and not configured).
+            const { tokenEndpoint, assertionAudience } = this.#options;
+            await applyClientAuth(this.#credentials, body, headers, async () =>
+              this.#assertionAudience(tokenEndpoint ?? (assertionAudience === 'token_endpoint' ? (await this.#discovered(signal)).token : endpoint)),
+            );
             const result: HttpResult = await send(endpoint, { method: 'POST', headers, body: body.toString() }, options);
-            if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation');
+            // The token being revoked is redacted too: a server may name it in its error_description.
+            if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation', [token, ...this.#secrets]);
           },
           this.#options.retry,
           { signal, onRetry: this.#onRetry('revoke') },

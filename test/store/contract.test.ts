@@ -1,0 +1,261 @@
+/**
+ * The TokenStore contract, one suite run against every store: MemoryTokenStore, RedisTokenStore on a
+ * real redis-server (plain and encrypted), and RedisTokenStore on a real 3-node Redis Cluster (where
+ * the two-key Lua scripts only work if a token, its lock and its fencing counter share a slot).
+ * Expiry runs on real time (tens of ms): no fake timers.
+ */
+import { randomBytes } from 'node:crypto';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryTokenStore, type StoredToken, type TokenStore } from '../../src/index.js';
+import { RedisTokenStore } from '../../src/redis.js';
+import { RedisCluster, RedisServer } from '../helpers/redis.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A cache key shaped like the client's (base64url SHA-256), unique per call. */
+const newKey = () => randomBytes(32).toString('base64url');
+
+function token(accessToken: string, expiresIn = 3_600_000, more: Partial<StoredToken> = {}): StoredToken {
+  const now = Date.now();
+  return { accessToken, tokenType: 'Bearer', expiresAt: now + expiresIn, sentAt: now - 5, extra: {}, ...more };
+}
+
+/** The behaviour every TokenStore must have; `makeStore` gives a fresh, empty store for each test. */
+function tokenStoreContract(name: string, makeStore: () => TokenStore | Promise<TokenStore>): void {
+  describe(`TokenStore contract: ${name}`, () => {
+    it('get of a key never set resolves undefined', async () => {
+      const store = await makeStore();
+      await expect(store.get(newKey())).resolves.toBeUndefined();
+    });
+
+    it('set then get round-trips every field: accessToken, tokenType, expiresAt, sentAt, scope, extra', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const stored = token('at-roundtrip', 60_000, {
+        tokenType: 'DPoP',
+        scope: 'orders:read orders:write',
+        extra: { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', nested: { n: 1, list: [true, null, 'x'] } },
+      });
+      await store.set(key, stored, 60_000);
+      const got = await store.get(key);
+      expect(got).toEqual(stored);
+      expect(got!.accessToken).toBe('at-roundtrip');
+      expect(got!.expiresAt).toBe(stored.expiresAt);
+      expect(got!.sentAt).toBe(stored.sentAt);
+    });
+
+    it('a token without scope comes back without scope', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-no-scope'), 60_000);
+      const got = await store.get(key);
+      expect(got?.accessToken).toBe('at-no-scope');
+      expect(got?.scope).toBeUndefined();
+    });
+
+    it('keys are independent: a token under one key is not visible under another', async () => {
+      const store = await makeStore();
+      const [a, b] = [newKey(), newKey()];
+      await store.set(a, token('at-a'), 60_000);
+      await expect(store.get(b)).resolves.toBeUndefined();
+      await store.set(b, token('at-b'), 60_000);
+      expect((await store.get(a))?.accessToken).toBe('at-a');
+      expect((await store.get(b))?.accessToken).toBe('at-b');
+    });
+
+    it('a token is gone once its ttl has passed', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-short'), 60);
+      expect((await store.get(key))?.accessToken).toBe('at-short');
+      await sleep(150);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('set never replaces a token that expires later', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const later = token('at-later', 120_000);
+      await store.set(key, later, 60_000);
+      await store.set(key, token('at-earlier', 60_000), 60_000);
+      expect((await store.get(key))?.accessToken).toBe('at-later');
+    });
+
+    it('set replaces a token that expires earlier', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-old', 60_000), 60_000);
+      await store.set(key, token('at-new', 120_000), 60_000);
+      const got = await store.get(key);
+      expect(got?.accessToken).toBe('at-new');
+    });
+
+    it('a refused set (older token) does not shorten the stored token’s ttl', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-keep', 120_000), 60_000);
+      await store.set(key, token('at-stale', 60_000), 40);
+      await sleep(120);
+      expect((await store.get(key))?.accessToken).toBe('at-keep');
+    });
+
+    it('delete(key, accessToken) deletes only while the stored token is still that one', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-current'), 60_000);
+      await store.delete(key, 'at-someone-else');
+      expect((await store.get(key))?.accessToken).toBe('at-current');
+      await store.delete(key, 'at-current');
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('delete(key) without a token deletes whatever is stored', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.set(key, token('at-any'), 60_000);
+      await store.delete(key);
+      await expect(store.get(key)).resolves.toBeUndefined();
+    });
+
+    it('delete of a missing key resolves quietly', async () => {
+      const store = await makeStore();
+      await expect(store.delete(newKey())).resolves.toBeUndefined();
+      await expect(store.delete(newKey(), 'at-x')).resolves.toBeUndefined();
+    });
+
+    it('lock: the first caller gets a lock with a positive fencing token, a second gets undefined while it is held', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const first = await store.lock!(key, 10_000);
+      expect(first).toBeDefined();
+      expect(first!.fencingToken).toBeGreaterThan(0);
+      await expect(store.lock!(key, 10_000)).resolves.toBeUndefined();
+      await first!.release();
+    });
+
+    it('locks of different keys do not exclude each other', async () => {
+      const store = await makeStore();
+      const a = await store.lock!(newKey(), 10_000);
+      const b = await store.lock!(newKey(), 10_000);
+      expect(a).toBeDefined();
+      expect(b).toBeDefined();
+      await a!.release();
+      await b!.release();
+    });
+
+    it('release by the owner frees the lock, and fencing tokens increase across successive locks', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const fences: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const lock = await store.lock!(key, 10_000);
+        expect(lock, `lock #${i + 1} after the previous release`).toBeDefined();
+        fences.push(lock!.fencingToken);
+        await lock!.release();
+      }
+      for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1]!);
+    });
+
+    it('a lock expires by itself after its ttl (a dead holder does not block forever)', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const dead = await store.lock!(key, 60);
+      expect(dead).toBeDefined();
+      await expect(store.lock!(key, 60)).resolves.toBeUndefined();
+      await sleep(150);
+      const next = await store.lock!(key, 10_000);
+      expect(next).toBeDefined();
+      expect(next!.fencingToken).toBeGreaterThan(dead!.fencingToken);
+      await next!.release();
+    });
+
+    it("a stale holder's release (its lock expired and was taken over) does not release the new holder's lock", async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const stale = await store.lock!(key, 60);
+      await sleep(150);
+      const current = await store.lock!(key, 10_000);
+      expect(current).toBeDefined();
+      await stale!.release();
+      await expect(store.lock!(key, 10_000)).resolves.toBeUndefined();
+      await current!.release();
+      const after = await store.lock!(key, 10_000);
+      expect(after).toBeDefined();
+      await after!.release();
+    });
+
+    it('releasing twice is harmless and does not free a later holder', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const first = await store.lock!(key, 10_000);
+      await first!.release();
+      const second = await store.lock!(key, 10_000);
+      await first!.release();
+      await expect(store.lock!(key, 10_000)).resolves.toBeUndefined();
+      await second!.release();
+    });
+  });
+}
+
+tokenStoreContract('MemoryTokenStore', () => new MemoryTokenStore());
+
+describe('on a real redis-server', () => {
+  let server: RedisServer | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
+    await redis.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  let n = 0;
+  tokenStoreContract('RedisTokenStore', () => new RedisTokenStore({ client: redis!, prefix: `contract-plain-${++n}:` }));
+  tokenStoreContract(
+    'RedisTokenStore with encryptionKey',
+    () => new RedisTokenStore({ client: redis!, prefix: `contract-enc-${++n}:`, encryptionKey: randomBytes(32) }),
+  );
+});
+
+describe('on a real Redis Cluster (3 masters)', () => {
+  let cluster: RedisCluster | undefined;
+  let client: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+    client = new Cluster(cluster.nodes, { lazyConnect: true });
+    await client.connect();
+  }, 30_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  let n = 0;
+  const key = randomBytes(32);
+  tokenStoreContract('RedisTokenStore on Redis Cluster (encrypted)', () => new RedisTokenStore({ client: client!, prefix: `contract-cluster-${++n}:`, encryptionKey: key }));
+
+  it('the keys of one cache key really are in one slot, and different cache keys spread over the nodes', async () => {
+    const store = new RedisTokenStore({ client: client!, prefix: 'slots:' });
+    const nodesUsed = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const cacheKey = newKey();
+      await store.set(cacheKey, token(`at-${i}`), 60_000);
+      const lock = await store.lock(cacheKey, 10_000);
+      expect(lock).toBeDefined();
+      const slots = await Promise.all(
+        ['token', 'lock', 'fence'].map((part) => client!.cluster('KEYSLOT', `slots:{${cacheKey}}:${part}`) as Promise<number>),
+      );
+      expect(new Set(slots).size).toBe(1);
+      const ranges = await client!.cluster('SLOTS');
+      const range = ranges.find(([from, to]) => slots[0]! >= from && slots[0]! <= to)!;
+      nodesUsed.add(String(range[2]![1]));
+      await lock!.release();
+      await store.delete(cacheKey);
+    }
+    // Twelve random keys all landing on one of three equal slot ranges: (1/3)^11, never in practice.
+    expect(nodesUsed.size).toBeGreaterThan(1);
+  });
+});

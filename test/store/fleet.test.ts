@@ -1,0 +1,324 @@
+/**
+ * Fleet-wide single flight with real processes: one redis-server, one token endpoint (node:http in this
+ * process, counting requests) and worker processes (test/fixtures/fleet-worker.ts: long-lived, one pool
+ * serves every test, a killed one is replaced), each with many concurrent callers calling getToken()
+ * for a few token rotations. Also: the lock holder SIGKILLed in the middle of its request, and Redis
+ * killed mid-run. The store is encrypted (one key for the fleet).
+ *
+ * Timing: tokens live 2 s, so a client hands a token out until 1.8 s (margin: a tenth of the lifetime)
+ * and refreshes it at 80 % of that, 1.44 s after its request, minus up to 0.1 s of jitter: one rotation
+ * every ~1.34–1.44 s for the whole fleet.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { killChild, RedisServer, startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/redis.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
+
+const WORKERS = 4;
+const CALLERS = 50;
+const LIFETIME_S = 2;
+/** Client `timeout`: how long a process waits for another's refresh, and the lifetime of the store lock. */
+const TIMEOUT = 1500;
+/** Shortest and longest time between two rotations (see the header comment), with some slack for load. */
+const ROTATION_MIN = 1200;
+const ROTATION_MAX = 1600;
+/** The fleet's store encryption key, and the client secret of the fixture (which must never reach Redis). */
+const ENCRYPTION_KEY = randomBytes(32).toString('hex');
+const FLEET_SECRET = 'fleet-S3CRET-never-in-redis-5e8a';
+/** Per test: spawning the workers (first test, or after the kill) plus the run, on a busy 2-core machine. */
+const TEST_TIMEOUT = 45_000;
+
+interface Report {
+  type: 'report';
+  pid: string;
+  calls: number;
+  failures: string[];
+  failureCount: number;
+  tokens: string[];
+  sources: { server: number; store: number };
+  storeErrors: number;
+}
+
+/** A long-lived worker process: it serves one run after another (see the fixture's protocol). */
+interface Worker {
+  readonly child: ChildProcess;
+  readonly pid: string;
+  stderr: string;
+  /** Resolves with the next message of `type` from the worker, or undefined if it exits first. */
+  next(type: 'ready' | 'report'): Promise<Record<string, unknown> | undefined>;
+  send(command: Record<string, unknown>): void;
+  readonly alive: boolean;
+}
+
+let pool: Worker[] = [];
+const servers = new Set<RedisServer>();
+const tokenServers = new Set<TokenServer>();
+
+afterEach(async () => {
+  await Promise.all([...tokenServers].map((s) => s.close()));
+  tokenServers.clear();
+});
+// Everything is killed even when a test failed half-way.
+afterAll(async () => {
+  await Promise.all(pool.map((w) => killChild(w.child)));
+  await Promise.all([...servers].map((s) => s.stop()));
+});
+
+async function startRedis(): Promise<RedisServer> {
+  const server = await RedisServer.start();
+  servers.add(server);
+  return server;
+}
+
+async function startEndpoint(options: TokenServerOptions = {}): Promise<TokenServer> {
+  const server = await startTokenServer({ expiresIn: LIFETIME_S, ...options });
+  tokenServers.add(server);
+  return server;
+}
+
+function spawnWorker(): Worker {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const messages: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  const notify = () => waiters.forEach((w) => w());
+  const worker: Worker = {
+    child,
+    pid: String(child.pid),
+    stderr: '',
+    get alive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    send: (command) => child.stdin!.write(`${JSON.stringify(command)}\n`),
+    next: async (type) => {
+      for (;;) {
+        const i = messages.findIndex((m) => m.type === type);
+        if (i !== -1) return messages.splice(i, 1)[0];
+        if (!worker.alive) return undefined;
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            waiters.delete(wake);
+            resolve();
+          };
+          waiters.add(wake);
+        });
+      }
+    },
+  };
+  child.stdin!.on('error', () => {}); // writing to a worker that was just killed
+  child.stderr!.on('data', (chunk: Buffer) => (worker.stderr += chunk.toString()));
+  child.once('exit', notify);
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      messages.push(JSON.parse(line));
+    } catch {
+      return;
+    }
+    notify();
+  });
+  return worker;
+}
+
+/** Rejects after `ms` with `what`. */
+function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+interface FleetOptions {
+  endpoint: TokenServer;
+  /** Unset: no store, every process on its own. */
+  redis?: RedisServer;
+  duration: number;
+  /** Runs while the fleet does (after `go`); for kills and outages. */
+  during?: (workers: Worker[]) => Promise<void>;
+}
+
+/** Prepares the pool's workers (replacing dead ones), lets them all go at once and collects their reports (bounded). */
+async function runFleet({ endpoint, redis, duration, during }: FleetOptions) {
+  pool = pool.filter((w) => w.alive);
+  while (pool.length < WORKERS) pool.push(spawnWorker());
+  const workers = [...pool];
+  const prefix = `fleet-${Date.now()}-${Math.random().toString(36).slice(2)}:`;
+  for (const worker of workers) {
+    worker.send({
+      cmd: 'prepare',
+      tokenEndpoint: endpoint.tokenEndpoint,
+      prefix,
+      callers: CALLERS,
+      duration,
+      timeout: TIMEOUT,
+      ...(redis ? { redisPort: redis.port, encryptionKey: ENCRYPTION_KEY } : {}),
+    });
+  }
+  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000, 'workers ready');
+  ready.forEach((message, i) => expect(message, `worker ${workers[i]!.pid} ready\n${workers[i]!.stderr}`).toBeDefined());
+  const goAt = Date.now();
+  for (const worker of workers) worker.send({ cmd: 'go' });
+  const duringDone = during?.(workers);
+  duringDone?.catch(() => {}); // awaited (and so reported) below, once the reports are in
+  const reports = (await bounded(Promise.all(workers.map((w) => w.next('report'))), duration + 15_000, 'fleet reports')) as (Report | undefined)[];
+  await duringDone;
+  // The callers stop `duration` after `go`: no token request of the run is later than that.
+  return { workers, reports, prefix, endedAt: goAt + duration };
+}
+
+function expectNoFailures(reports: (Report | undefined)[], workers: Worker[]) {
+  reports.forEach((report, i) => {
+    expect(report, `worker ${workers[i]!.pid} reported\n${workers[i]!.stderr}`).toBeDefined();
+    expect(report!.failures, `failed getToken() calls in worker ${report!.pid}`).toEqual([]);
+    expect(report!.failureCount).toBe(0);
+    expect(report!.calls).toBeGreaterThan(CALLERS * 10);
+  });
+}
+
+/** Requests per worker pid, from the `x-fleet-worker` header. */
+function perWorker(endpoint: TokenServer, since = 0): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of endpoint.requests) if (r.at >= since) counts.set(r.worker ?? '?', (counts.get(r.worker ?? '?') ?? 0) + 1);
+  return counts;
+}
+
+/** How many rotations fit between the first request and the end of the run, at the slowest and fastest rotation pace. */
+function rotationsBetween(from: number, to: number): { min: number; max: number } {
+  return { min: 1 + Math.floor((to - from) / ROTATION_MAX), max: 1 + Math.floor((to - from) / ROTATION_MIN) };
+}
+
+describe(`a fleet of ${WORKERS} processes × ${CALLERS} concurrent callers`, () => {
+  it('with a shared RedisTokenStore sends one token request per rotation for the whole fleet, and no getToken() fails', async () => {
+    const redis = await startRedis();
+    const endpoint = await startEndpoint();
+
+    const { workers, reports, prefix, endedAt } = await runFleet({ endpoint, redis, duration: 5000 });
+
+    expectNoFailures(reports, workers);
+    const requests = endpoint.requests;
+    const { min, max } = rotationsBetween(requests[0]!.at, endedAt);
+    console.log(`[fleet] shared store: ${requests.length} token requests (${min}–${max} rotations), per worker ${JSON.stringify([...perWorker(endpoint)])}, calls ${reports.map((r) => r!.calls).join('+')}`);
+    expect(requests.length).toBeGreaterThanOrEqual(min - 1);
+    expect(requests.length).toBeLessThanOrEqual(max + 1);
+    // One request per rotation: never two close together.
+    for (let i = 1; i < requests.length; i++) expect(requests[i]!.at - requests[i - 1]!.at).toBeGreaterThan(ROTATION_MIN - 200);
+    // Every worker used every rotation's token, most of them taken from the store.
+    const issued = requests.map((r) => `fleet-tok-${r.n}`);
+    for (const report of reports) expect(report!.tokens.filter((t) => issued.includes(t)).length).toBeGreaterThanOrEqual(requests.length - 1);
+    expect(reports.reduce((sum, r) => sum + r!.sources.store, 0)).toBeGreaterThanOrEqual((WORKERS - 1) * (requests.length - 1));
+    expect(reports.every((r) => r!.storeErrors === 0)).toBe(true);
+
+    // What the fleet left in Redis: an encrypted token, no secret, no token in clear.
+    const redisClient = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+    try {
+      await redisClient.connect();
+      const names = await redisClient.keys(`${prefix}*`);
+      expect(names.some((name) => name.endsWith(':token'))).toBe(true);
+      const content = JSON.stringify(
+        await Promise.all(names.map(async (name) => [name, (await redisClient.type(name)) === 'hash' ? await redisClient.hgetall(name) : await redisClient.get(name)])),
+      );
+      expect(content).toContain('gcm:');
+      for (const clear of [FLEET_SECRET, 'fleet-tok-', 'accessToken']) expect(content).not.toContain(clear);
+    } finally {
+      redisClient.disconnect();
+    }
+  }, TEST_TIMEOUT);
+
+  it('without a store every process requests its own token each rotation (the baseline)', async () => {
+    const endpoint = await startEndpoint();
+
+    const { workers, reports, endedAt } = await runFleet({ endpoint, duration: 5000 });
+
+    expectNoFailures(reports, workers);
+    const { min, max } = rotationsBetween(endpoint.requests[0]!.at, endedAt);
+    const counts = perWorker(endpoint);
+    console.log(`[fleet] no store: ${endpoint.requests.length} token requests (${min}–${max} rotations each), per worker ${JSON.stringify([...counts])}`);
+    expect(counts.size).toBe(WORKERS);
+    for (const count of counts.values()) expect(count).toBeGreaterThanOrEqual(min - 1);
+    expect(endpoint.requests.length).toBeGreaterThanOrEqual(WORKERS * (min - 1));
+  }, TEST_TIMEOUT);
+
+  it('SIGKILLing the lock holder in the middle of its token request: the others wait at most `timeout`, then get fresh tokens themselves; no getToken() fails', async () => {
+    const redis = await startRedis();
+    // The first refresh (request 2) is never answered: its sender is killed while it holds the lock.
+    const endpoint = await startEndpoint({ hold: (request) => request.n === 2 });
+    let victim: Worker | undefined;
+    let killedAt = 0;
+
+    const { workers, reports } = await runFleet({
+      endpoint,
+      redis,
+      duration: 6000,
+      during: async (all) => {
+        const held = await endpoint.next((r) => r.n === 2, 8000);
+        victim = all.find((w) => w.pid === held.worker);
+        expect(victim, `request 2 came from a worker of this fleet (${held.worker})`).toBeDefined();
+        await killChild(victim!.child);
+        killedAt = Date.now();
+      },
+    });
+
+    expect(victim!.alive).toBe(false);
+    const survivors = workers.filter((w) => w !== victim);
+    const survivorReports = reports.filter((_, i) => workers[i] !== victim);
+    expectNoFailures(survivorReports, survivors);
+    const after = endpoint.requests.filter((r) => r.n > 2);
+    console.log(`[fleet] kill: held request 2 at +${endpoint.requests[1]!.at - endpoint.requests[0]!.at} ms, then ${after.map((r) => `#${r.n} at +${r.at - killedAt} ms from ${r.worker}`).join(', ')}`);
+    // The rotation went on without the dead holder: a survivor fetched a fresh token, and every survivor used it.
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    // ...but only once the dead holder's lock (lifetime `timeout`) was over: nobody asked while it was held.
+    expect(after[0]!.at - endpoint.requests[1]!.at).toBeGreaterThanOrEqual(TIMEOUT - 300);
+    expect(survivors.map((w) => w.pid)).toContain(after[0]!.worker);
+    const fresh = after.map((r) => `fleet-tok-${r.n}`);
+    for (const report of survivorReports) expect(report!.tokens.some((t) => fresh.includes(t))).toBe(true);
+    // Bounded: at most one request per survivor for that rotation. (Waiters whose `timeout` runs out just
+    // as the dead holder's lock expires each fetch once: the lock lives exactly as long as they wait.)
+    const firstRotationAfter = after.filter((r) => r.at - after[0]!.at < ROTATION_MIN - 200);
+    expect(firstRotationAfter.length).toBeLessThanOrEqual(survivors.length);
+  }, TEST_TIMEOUT);
+
+  it('killing Redis mid-run degrades to per-process fetching, with no failed getToken()', async () => {
+    const redis = await startRedis();
+    const endpoint = await startEndpoint();
+    let stoppedAt = 0;
+
+    const { workers, reports } = await runFleet({
+      endpoint,
+      redis,
+      duration: 6500,
+      during: async () => {
+        // Let the fleet share one token first.
+        await endpoint.next((r) => r.n === 1, 8000);
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        await redis.stop();
+        stoppedAt = Date.now();
+      },
+    });
+
+    expectNoFailures(reports, workers);
+    expect(endpoint.requests.filter((r) => r.at < stoppedAt)).toHaveLength(1); // shared while Redis was up
+    const afterStop = perWorker(endpoint, stoppedAt);
+    console.log(`[fleet] Redis killed at +${stoppedAt - endpoint.requests[0]!.at} ms: ${endpoint.requests.length} token requests in all, after the kill per worker ${JSON.stringify([...afterStop])}`);
+    // Every process now fetches on its own, each rotation (~4 s left after the 1 s store timeout: 2–3 rotations).
+    expect(afterStop.size).toBe(WORKERS);
+    for (const count of afterStop.values()) expect(count).toBeGreaterThanOrEqual(2);
+    for (const report of reports) expect(report!.storeErrors).toBeGreaterThanOrEqual(1);
+  }, TEST_TIMEOUT);
+});
