@@ -252,7 +252,8 @@ async function main(argv: string[], io: Io): Promise<number> {
     (command === undefined ? io.err : io.out)(HELP.main!);
     return command === undefined ? EXIT_USAGE : 0;
   }
-  const run = commands[command];
+  // Own commands only: `constructor` or `__proto__` must not find Object.prototype members.
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (run === undefined) {
     io.err(`m2m-token: unknown command "${command}"\n\n${HELP.main}`);
     return EXIT_USAGE;

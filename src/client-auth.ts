@@ -21,6 +21,20 @@ function formEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
+/** The Basic credential: id and secret form-encoded, joined by `:`, in base64 (RFC 6749 §2.3.1). */
+function basicCredential(clientId: string, clientSecret: string): string {
+  return Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64');
+}
+
+/**
+ * The client secret in the forms it travels in (as is, form-encoded, base64, inside the Basic
+ * credential): redacted from whatever a server echoes back into an error.
+ */
+export function secretForms(clientId: string, clientSecret: string | undefined): readonly string[] {
+  if (clientSecret === undefined || clientSecret === '') return [];
+  return [clientSecret, formEncode(clientSecret), Buffer.from(clientSecret).toString('base64'), basicCredential(clientId, clientSecret)];
+}
+
 /**
  * A client assertion (RFC 7523 §3, OpenID Connect Core §9): `iss` = `sub` = the client id, `aud` the
  * authorization server, a unique `jti`, `iat` and a short `exp`. Signed with the private key
@@ -35,7 +49,8 @@ async function clientAssertion(credentials: ClientCredentials, audience: string)
     .setAudience(audience)
     .setIssuedAt(now)
     .setExpirationTime(now + Math.max(1, Math.round(credentials.assertionLifetime / 1000)));
-  const key = credentials.signingKey;
+  // client_secret_jwt is always keyed by the secret, even if a private key is configured too.
+  const key = credentials.method === 'private_key_jwt' ? credentials.signingKey : undefined;
   if (key !== undefined) return jwt.setProtectedHeader({ alg: key.alg, typ: 'JWT', ...(key.kid && { kid: key.kid }) }).sign(key.key);
   return jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(credentials.clientSecret));
 }
@@ -62,7 +77,7 @@ export function applyClientAuth(
   const { method, clientId, clientSecret = '' } = credentials;
   switch (method) {
     case 'client_secret_basic':
-      headers.authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64')}`;
+      headers.authorization = `Basic ${basicCredential(clientId, clientSecret)}`;
       return;
     case 'client_secret_post':
       body.set('client_id', clientId);

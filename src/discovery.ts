@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { TokenError } from './errors.js';
 import type { HttpResult } from './http.js';
-import { errorFromResponse } from './token-response.js';
+import { errorFromResponse, redact } from './token-response.js';
 
 /** The authorization server metadata members the client uses (RFC 8414 §2). */
 export interface AuthorizationServerMetadata {
@@ -40,7 +40,7 @@ export function metadataUrls(issuer: string): URL[] {
  * Fetches and validates authorization server metadata. A 404 (or other 4xx) at the RFC 8414 location
  * falls back to the OpenID Connect location. The document's `issuer` must equal `issuer` exactly
  * (RFC 8414 §3.3) — or, with `ignoreTrailingSlash`, up to one trailing `/` — or the metadata is refused
- * with `INVALID_RESPONSE`.
+ * with `INVALID_RESPONSE`. `secrets` are redacted from the server's text in errors.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  */
@@ -48,6 +48,7 @@ export async function discover(
   issuer: string,
   get: (url: URL) => Promise<HttpResult>,
   ignoreTrailingSlash = false,
+  secrets: readonly string[] = [],
 ): Promise<AuthorizationServerMetadata> {
   const trim = (s: string) => (ignoreTrailingSlash ? s.replace(/\/$/, '') : s);
   const urls = metadataUrls(issuer);
@@ -55,7 +56,7 @@ export async function discover(
     const result = await get(location);
     const last = index === urls.length - 1;
     if (result.status >= 400 && result.status < 500 && !last) continue;
-    if (result.status < 200 || result.status > 299) throw errorFromResponse(result, `discovery at ${location.href}`);
+    if (result.status < 200 || result.status > 299) throw errorFromResponse(result, `discovery at ${location.href}`, secrets);
     let body: unknown;
     try {
       body = JSON.parse(result.text);
@@ -69,7 +70,7 @@ export async function discover(
       });
     }
     if (trim(parsed.data.issuer) !== trim(issuer)) {
-      throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is for issuer ${JSON.stringify(parsed.data.issuer)}, not ${JSON.stringify(issuer)}`, {
+      throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is for issuer ${JSON.stringify(redact(parsed.data.issuer, secrets))}, not ${JSON.stringify(issuer)}`, {
         status: result.status,
       });
     }

@@ -55,15 +55,33 @@ export class DPoP {
       .sign(this.#key.key);
   }
 
-  /** Remembers the `DPoP-Nonce` a server sent; returns true when it is new for that origin. */
-  observe(url: string | URL, headers: Headers): boolean {
+  /**
+   * Remembers the `DPoP-Nonce` a server sent. Returns true when it is one that `proof` (the proof sent
+   * with the request) did not carry — so a retry with it is worth it — or, without a proof, when it is new
+   * for that origin. Comparing with the proof, not with what is remembered, matters for concurrent
+   * requests: the first response to arrive stores the nonce, and the others must still retry.
+   */
+  observe(url: string | URL, headers: Headers, proof?: string): boolean {
     const nonce = headers.get('dpop-nonce');
     if (nonce === null || nonce === '' || nonce.length > 1024) return false;
     const origin = new URL(url).origin;
-    if (this.#nonces.get(origin) === nonce) return false;
-    this.#nonces.delete(origin);
-    this.#nonces.set(origin, nonce);
-    if (this.#nonces.size > MAX_NONCES) this.#nonces.delete(this.#nonces.keys().next().value!);
-    return true;
+    const previous = this.#nonces.get(origin);
+    if (previous !== nonce) {
+      this.#nonces.delete(origin);
+      this.#nonces.set(origin, nonce);
+      if (this.#nonces.size > MAX_NONCES) this.#nonces.delete(this.#nonces.keys().next().value!);
+    }
+    return (proof === undefined ? previous : nonceOf(proof)) !== nonce;
+  }
+}
+
+/** The `nonce` claim of a proof this class signed. */
+function nonceOf(proof: string): string | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    const nonce = (payload as { nonce?: unknown } | null)?.nonce;
+    return typeof nonce === 'string' ? nonce : undefined;
+  } catch {
+    return undefined;
   }
 }

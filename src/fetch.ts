@@ -136,7 +136,8 @@ export function createAuthorizedFetch(
       const prove = async (target: string | URL) => {
         if (proves) headers.set('dpop', await dpop.proof(method, target, token.accessToken));
       };
-      const observe = (target: string | URL, response: Response) => dpop?.observe(target, response.headers) ?? false;
+      const observe = (target: string | URL, response: Response) =>
+        dpop?.observe(target, response.headers, proves ? (headers.get('dpop') ?? undefined) : undefined) ?? false;
       await prove(url);
       if (!follow) {
         const response = await fetchImpl(input, { ...init, headers });

@@ -41,8 +41,15 @@ export function signingKey(option: string, input: PrivateKeyInput, alg: string |
   }
   if (key.type !== 'private') throw new TypeError(`m2m-token: option \`${option}\` must be a private key, not a ${key.type} key`);
   const type = keyType(key);
-  const allowed = ALGORITHMS[type];
+  let allowed = ALGORITHMS[type];
   if (allowed === undefined) throw new TypeError(`m2m-token: option \`${option}\` has an unsupported key type (${type})`);
+  if (type === 'rsa-pss') {
+    // A key restricted to one hash (RFC 4055 parameters) signs only with the PSxxx of that hash.
+    const hash = key.asymmetricKeyDetails?.hashAlgorithm;
+    if (hash !== undefined) allowed = allowed.filter((a) => `sha${a.slice(2)}` === hash);
+    if (allowed.length === 0) throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key for ${hash}, which no JWS algorithm uses`);
+    key = rsaFromPss(option, key);
+  }
   const jwkAlg = !isKeyObject(input) && typeof input === 'object' && typeof input.alg === 'string' ? input.alg : undefined;
   const chosen = alg ?? jwkAlg ?? allowed[0]!;
   if (!allowed.includes(chosen)) {
@@ -50,6 +57,41 @@ export function signingKey(option: string, input: PrivateKeyInput, alg: string |
   }
   const jwkKid = !isKeyObject(input) && typeof input === 'object' && typeof input.kid === 'string' ? input.kid : undefined;
   return { key, alg: chosen, kid: kid ?? jwkKid };
+}
+
+/**
+ * The RSA key inside an RSA-PSS private key, as a plain RSA `KeyObject`: neither JWK nor jose (which
+ * turns a `KeyObject` into a JWK on Node.js 20) can use an RSA-PSS `KeyObject`, while PS256/384/512 with the
+ * same RSA key is what it is for. PKCS #8 (RFC 5208): PrivateKeyInfo ::= SEQUENCE { version INTEGER,
+ * privateKeyAlgorithm AlgorithmIdentifier, privateKey OCTET STRING } whose octets are the PKCS #1 RSAPrivateKey.
+ */
+function rsaFromPss(option: string, key: KeyObject): KeyObject {
+  const der = key.export({ type: 'pkcs8', format: 'der' });
+  let offset = 0;
+  const header = (tag: number): number => {
+    if (der[offset] !== tag) throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key that cannot be read`);
+    let length = der[offset + 1]!;
+    offset += 2;
+    if (length & 0x80) {
+      const bytes = length & 0x7f;
+      length = 0;
+      for (let i = 0; i < bytes; i++) length = length * 256 + der[offset++]!;
+    }
+    return length;
+  };
+  const skip = (tag: number) => {
+    const length = header(tag);
+    offset += length;
+  };
+  header(0x30);
+  skip(0x02);
+  skip(0x30);
+  const length = header(0x04);
+  try {
+    return createPrivateKey({ key: der.subarray(offset, offset + length), format: 'der', type: 'pkcs1' });
+  } catch {
+    throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key that cannot be read`);
+  }
 }
 
 /** The public JWK of a private key (for a DPoP proof header). */

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { loadUndici } from './optional.js';
 
 /**
@@ -17,13 +17,26 @@ export interface TlsOptions {
   passphrase?: string;
 }
 
-/** The SHA-256 thumbprint of the certificate (as in `x5t#S256`): tokens are cached per certificate. */
+/**
+ * The SHA-256 thumbprint of the certificate (as in `x5t#S256`): tokens are cached per certificate.
+ * Checks first that `tls.key` is a private key (with `tls.passphrase` if encrypted) of that certificate,
+ * so that a wrong key is a `TypeError` at construction rather than a TLS failure on the first request.
+ */
 export function certificateThumbprint(tls: TlsOptions): string {
+  let certificate: X509Certificate;
   try {
-    return createHash('sha256').update(new X509Certificate(tls.cert).raw).digest('base64url');
+    certificate = new X509Certificate(tls.cert);
   } catch {
     throw new TypeError('m2m-token: option `tls.cert` is not a PEM certificate');
   }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: tls.key, passphrase: tls.passphrase });
+  } catch {
+    throw new TypeError('m2m-token: option `tls.key` is not a PEM private key (or `tls.passphrase` does not decrypt it)');
+  }
+  if (!certificate.checkPrivateKey(key)) throw new TypeError('m2m-token: option `tls.key` is not the private key of the `tls.cert` certificate');
+  return createHash('sha256').update(certificate.raw).digest('base64url');
 }
 
 /**
@@ -44,6 +57,12 @@ export function mtlsFetch(tls: TlsOptions): { fetch: typeof globalThis.fetch; cl
   };
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const { undici, dispatcher } = await ready();
+    if (typeof input === 'object' && !(input instanceof URL) && !(input instanceof undici.Request)) {
+      // A Request of Node's own fetch is not one to the undici package (it would be read as the URL
+      // "[object Request]"): send its parts instead, with `init` taking precedence as fetch() does.
+      const { url, method, headers, body, redirect, signal } = input;
+      return undici.fetch(url, { method, headers, body, redirect, signal, ...(body !== null && { duplex: 'half' }), ...(init as object), dispatcher } as never);
+    }
     return undici.fetch(input as never, { ...(init as object), dispatcher } as never);
   }) as unknown as typeof globalThis.fetch;
   return {

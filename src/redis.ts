@@ -78,6 +78,23 @@ const Stored = z.object({
   extra: z.record(z.string(), z.unknown()),
 });
 
+/**
+ * ioredis attaches the failed command to its errors, arguments included (`error.command.args`): for
+ * `set` that is the token, in clear without `encryptionKey`, and the error becomes the `cause` of the
+ * client's store `error` event. Keep only the command's name.
+ */
+function withoutArguments(error: unknown): never {
+  const command = (error as { command?: unknown } | null)?.command;
+  if (typeof command === 'object' && command !== null) {
+    try {
+      (error as { command: unknown }).command = { name: (command as { name?: unknown }).name };
+    } catch {
+      throw new Error(`Redis ${String((command as { name?: unknown }).name)} failed: ${(error as Error).message}`);
+    }
+  }
+  throw error;
+}
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -126,7 +143,7 @@ export class RedisTokenStore implements TokenStore {
     const name = this.#name(key, 'token');
     const { accessToken, tokenType, expiresAt, sentAt, scope, extra } = token;
     const payload = this.#encode(name, JSON.stringify({ accessToken, tokenType, expiresAt, sentAt, scope, extra }));
-    await this.#client.eval(SET_IF_NOT_OLDER, 1, name, expiresAt, payload, fingerprint(accessToken), Math.ceil(ttl));
+    await this.#client.eval(SET_IF_NOT_OLDER, 1, name, expiresAt, payload, fingerprint(accessToken), Math.ceil(ttl)).catch(withoutArguments);
   }
 
   async delete(key: string, accessToken?: string): Promise<void> {

@@ -4,8 +4,10 @@ import type { HttpResult } from './http.js';
 import { withRetryAfter } from './retry.js';
 import { createToken, normalizeTokenType, type HeldToken } from './token.js';
 
+// Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
+// can hold, or Infinity (1e308 × 1000).
 const numeric = z.union([
-  z.number().check(z.nonnegative()),
+  z.number().check(z.nonnegative(), z.lt(1e12)),
   z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/)),
 ]);
 
@@ -35,23 +37,36 @@ function parseJson(result: HttpResult): unknown {
   }
 }
 
+/**
+ * Replaces each of `secrets` in server-provided text with `[REDACTED]`, longest first: a hostile or
+ * careless server that echoes the request (the client secret, the Basic credential) must not put them
+ * in error messages, which end up in logs.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let clean = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret !== '') clean = clean.replaceAll(secret, '[REDACTED]');
+  }
+  return clean;
+}
+
 function invalid(result: HttpResult, why: string): TokenError {
   return withRetryAfter(new TokenError('INVALID_RESPONSE', `${why} (HTTP ${result.status})`, { status: result.status }), result.headers);
 }
 
 /**
  * Turns an OAuth error body into an {@link OAuthError}, or returns `undefined` when the body is not one.
- * Used for the token and revocation endpoints alike.
+ * Used for the token and revocation endpoints alike. `secrets` are redacted from the server's text.
  */
-export function parseOAuthError(result: HttpResult, body = parseJson(result)): OAuthError | undefined {
+export function parseOAuthError(result: HttpResult, body = parseJson(result), secrets: readonly string[] = []): OAuthError | undefined {
   const parsed = ErrorResponse.safeParse(body);
   if (!parsed.success) return undefined;
   const { error, error_description, error_uri } = parsed.data;
   return withRetryAfter(
     new OAuthError({
-      error,
-      errorDescription: typeof error_description === 'string' ? error_description : undefined,
-      errorUri: typeof error_uri === 'string' ? error_uri : undefined,
+      error: redact(error, secrets),
+      errorDescription: typeof error_description === 'string' ? redact(error_description, secrets) : undefined,
+      errorUri: typeof error_uri === 'string' ? redact(error_uri, secrets) : undefined,
       status: result.status,
     }),
     result.headers,
@@ -59,8 +74,8 @@ export function parseOAuthError(result: HttpResult, body = parseJson(result)): O
 }
 
 /** The error for any response that is not a 2xx: an {@link OAuthError} when the body says so. */
-export function errorFromResponse(result: HttpResult, what: string): TokenError {
-  return parseOAuthError(result) ?? invalid(result, `${what} failed`);
+export function errorFromResponse(result: HttpResult, what: string, secrets: readonly string[] = []): TokenError {
+  return parseOAuthError(result, undefined, secrets) ?? invalid(result, `${what} failed`);
 }
 
 /** What was asked for, needed to complete the token. */
@@ -71,6 +86,8 @@ export interface TokenRequestContext {
   readonly defaultLifetime: number;
   /** The requested scope, reported when the server omits `scope`. */
   readonly requestedScope: string | undefined;
+  /** Redacted from the server's text in errors: the client secret in the forms it is sent in. */
+  readonly secrets?: readonly string[];
 }
 
 /**
@@ -78,12 +95,12 @@ export interface TokenRequestContext {
  * `OAuthError` (also for a 2xx whose body carries `error`) or a `TokenError` `INVALID_RESPONSE`.
  */
 export function processTokenResponse(result: HttpResult, context: TokenRequestContext): HeldToken {
-  if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'token request');
+  if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'token request', context.secrets);
   const body = parseJson(result);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid(result, 'token response is not a JSON object');
   }
-  const oauthError = parseOAuthError(result, body);
+  const oauthError = parseOAuthError(result, body, context.secrets);
   if (oauthError) throw oauthError;
   const parsed = TokenResponse.safeParse(body);
   if (!parsed.success) {

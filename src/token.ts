@@ -25,11 +25,16 @@ export interface HeldToken extends Token {
   readonly [AUTHORIZATION]: string;
 }
 
-const KNOWN_TYPES: Record<string, string> = { bearer: 'Bearer', dpop: 'DPoP' };
+// A Map, not an object literal: `token_type` comes from the server, and `constructor` or `__proto__`
+// must not find Object.prototype members.
+const KNOWN_TYPES: ReadonlyMap<string, string> = new Map([
+  ['bearer', 'Bearer'],
+  ['dpop', 'DPoP'],
+]);
 
 /** Normalises a `token_type` (compared case-insensitively, RFC 6749 §7.1). */
 export function normalizeTokenType(type: string): string {
-  return KNOWN_TYPES[type.toLowerCase()] ?? type;
+  return KNOWN_TYPES.get(type.toLowerCase()) ?? type;
 }
 
 /** Creates a frozen token whose secret value stays out of JSON and `inspect` output. */

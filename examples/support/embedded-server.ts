@@ -6,6 +6,9 @@
  * machine-to-machine use: the client credentials grant, token revocation (RFC 7009), token introspection
  * (RFC 7662) and resource indicators (RFC 8707). Tokens requested without `resource` are opaque (and can
  * be introspected and revoked); tokens for {@link API_RESOURCE} are signed JWTs (RFC 9068) for that audience.
+ * DPoP (RFC 9449) is on as oidc-provider ships it (server nonces with `dpopNonce: true`); mutual TLS
+ * (RFC 8705) is added on an https listener with `mtls`. Clients with `private_key_jwt`, `client_secret_jwt`
+ * or certificates are registered through `clients`.
  *
  * Everything is in memory and goes away with {@link AuthorizationServer.close}; nothing is left running.
  * Development use only: the client secrets below are public.
@@ -25,9 +28,11 @@
  * ```
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import type {
@@ -99,6 +104,42 @@ export interface AuthorizationServerOptions {
    * @default 0 (any free port)
    */
   port?: number;
+  /**
+   * DPoP (RFC 9449) server nonces: every DPoP proof must carry a current server nonce, or the request is
+   * answered with `use_dpop_nonce` and a `DPoP-Nonce` header (RFC 9449 §8). DPoP itself is always on
+   * (oidc-provider's default): a token request with a `DPoP` proof gets a `DPoP`-bound token either way.
+   * @default false
+   */
+  dpopNonce?: boolean;
+  /**
+   * Mutual TLS (RFC 8705): a second, `https:` listener on 127.0.0.1 that serves the same provider, asks
+   * every client for a certificate, and is published as the discovery document's
+   * `mtls_endpoint_aliases`. Enables `tls_client_auth` (certificates issued by `ca`, matched by
+   * `tls_client_auth_subject_dn` or `tls_client_auth_san_dns`), `self_signed_tls_client_auth`
+   * (certificates in the client's `jwks`, by `x5t#S256`) and certificate-bound access tokens
+   * (`tls_client_certificate_bound_access_tokens`). The plain listener never sees a certificate.
+   * @default none
+   */
+  mtls?: MutualTlsOptions;
+}
+
+/** The TLS material of the mutual-TLS listener, PEM. */
+export interface MutualTlsOptions {
+  /** The listener's certificate (for 127.0.0.1). */
+  readonly cert: string | Buffer;
+  /** Its private key. */
+  readonly key: string | Buffer;
+  /** The certificate authorities whose client certificates are `certificateAuthorized` (tls_client_auth). */
+  readonly ca: string | Buffer | readonly (string | Buffer)[];
+}
+
+/** The mutual-TLS endpoint aliases (RFC 8705 §5) of a server started with `mtls`. */
+export interface MutualTlsEndpoints {
+  /** `https://127.0.0.1:<port>` */
+  readonly origin: string;
+  readonly tokenEndpoint: string;
+  readonly revocationEndpoint: string;
+  readonly introspectionEndpoint: string;
 }
 
 /** An introspection response (RFC 7662 §2.2); only `active` is always present. */
@@ -122,6 +163,8 @@ export interface AuthorizationServer {
   readonly revocationEndpoint: string;
   readonly introspectionEndpoint: string;
   readonly jwksUri: string;
+  /** The mutual-TLS endpoint aliases, when started with `mtls`. */
+  readonly mtls: MutualTlsEndpoints | undefined;
   /** The oidc-provider instance, for listening to its events or reaching its models. */
   readonly provider: Provider;
   /** How many access tokens the client credentials grant has issued since start (opaque and JWT alike). */
@@ -229,6 +272,24 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** The client certificate presented on the request's TLS connection, if any (never on the plain listener). */
+function peerCertificate(req: IncomingMessage): X509Certificate | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const peer = socket.getPeerCertificate();
+  return peer?.raw === undefined ? undefined : new X509Certificate(peer.raw);
+}
+
+/** A DN as a set of `TYPE=value` attributes: `CN=a,O=b` matches a certificate subject in either order. */
+function dnAttributes(dn: string): string {
+  return dn
+    .split(/[,\n]/)
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .sort()
+    .join('\n');
+}
+
 let providerModule: Promise<typeof import('oidc-provider')> | undefined;
 
 /**
@@ -265,7 +326,7 @@ function loadProvider(): Promise<typeof import('oidc-provider')> {
  * Signing keys and cookie keys are generated at start, so oidc-provider prints no development warnings.
  */
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
-  const { accessTokenTtl = 300, clients = [], introspectors = [demoClients.resourceServer.clientId], port = 0 } = options;
+  const { accessTokenTtl = 300, clients = [], introspectors = [demoClients.resourceServer.clientId], port = 0, dpopNonce = false, mtls } = options;
   if (!Number.isSafeInteger(accessTokenTtl) || accessTokenTtl <= 0) {
     throw new TypeError('accessTokenTtl must be a positive integer (seconds)');
   }
@@ -282,6 +343,29 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const server = createServer((req, res) => handler(req, res));
   const actualPort = await listen(server, port);
   const issuer = `http://127.0.0.1:${actualPort}`;
+
+  // Mutual TLS: a second listener that asks for (but does not insist on) a client certificate, so that
+  // oidc-provider itself reports a missing or unverified one. Same provider, same handler.
+  let mtlsServer: Server | undefined;
+  let mtlsEndpoints: MutualTlsEndpoints | undefined;
+  if (mtls !== undefined) {
+    mtlsServer = createHttpsServer(
+      { cert: mtls.cert, key: mtls.key, ca: mtls.ca as string[], requestCert: true, rejectUnauthorized: false },
+      (req, res) => handler(req, res),
+    );
+    try {
+      const origin = `https://127.0.0.1:${await listen(mtlsServer, 0)}`;
+      mtlsEndpoints = {
+        origin,
+        tokenEndpoint: `${origin}/token`,
+        revocationEndpoint: `${origin}/token/revocation`,
+        introspectionEndpoint: `${origin}/token/introspection`,
+      };
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+  }
 
   const apiScope = API_SCOPES.join(' ');
   const registered = (client: DemoClient): ClientMetadata => ({
@@ -338,11 +422,59 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     },
   };
 
+  if (dpopNonce) {
+    configuration.features!.dPoP = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
+  }
+  if (mtlsEndpoints !== undefined) {
+    const authorized = (ctx: { req: IncomingMessage }) => (ctx.req.socket as Partial<TLSSocket>).authorized === true;
+    configuration.features!.mTLS = {
+      enabled: true,
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      selfSignedTlsClientAuth: true,
+      getCertificate: (ctx) => peerCertificate(ctx.req)?.toString(),
+      certificateAuthorized: (ctx) => authorized(ctx),
+      certificateSubjectMatches: (ctx, property, expected) => {
+        const certificate = peerCertificate(ctx.req);
+        if (certificate === undefined) return false;
+        switch (property) {
+          case 'tls_client_auth_subject_dn':
+            return dnAttributes(certificate.subject) === dnAttributes(expected);
+          case 'tls_client_auth_san_dns':
+            return (certificate.subjectAltName ?? '').split(', ').includes(`DNS:${expected}`);
+          default:
+            return false;
+        }
+      },
+    };
+    configuration.clientAuthMethods = [
+      'client_secret_basic',
+      'client_secret_jwt',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
+    ];
+    // RFC 8705 §5: clients with a certificate use these instead of the plain endpoints.
+    configuration.discovery = {
+      mtls_endpoint_aliases: {
+        token_endpoint: mtlsEndpoints.tokenEndpoint,
+        revocation_endpoint: mtlsEndpoints.revocationEndpoint,
+        introspection_endpoint: mtlsEndpoints.introspectionEndpoint,
+      },
+    };
+  }
+
+  const closeListeners = async () => {
+    await Promise.all([closeServer(server), mtlsServer === undefined ? undefined : closeServer(mtlsServer)]);
+  };
+
   let provider: Provider;
   try {
     provider = new Provider(issuer, configuration);
   } catch (error) {
-    await closeServer(server);
+    await closeListeners();
     throw error;
   }
   handler = provider.callback();
@@ -364,6 +496,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     revocationEndpoint: `${issuer}/token/revocation`,
     introspectionEndpoint,
     jwksUri: `${issuer}/jwks`,
+    mtls: mtlsEndpoints,
     provider,
     issued: () => issued,
     async introspect(token, as = demoClients.resourceServer) {
@@ -378,7 +511,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       closing ??= (async () => {
         provider.off('client_credentials.saved', count);
         provider.off('client_credentials.issued', count);
-        await closeServer(server);
+        await closeListeners();
       })();
       return closing;
     },
