@@ -79,8 +79,10 @@ export class OAuthError extends TokenError {
     fields: { error: string; errorDescription?: string | undefined; errorUri?: string | undefined; status: number },
     options: { cause?: unknown } = {},
   ) {
-    const detail = fields.errorDescription ? `: ${fields.errorDescription}` : '';
-    super('OAUTH_ERROR', `authorization server returned ${fields.error} (HTTP ${fields.status})${detail}`, {
+    // Server text goes into log lines: control characters (a forged line break) become spaces.
+    const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+    const detail = fields.errorDescription ? `: ${printable(fields.errorDescription)}` : '';
+    super('OAUTH_ERROR', `authorization server returned ${printable(fields.error)} (HTTP ${fields.status})${detail}`, {
       cause: options.cause,
       status: fields.status,
     });
