@@ -14,7 +14,7 @@ export default defineConfig({
       exclude: ['src/cli.ts'],
       reporter: ['text-summary', 'json-summary'],
       // The suite's measured coverage, rounded down: lowering coverage fails the run.
-      thresholds: { statements: 0, branches: 0, functions: 0, lines: 0 },
+      thresholds: { statements: 97, branches: 95, functions: 96, lines: 98 },
     },
   },
 });
