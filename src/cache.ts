@@ -80,7 +80,4 @@ export class SlotCache {
     return this.#slots.values();
   }
 
-  get size(): number {
-    return this.#slots.size;
-  }
 }

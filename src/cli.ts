@@ -83,7 +83,7 @@ ${CLIENT_HELP}`,
   discover: `Usage: m2m-token discover <issuer> [--allow-insecure-http]
 
 Fetches the issuer's metadata (RFC 8414, then OpenID Connect Discovery), checks that it belongs to
-the issuer, and prints the endpoints the client would use and the whole document as JSON.`,
+the issuer, and prints the endpoints the client would use and, as JSON, the metadata members it reads.`,
   inspect: `Usage: m2m-token inspect <token|->
 
 Decodes a JWT access token's header and claims and shows the time to expiry. The signature is NOT

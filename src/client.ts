@@ -10,7 +10,7 @@ import { type AuthorizedFetchOptions, type TokenSource, createAuthorizedFetch, r
 import { type HttpResult, send, type SendOptions } from './http.js';
 import { certificateThumbprint, mtlsFetch } from './mtls.js';
 import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, resolveOptions, scopeList, stringList } from './options.js';
-import { type RetryInfo, withRetry } from './retry.js';
+import { type RetryInfo, sleep, withRetry } from './retry.js';
 import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
 import { createToken, type HeldToken, type Token } from './token.js';
 import { errorFromResponse, parseOAuthError, processTokenResponse } from './token-response.js';
@@ -164,6 +164,7 @@ export class ClientCredentialsClient {
       timeout: this.#options.timeout,
       maxResponseBytes: this.#options.maxResponseBytes,
       signal: this.#closer.signal,
+      secrets: this.#secrets,
     };
     this.fetch = this.createFetch();
   }
@@ -230,7 +231,9 @@ export class ClientCredentialsClient {
     const held = token === undefined ? this.#forgetAll() : this.#forget(typeof token === 'string' ? token : token.accessToken);
     await this.#unshare(held);
     const values = [...new Set(held.map((h) => h.value))];
-    const errors = await this.#revokeAll(endpoint, values, this.#closer.signal);
+    // Not tied to the client closing: a close() that comes meanwhile must not abandon these revocations
+    // (it finds the tokens already forgotten). Each attempt is bounded by `timeout` all the same.
+    const errors = await this.#revokeAll(endpoint, values, undefined);
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
       throw new TokenError(errors[0]!.code, `${errors.length} of ${values.length} revocations failed; first: ${errors[0]!.message}`, {
@@ -245,6 +248,10 @@ export class ClientCredentialsClient {
    * rejects: failures are reported in the {@link CloseResult}.
    */
   close(options: CloseOptions = {}): Promise<CloseResult> {
+    const { timeout } = options;
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
+      throw new TypeError('m2m-token: option `timeout` of close() must be a positive integer of ms');
+    }
     this.#closing ??= this.#close(options);
     return this.#closing;
   }
@@ -286,7 +293,8 @@ export class ClientCredentialsClient {
   /** A summary free of secrets and tokens. */
   toJSON(): Record<string, unknown> {
     const { tokenEndpoint, issuer, clientId, clientAuth } = this.#options;
-    return { clientId, clientAuth, tokenEndpoint: tokenEndpoint?.href, issuer, closed: this.#closer.signal.aborted };
+    const endpoint = tokenEndpoint && `${tokenEndpoint.origin}${tokenEndpoint.pathname}`;
+    return { clientId, clientAuth, tokenEndpoint: endpoint, issuer, closed: this.#closer.signal.aborted };
   }
 
   /** @internal `util.inspect` shows the same secret-free summary as `toJSON`. */
@@ -299,6 +307,7 @@ export class ClientCredentialsClient {
    * tokens stay visible to `revoke()`.
    */
   #slotFor(options: GetTokenOptions | AuthorizedFetchOptions, pin = false): Slot {
+    if (options.scope === undefined && options.audience === undefined && options.resource === undefined) return this.#defaultSlot;
     const defaults = this.#defaultSlot.params;
     if (options.audience !== undefined && (typeof options.audience !== 'string' || options.audience === '')) {
       throw new TypeError('m2m-token: option `audience` must be a non-empty string');
@@ -401,15 +410,19 @@ export class ClientCredentialsClient {
         }));
         return token;
       },
-      (error: unknown) => {
+      (cause: unknown) => {
         if (slot.inflight === request) slot.inflight = undefined;
-        this.#events.emit('error', () => ({
-          clientId: this.#options.clientId,
-          operation: 'token',
-          key: describeKey(slot.params),
-          error: asTokenError(error),
-          background,
-        }));
+        const error = asTokenError(cause);
+        // Requests abandoned by close() are not failures worth reporting.
+        if (!this.#closer.signal.aborted) {
+          this.#events.emit('error', () => ({
+            clientId: this.#options.clientId,
+            operation: 'token',
+            key: describeKey(slot.params),
+            error,
+            background,
+          }));
+        }
         // A failed background refresh: keep serving the current token and try again a little later.
         const now = Date.now();
         if (slot.token !== undefined && now < slot.usableUntil) {
@@ -702,7 +715,7 @@ export class ClientCredentialsClient {
   }
 
   /** Revokes each value in parallel; resolves with the errors of those that failed. */
-  async #revokeAll(endpoint: URL, values: readonly string[], signal: AbortSignal): Promise<TokenError[]> {
+  async #revokeAll(endpoint: URL, values: readonly string[], signal: AbortSignal | undefined): Promise<TokenError[]> {
     const options = { ...this.#sendOptions, signal };
     const results = await Promise.allSettled(
       values.map(async (token) => {
@@ -722,7 +735,9 @@ export class ClientCredentialsClient {
             );
             const result: HttpResult = await send(endpoint, { method: 'POST', headers, body: body.toString() }, options);
             // The token being revoked is redacted too: a server may name it in its error_description.
-            if (result.status < 200 || result.status > 299) throw errorFromResponse(result, 'revocation', [token, ...this.#secrets]);
+            if (result.status < 200 || result.status > 299) {
+              throw errorFromResponse(result, 'revocation', [token, new URLSearchParams({ token }).toString().slice(6), ...this.#secrets]);
+            }
           },
           this.#options.retry,
           { signal, onRetry: this.#onRetry('revoke') },
@@ -762,7 +777,7 @@ export class ClientCredentialsClient {
     try {
       return await this.#revokeOnClose(held, options);
     } finally {
-      await this.#mtls?.close();
+      await this.#mtls?.close().catch(noop);
     }
   }
 
@@ -803,22 +818,6 @@ function usableUntil(token: Token, sentAt: number, expiryMargin: number): number
   return token.expiresAt - Math.min(expiryMargin, (token.expiresAt - sentAt) / 10);
 }
 
-/** Waits `ms`, or rejects with the signal's reason. */
-function sleep(ms: number, signal: AbortSignal, unref: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    if (unref) timer.unref?.();
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function clearSlot(slot: Slot): void {
   slot.token = undefined;

@@ -11,6 +11,7 @@ export interface DPoPOptions {
 }
 
 const MAX_NONCES = 100;
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 /** RFC 7638 required members, in lexicographic order, per key type. */
 const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
 
@@ -46,7 +47,9 @@ export class DPoP {
     const jose = await loadJose('DPoP');
     const target = new URL(url);
     const nonce = this.#nonces.get(target.origin);
-    const claims: Record<string, unknown> = { htm: method.toUpperCase(), htu: `${target.origin}${target.pathname}`, jti: randomUUID() };
+    // fetch upper-cases only these methods (Fetch standard, "normalize a method"); others go as written.
+    const htm = NORMALIZED_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method;
+    const claims: Record<string, unknown> = { htm, htu: `${target.origin}${target.pathname}`, jti: randomUUID() };
     if (nonce !== undefined) claims.nonce = nonce;
     if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
     return new jose.SignJWT(claims)

@@ -1,4 +1,5 @@
 import { TokenError } from './errors.js';
+import { redact } from './token-response.js';
 
 /** A response read in full, within the size limit. */
 export interface HttpResult {
@@ -14,6 +15,8 @@ export interface SendOptions {
   readonly maxResponseBytes: number;
   /** Aborts the request from outside (the client closing, a shutdown deadline). Its reason is rethrown. */
   readonly signal?: AbortSignal | undefined;
+  /** Redacted from error messages taken from a failed `fetch` (a custom one may quote the request). */
+  readonly secrets?: readonly string[] | undefined;
 }
 
 const TIMED_OUT = Symbol('timeout');
@@ -47,7 +50,9 @@ export async function send(url: URL, init: RequestInit, options: SendOptions): P
       throw controller.signal.reason;
     }
     if (TokenError.is(error)) throw error;
-    throw new TokenError('NETWORK', `request to ${url.origin}${url.pathname} failed: ${describe(error)}`, { cause: error });
+    throw new TokenError('NETWORK', `request to ${url.origin}${url.pathname} failed: ${redact(describe(error), options.secrets ?? [])}`, {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener('abort', onOuterAbort);

@@ -41,18 +41,20 @@ export function certificateThumbprint(tls: TlsOptions): string {
 
 /**
  * A `fetch` that presents the client certificate: undici's `fetch` with one `Agent` for the client,
- * loaded on first use. `close()` closes the agent's connections.
+ * loaded on first use. `close()` destroys the agent's connections.
  */
 export function mtlsFetch(tls: TlsOptions): { fetch: typeof globalThis.fetch; close(): Promise<void> } {
   let agent: Promise<{ undici: typeof import('undici'); dispatcher: import('undici').Agent }> | undefined;
   const ready = () => {
-    agent ??= loadUndici('mutual TLS').then((undici) => ({
-      undici,
-      dispatcher: new undici.Agent({ connect: { cert: tls.cert, key: tls.key, ca: tls.ca as string[] | undefined, passphrase: tls.passphrase } }),
-    }));
-    agent.catch(() => {
-      agent = undefined;
-    });
+    if (agent === undefined) {
+      agent = loadUndici('mutual TLS').then((undici) => ({
+        undici,
+        dispatcher: new undici.Agent({ connect: { cert: tls.cert, key: tls.key, ca: tls.ca as string[] | undefined, passphrase: tls.passphrase } }),
+      }));
+      agent.catch(() => {
+        agent = undefined;
+      });
+    }
     return agent;
   };
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -67,8 +69,10 @@ export function mtlsFetch(tls: TlsOptions): { fetch: typeof globalThis.fetch; cl
   }) as unknown as typeof globalThis.fetch;
   return {
     fetch,
+    // Destroyed, not closed: close() would wait for every response body a caller never read, and
+    // requests still in flight are abandoned on close anyway. Never rejects.
     close: async () => {
-      if (agent !== undefined) await (await agent).dispatcher.close().catch(() => {});
+      await agent?.then((a) => a.dispatcher.destroy(), () => {}).catch(() => {});
     },
   };
 }

@@ -17,18 +17,22 @@ let undici: Promise<typeof import('undici')> | undefined;
 
 /** `jose`, for JWT client authentication and DPoP. */
 export function loadJose(feature: string): Promise<typeof import('jose')> {
-  jose ??= load('jose', feature, () => import('jose'));
-  jose.catch(() => {
-    jose = undefined;
-  });
+  if (jose === undefined) {
+    jose = load('jose', feature, () => import('jose'));
+    jose.catch(() => {
+      jose = undefined;
+    });
+  }
   return jose;
 }
 
 /** `undici`, for mutual TLS (its `Agent` and `fetch`). */
 export function loadUndici(feature: string): Promise<typeof import('undici')> {
-  undici ??= load('undici', feature, () => import('undici'));
-  undici.catch(() => {
-    undici = undefined;
-  });
+  if (undici === undefined) {
+    undici = load('undici', feature, () => import('undici'));
+    undici.catch(() => {
+      undici = undefined;
+    });
+  }
   return undici;
 }

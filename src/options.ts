@@ -170,9 +170,9 @@ export interface ClientCredentialsOptions {
 }
 
 /** The defaults, declared once. */
-export const defaults = {
+export const defaults = Object.freeze({
   timeout: 10_000,
-  retry: { retries: 3, minDelay: 250, maxDelay: 10_000 },
+  retry: Object.freeze({ retries: 3, minDelay: 250, maxDelay: 10_000 }),
   allowInsecureHttp: false,
   expiryMargin: 30_000,
   refreshRatio: 0.8,
@@ -181,7 +181,7 @@ export const defaults = {
   maxCacheEntries: 100,
   maxResponseBytes: 1_048_576,
   invalidClientBackoff: 5_000,
-} as const;
+} as const);
 
 /** Options after validation, with every default applied. */
 export interface ResolvedOptions {

@@ -34,7 +34,8 @@ export function isRetryable(error: unknown): boolean {
   return error.status !== undefined && (error.status >= 500 || error.status === 429);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined, unref: boolean): Promise<void> {
+/** Waits `ms` (with an unref'ed timer if `unref`), or rejects with the signal's reason. */
+export function sleep(ms: number, signal: AbortSignal | undefined, unref: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

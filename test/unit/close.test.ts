@@ -274,3 +274,46 @@ describe('close()', () => {
     expect(await rejectionOf(escaped!.getToken())).toMatchObject({ code: 'CLOSED' });
   });
 });
+
+describe('close() and revocations already under way', () => {
+  it('a revoke() under way when close() comes is not abandoned: the token is still revoked', async () => {
+    const answer = deferred<void>();
+    const revocation = revocationEndpoint(async () => {
+      await answer.promise;
+      return new HttpResponse(null, { status: 200 });
+    });
+    server.use(tokenEndpoint().handler, revocation.handler);
+    const client = await clientHolding(['a']);
+
+    const revoking = client.revoke();
+    await vi.waitFor(() => expect(revocation.tokens).toEqual(['tok-1']));
+    const closing = client.close({ revoke: true });
+    answer.resolve();
+
+    await expect(revoking).resolves.toBeUndefined();
+    expect(await closing).toEqual({ revoked: 0, errors: [], skipped: 0 });
+    expect(revocation.tokens).toEqual(['tok-1']);
+  });
+
+  it('rejects a close() timeout that is not a positive integer of ms, naming it', () => {
+    const client = newClient({});
+    for (const timeout of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      expect(() => client.close({ timeout })).toThrow(/`timeout` of close\(\)/);
+    }
+  });
+
+  it('token requests abandoned by close() are not reported as error events', async () => {
+    const held = deferred<Response>();
+    server.use(tokenEndpoint(() => held.promise).handler);
+    const client = newClient({});
+    const errors: unknown[] = [];
+    client.on('error', (event) => errors.push(event));
+
+    const waiting = client.getToken();
+    await client.close();
+    held.resolve(HttpResponse.json({ access_token: 'late', token_type: 'Bearer', expires_in: 60 }));
+
+    await expect(waiting).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(errors).toEqual([]);
+  });
+});

@@ -57,7 +57,7 @@ describe('DPoP proofs', () => {
     expect(Math.abs(payload.iat! - Date.now() / 1000)).toBeLessThan(5);
   });
 
-  it('resource requests: a fresh proof each, htm uppercase, htu without query and fragment, ath of the token; Authorization: DPoP', async () => {
+  it('resource requests: a fresh proof each, htm the method as fetch sends it (patch stays lower-case), htu without query and fragment, ath of the token; Authorization: DPoP', async () => {
     const api = resourceEndpoint(`${API}/*`);
     server.use(tokenEndpoint(() => dpopToken(1)).handler, api.handler);
     const client = newClient({ dpop: true });
@@ -69,7 +69,7 @@ describe('DPoP proofs', () => {
     expect(api.seen.map((s) => s.authorization)).toEqual(Array(3).fill(`DPoP ${leakyToken(1)}`));
     const proofs = await Promise.all(api.seen.map((s) => proof(s.headers.get('dpop'))));
     expect(proofs.map((p) => [p.payload.htm, p.payload.htu, p.payload.ath])).toEqual([
-      ['PATCH', `${ORDERS}/7`, ath(leakyToken(1))],
+      ['patch', `${ORDERS}/7`, ath(leakyToken(1))],
       ['DELETE', `${API}/invoices`, ath(leakyToken(1))],
       ['GET', ORDERS, ath(leakyToken(1))],
     ]);
