@@ -19,7 +19,7 @@ describe('redaction of what a custom fetch or an endpoint URL may carry', () => 
       fetch,
     });
 
-    const error = await client.getToken().catch((e: unknown) => e as Error);
+    const error = (await client.getToken().catch((e: unknown) => e)) as Error;
 
     expect(error).toMatchObject({ code: 'NETWORK' });
     expect(error.message).toContain('[REDACTED]');
