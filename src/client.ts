@@ -134,6 +134,8 @@ export class ClientCredentialsClient {
   #storeBypassedUntil = 0;
   /** Callers waiting in {@link #wait}, and the ref'ed handle that keeps the process alive meanwhile. */
   #waiting = 0;
+  /** Callers waiting in {@link #wait}: rejected with `CLOSED` when the client closes. */
+  readonly #waiters = new Set<(reason: unknown) => void>();
   #keepAlive: NodeJS.Timeout | undefined;
 
   /**
@@ -157,8 +159,11 @@ export class ClientCredentialsClient {
     this.#slots = new SlotCache(maxCacheEntries);
     this.#events = new Events(this.#options.logger);
     this.#store = this.#options.store;
-    // Every waiting caller listens for the client closing: there is no sensible listener limit.
+    // Each token request in flight (one per cache entry at most) listens for the client closing.
     setMaxListeners(0, this.#closer.signal);
+    this.#closer.signal.addEventListener('abort', () => {
+      for (const onClose of [...this.#waiters]) onClose(this.#closer.signal.reason);
+    });
     this.#sendOptions = {
       fetch: this.#options.fetch ?? this.#mtls?.fetch,
       timeout: this.#options.timeout,
@@ -344,21 +349,26 @@ export class ClientCredentialsClient {
 
   /** Waits for `promise`, but lets the caller's signal and the client closing end the wait early. */
   #wait(promise: Promise<HeldToken>, signal: AbortSignal | undefined): Promise<HeldToken> {
-    const closer = this.#closer.signal;
     if (signal?.aborted) return Promise.reject(aborted(signal));
     return new Promise((resolve, reject) => {
       const release = this.#holdProcess();
+      // The client closing ends every wait through one set (an abort listener per waiter on one signal
+      // would make N concurrent waiters cost O(N²): EventTarget scans its listeners on every add).
+      const onClose = (reason: unknown) => {
+        cleanup();
+        reject(reason);
+      };
       const onAbort = () => {
         cleanup();
-        reject(closer.aborted ? closer.reason : aborted(signal!));
+        reject(aborted(signal!));
       };
       const cleanup = () => {
         release();
         signal?.removeEventListener('abort', onAbort);
-        closer.removeEventListener('abort', onAbort);
+        this.#waiters.delete(onClose);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      closer.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.add(onClose);
       promise.then(
         (token) => {
           cleanup();
@@ -394,7 +404,10 @@ export class ClientCredentialsClient {
   #refresh(slot: Slot, background = false, force = false): Promise<HeldToken> {
     const generation = slot.generation;
     const started = Date.now();
-    const request: Promise<HeldToken> = this.#acquire(slot, background, force).then(
+    // A background refresh starts on the next turn of the event loop: the caller that made it due gets
+    // its cached token without first paying for building and sending the request.
+    const acquiring = background ? nextTurn().then(() => this.#acquire(slot, background, force)) : this.#acquire(slot, background, force);
+    const request: Promise<HeldToken> = acquiring.then(
       ({ token, sentAt, attempts }) => {
         if (slot.inflight === request) slot.inflight = undefined;
         if (generation === slot.generation && !this.#closer.signal.aborted) this.#keep(slot, token, sentAt);
@@ -818,6 +831,10 @@ function usableUntil(token: Token, sentAt: number, expiryMargin: number): number
   return token.expiresAt - Math.min(expiryMargin, (token.expiresAt - sentAt) / 10);
 }
 
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function clearSlot(slot: Slot): void {
   slot.token = undefined;

@@ -56,7 +56,8 @@ describe('rotation', () => {
     // The refresh request is held: callers must not wait for it.
     const during = await within(Promise.all(Array.from({ length: 20 }, () => client.getToken())), 1000);
     for (const t of during) expect(t).toBe(first);
-    expect(state.calls).toBe(2);
+    // The background refresh starts on the next turn of the event loop, once.
+    await eventually(() => expect(state.calls).toBe(2));
     const refresh = await held.arrived(2);
     expect(await within(client.getToken(), 1000)).toBe(first);
     expect(state.calls).toBe(2);
@@ -102,6 +103,7 @@ describe('rotation', () => {
     const first = await client.getToken();
     vi.setSystemTime(T0 + 60_000 - 6_000 - 1);
     expect(await client.getToken()).toBe(first);
+    await settleIo();
     expect(state.calls).toBe(1);
     vi.setSystemTime(T0 + 60_000 - 6_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
@@ -190,10 +192,11 @@ describe('rotation options', () => {
     const due = T0 + 0.5 * (HOUR - 30_000);
     vi.setSystemTime(due - 1);
     expect(await client.getToken()).toBe(first);
+    await settleIo();
     expect(state.calls).toBe(1);
     vi.setSystemTime(due);
     expect(await client.getToken()).toBe(first);
-    expect(state.calls).toBe(2);
+    await eventually(() => expect(state.calls).toBe(2));
   });
 
   it('defaultLifetime is the lifetime of a token sent without expires_in', async () => {
