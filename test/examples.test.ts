@@ -61,6 +61,7 @@ function expectCleanExit(result: Run): void {
   expect(result.code, transcript).toBe(0);
   expect(result.stderr, transcript).toBe('');
   expect(result.stdout, 'the output contains something that looks like a token').not.toMatch(TOKEN_LIKE);
+  expect(result.stdout).not.toContain('orders-service-demo-secret');
 }
 
 describe.concurrent('runnable examples (embedded authorization server)', () => {
@@ -110,6 +111,42 @@ describe.concurrent('runnable examples (embedded authorization server)', () => {
 });
 
 // After the examples, not alongside them: the demo's rotation step runs on a 4-second token and wants the CPU.
+describe.concurrent('observability examples (embedded authorization server)', () => {
+  test('opentelemetry records a retry, two token fetches with their duration and span, a failure and a revocation', { timeout: TEST_TIMEOUT }, async () => {
+    const result = await run('examples/opentelemetry.ts');
+    expectCleanExit(result);
+    const out = result.stdout;
+    expect(out).toMatch(/^ +counter +m2m_token\.retries \+1 \{.*"m2m_token\.operation":"token","error\.type":"NETWORK"\}$/m);
+    expect(out.match(/^ +counter +m2m_token\.tokens \+1 \{.*"m2m_token\.key":"scope=orders:read".*\}$/gm)).toHaveLength(2);
+    expect(out.match(/^ +histogram m2m_token\.fetch\.duration \d+ ms /gm)).toHaveLength(2);
+    expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":2,"m2m_token\.fingerprint":"[\w-]{12}"\}$/m);
+    expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":1,/m);
+    expect(out).toMatch(/^ +counter +m2m_token\.errors \+1 \{.*"error\.type":"OAUTH_ERROR".*\}$/m);
+    expect(out).toMatch(/^ +span +"m2m-token token failed" \d+ ms status=ERROR /m);
+    expect(out).toMatch(/^ +counter +m2m_token\.revocations \+1 \{.*"m2m_token\.ok":true\}$/m);
+    expect(out).toMatch(/^ +1 token\(s\) revoked, 0 error\(s\)$/m);
+    expect(out).toContain('No OpenTelemetry SDK is registered in this example');
+  });
+
+  test('pino logs the retry at warn, the token at debug, the failure at error and the revocation at info, as JSON lines', { timeout: TEST_TIMEOUT }, async () => {
+    const result = await run('examples/pino.ts');
+    expectCleanExit(result);
+    const lines = result.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, expect.stringMatching(/^m2m-token: token attempt 1 failed \(NETWORK\), retrying in \d+ ms$/)],
+      [20, 'm2m-token: token acquired for scope=orders:read'],
+      [50, expect.stringMatching(/^m2m-token: token failed: authorization server returned invalid_client \(HTTP 401\)/)],
+      [30, expect.stringMatching(/^m2m-token: token [\w-]{12} revoked$/)],
+    ]);
+    for (const line of lines) expect(line).toMatchObject({ component: 'm2m-token', clientId: 'orders-service' });
+    expect(lines[1]).toMatchObject({ attempts: 2, background: false, fingerprint: lines[3]!.fingerprint });
+    expect(lines[2]).toMatchObject({ error: { code: 'OAUTH_ERROR', status: 401 } });
+  });
+});
+
 describe('demo', () => {
   test('npm run demo goes through its five steps and exits 0', { timeout: TEST_TIMEOUT }, async () => {
     const result = await run('scripts/demo.ts');
