@@ -180,7 +180,13 @@ export class ClientCredentialsClient {
    * `expiresAt − margin`; once `refreshRatio` of its usable life has passed, the first call starts a
    * background refresh and keeps getting the current token meanwhile.
    *
-   * @throws {TokenError} with `code` `OAUTH_ERROR`, `INVALID_RESPONSE`, `TIMEOUT`, `NETWORK`, `ABORTED` or `CLOSED`.
+   * @throws {TokenError} with `code` `OAUTH_ERROR`, `INVALID_RESPONSE`, `TIMEOUT`, `NETWORK`, `ABORTED`, `CLOSED`,
+   *   or `CONFIG` when an optional peer (`jose`, `undici`) a configured feature needs is not installed.
+   * @throws {TypeError} for invalid per-call options.
+   * @example
+   * ```ts
+   * const { accessToken } = await client.getToken({ scope: 'orders:read', signal: AbortSignal.timeout(2000) });
+   * ```
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
     if (options === undefined) return this.#get(this.#defaultSlot, undefined, false);
