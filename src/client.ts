@@ -13,6 +13,7 @@ import { type ClientCredentialsOptions, type ResolvedOptions, parseEndpoint, res
 import { type RetryInfo, sleep, withRetry } from './retry.js';
 import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
 import { createToken, type HeldToken, type Token } from './token.js';
+import { loadSchemas } from './schemas.js';
 import { errorFromResponse, parseOAuthError, processTokenResponse } from './token-response.js';
 
 /** Per-call options of {@link ClientCredentialsClient.getToken}. Unset fields take the client's. */
@@ -608,6 +609,7 @@ export class ClientCredentialsClient {
           if (this.#dpop !== undefined) headers.dpop = await this.#dpop.proof('POST', endpoint);
           sentAt = Date.now();
           result = await send(endpoint, { method: 'POST', headers, body: body.toString() }, this.#sendOptions);
+          await loadSchemas();
           const newNonce = this.#dpop?.observe(endpoint, result.headers, headers.dpop) ?? false;
           if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
         }
@@ -665,6 +667,7 @@ export class ClientCredentialsClient {
       withRetry(
         async () => {
           const result = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, options);
+          await loadSchemas();
           if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`, this.#secrets);
           return result;
         },
@@ -753,6 +756,7 @@ export class ClientCredentialsClient {
               this.#assertionAudience(tokenEndpoint ?? (assertionAudience === 'token_endpoint' ? (await this.#discovered(signal)).token : endpoint)),
             );
             const result: HttpResult = await send(endpoint, { method: 'POST', headers, body: body.toString() }, options);
+            await loadSchemas();
             // The token being revoked is redacted too: a server may name it in its error_description.
             if (result.status < 200 || result.status > 299) {
               throw errorFromResponse(result, 'revocation', [token, new URLSearchParams({ token }).toString().slice(6), ...this.#secrets]);

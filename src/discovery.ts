@@ -1,6 +1,6 @@
-import * as z from 'zod/mini';
 import { TokenError } from './errors.js';
 import type { HttpResult } from './http.js';
+import { loadSchemas } from './schemas.js';
 import { errorFromResponse, redact } from './token-response.js';
 
 /** The authorization server metadata members the client uses (RFC 8414 §2). */
@@ -12,16 +12,6 @@ export interface AuthorizationServerMetadata {
   readonly token_endpoint_auth_methods_supported?: readonly string[] | undefined;
   readonly mtls_endpoint_aliases?: Readonly<Record<string, string>> | undefined;
 }
-
-const url = z.string().check(z.minLength(1));
-const Metadata = z.object({
-  issuer: url,
-  token_endpoint: z.optional(url),
-  revocation_endpoint: z.optional(url),
-  introspection_endpoint: z.optional(url),
-  token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
-  mtls_endpoint_aliases: z.optional(z.record(z.string(), z.string())),
-});
 
 /**
  * The metadata URLs to try for an issuer, in order: RFC 8414 §3.1 (the well-known segment inserted
@@ -54,6 +44,7 @@ export async function discover(
   const urls = metadataUrls(issuer);
   for (const [index, location] of urls.entries()) {
     const result = await get(location);
+    await loadSchemas();
     const last = index === urls.length - 1;
     if (result.status >= 400 && result.status < 500 && !last) continue;
     if (result.status < 200 || result.status > 299) throw errorFromResponse(result, `discovery at ${location.href}`, secrets);
@@ -63,7 +54,7 @@ export async function discover(
     } catch {
       body = undefined;
     }
-    const parsed = Metadata.safeParse(body);
+    const parsed = (await loadSchemas()).Metadata.safeParse(body);
     if (!parsed.success) {
       throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is not a valid metadata document`, {
         status: result.status,

@@ -1,31 +1,8 @@
-import * as z from 'zod/mini';
 import { OAuthError, TokenError } from './errors.js';
 import type { HttpResult } from './http.js';
 import { withRetryAfter } from './retry.js';
+import { schemas } from './schemas.js';
 import { createToken, normalizeTokenType, type HeldToken } from './token.js';
-
-// Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
-// can hold, or Infinity (1e308 × 1000).
-const numeric = z.union([
-  z.number().check(z.nonnegative(), z.lt(1e12)),
-  z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/)),
-]);
-
-/** The RFC 6749 §5.1 successful response members the client uses. */
-const TokenResponse = z.object({
-  // Visible ASCII only: the token goes into an HTTP header (RFC 6750 §2.1 b64token is narrower still).
-  access_token: z.string().check(z.regex(/^[\x21-\x7e]+$/)),
-  token_type: z.optional(z.string().check(z.regex(/^[\w!#$%&'*+.^`|~-]+$/))),
-  expires_in: z.optional(z.nullable(numeric)),
-  scope: z.optional(z.nullable(z.string())),
-});
-
-/** The RFC 6749 §5.2 error response. */
-const ErrorResponse = z.object({
-  error: z.string().check(z.minLength(1)),
-  error_description: z.optional(z.unknown()),
-  error_uri: z.optional(z.unknown()),
-});
 
 const OWN_MEMBERS = new Set(['access_token', 'token_type', 'expires_in', 'scope', 'refresh_token', 'id_token']);
 
@@ -59,7 +36,7 @@ function invalid(result: HttpResult, why: string): TokenError {
  * Used for the token and revocation endpoints alike. `secrets` are redacted from the server's text.
  */
 export function parseOAuthError(result: HttpResult, body = parseJson(result), secrets: readonly string[] = []): OAuthError | undefined {
-  const parsed = ErrorResponse.safeParse(body);
+  const parsed = schemas().ErrorResponse.safeParse(body);
   if (!parsed.success) return undefined;
   const { error, error_description, error_uri } = parsed.data;
   return withRetryAfter(
@@ -102,7 +79,7 @@ export function processTokenResponse(result: HttpResult, context: TokenRequestCo
   }
   const oauthError = parseOAuthError(result, body, context.secrets);
   if (oauthError) throw oauthError;
-  const parsed = TokenResponse.safeParse(body);
+  const parsed = schemas().TokenResponse.safeParse(body);
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.')))].join(', ');
     throw invalid(result, `token response has missing or malformed ${fields}`);

@@ -4,10 +4,14 @@
  * known code — exactly the one an independent model of the rules predicts — and never pollutes a prototype.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError, TokenError } from '../../src/index.js';
 import type { HttpResult } from '../../src/http.js';
+import { loadSchemas } from '../../src/schemas.js';
 import { parseOAuthError, processTokenResponse } from '../../src/token-response.js';
+
+// The client loads zod on its first response; these call the parsers directly.
+beforeAll(() => loadSchemas());
 import {
   PROTO_KEYS,
   TOKEN_RE,
