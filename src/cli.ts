@@ -99,9 +99,13 @@ interface Io {
 }
 
 function parse<T extends ParseArgsConfig['options']>(args: string[], options: T, positionals: number) {
+  // A token may start with '-' (base64url): the only short option is -h, so any other single-dash
+  // argument is a positional, passed after '--' (unless the caller already used '--').
+  const dashed = args.includes('--') ? [] : args.filter((a) => a.length > 1 && a.startsWith('-') && !a.startsWith('--') && a !== '-h');
+  const argv = dashed.length === 0 ? args : [...args.filter((a) => !dashed.includes(a)), '--', ...dashed];
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -211,6 +211,12 @@ describe('m2m-token revoke', () => {
     expect((await as().introspect(token)).active).toBe(false);
   });
 
+  it('takes a token that starts with "-" (base64url tokens can) as the token, not as an option', async () => {
+    const run = await cli(['revoke', '-gWithADash'], { env: tokenEnv({ M2M_REVOCATION_ENDPOINT: as().revocationEndpoint }) });
+    expect(run.code, transcript(run)).toBe(0);
+    expect(run.stderr).toBe('revoked\n');
+  });
+
   it('"revoke -" reads the token from standard input, and finds the revocation endpoint from the issuer', async () => {
     const token = await tokenFromCli();
     const run = await cli(['revoke', '-'], { env: { M2M_ISSUER: as().issuer, M2M_CLIENT_ID: clientId, M2M_CLIENT_SECRET: clientSecret }, stdin: `${token}\n` });
