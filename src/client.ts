@@ -341,7 +341,8 @@ export class ClientCredentialsClient {
 
   /** The cached path: the slot's token while usable (starting a background refresh when due), else a wait. */
   #get(slot: Slot, signal: AbortSignal | undefined, force: boolean): Promise<HeldToken> {
-    if (this.#closer.signal.aborted) return Promise.reject(this.#closer.signal.reason);
+    // No closed check first: close() empties every slot before it aborts, so a closed client never
+    // gets past the usable check, and the cached path stays free of it.
     if (!force) {
       const now = Date.now();
       if (now < slot.usableUntil && slot.resolved !== undefined) {
@@ -349,6 +350,7 @@ export class ClientCredentialsClient {
         return slot.resolved;
       }
     }
+    if (this.#closer.signal.aborted) return Promise.reject(this.#closer.signal.reason);
     // Checked before starting a request: a caller that already gave up must not cause one.
     if (signal?.aborted) return Promise.reject(aborted(signal));
     return this.#wait(slot.inflight ?? this.#refresh(slot, false, force), signal);
@@ -782,7 +784,7 @@ export class ClientCredentialsClient {
     return results.flatMap((r) => (r.status === 'rejected' ? [asTokenError(r.reason)] : []));
   }
 
-  #onRetry(operation: 'token' | 'revoke' | 'discovery'): ((info: RetryInfo) => void) | undefined {
+  #onRetry(operation: 'token' | 'revoke' | 'discovery'): (info: RetryInfo) => void {
     return ({ attempt, delay, error }) =>
       this.#events.emit('retry', () => ({
         clientId: this.#options.clientId,
