@@ -19,6 +19,7 @@ export type TokenErrorCode =
   | 'CONFIG';
 
 const BRAND = Symbol.for('m2m-token.TokenError');
+const OAUTH_BRAND = Symbol.for('m2m-token.OAuthError');
 
 /** Options accepted by the {@link TokenError} constructor. */
 export interface TokenErrorOptions {
@@ -26,6 +27,8 @@ export interface TokenErrorOptions {
   cause?: unknown;
   /** HTTP status of the response that caused the error, when there was one. */
   status?: number;
+  /** The delay the response asked for in `Retry-After`, in ms. */
+  retryAfter?: number;
 }
 
 /**
@@ -45,12 +48,18 @@ export class TokenError extends Error {
   readonly code: TokenErrorCode;
   /** HTTP status of the response, when the error came from one. */
   readonly status: number | undefined;
+  /**
+   * The delay the server asked for with `Retry-After` (RFC 9110 §10.2.3), in ms, when its response had
+   * one; retries wait at least this long (capped by `retry.maxDelay`).
+   */
+  readonly retryAfter: number | undefined;
 
   constructor(code: TokenErrorCode, message: string, options: TokenErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TokenError';
     this.code = code;
     this.status = options.status;
+    this.retryAfter = options.retryAfter;
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -77,7 +86,7 @@ export class OAuthError extends TokenError {
 
   constructor(
     fields: { error: string; errorDescription?: string | undefined; errorUri?: string | undefined; status: number },
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; retryAfter?: number | undefined } = {},
   ) {
     // Server text goes into log lines: control characters (a forged line break) become spaces.
     const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, ' ');
@@ -85,10 +94,27 @@ export class OAuthError extends TokenError {
     super('OAUTH_ERROR', `authorization server returned ${printable(fields.error)} (HTTP ${fields.status})${detail}`, {
       cause: options.cause,
       status: fields.status,
+      ...(options.retryAfter !== undefined && { retryAfter: options.retryAfter }),
     });
     this.name = 'OAuthError';
     this.error = fields.error;
     this.errorDescription = fields.errorDescription;
     this.errorUri = fields.errorUri;
+    Object.defineProperty(this, OAUTH_BRAND, { value: true });
   }
+
+  /** True for any `OAuthError`, including ones created by a different copy of this package; false for other `TokenError`s. */
+  static override is(value: unknown): value is OAuthError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[OAUTH_BRAND] === true;
+  }
+}
+
+/** @internal Any failure as a `TokenError`: unexpected ones become `NETWORK` with the original as `cause`. */
+export function asTokenError(error: unknown): TokenError {
+  return TokenError.is(error) ? error : new TokenError('NETWORK', 'unexpected failure', { cause: error });
+}
+
+/** @internal The error of a caller whose own `signal` ended its wait. */
+export function abortedError(signal: AbortSignal): TokenError {
+  return new TokenError('ABORTED', 'the caller aborted its wait for a token', { cause: signal.reason });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import type { TokenError, TokenErrorCode } from './errors.js';
+import type { TokenParams } from './token.js';
 
 /** A token was acquired from the token endpoint (first or refreshed). */
 export interface TokenEvent {
@@ -69,22 +70,42 @@ export interface ClientEventMap {
 /** An event name. */
 export type ClientEventName = keyof ClientEventMap;
 
+/** Every event name, once. */
+export const EVENT_NAMES: readonly ClientEventName[] = Object.freeze(['token', 'retry', 'error', 'revoke'] as const);
+
+/**
+ * A `node:diagnostics_channel` channel whose messages are events of type `T`: `subscribe` gets typed
+ * payloads under strict TypeScript.
+ */
+export interface EventChannel<T> {
+  /** The channel's name, for example `m2m-token:retry`. */
+  readonly name: string;
+  /** True when anyone subscribed. */
+  readonly hasSubscribers: boolean;
+  /** Calls `listener` with every event published. */
+  subscribe(listener: (event: T, name: string | symbol) => void): void;
+  /** Removes a listener added with `subscribe`; returns whether it was subscribed. */
+  unsubscribe(listener: (event: T, name: string | symbol) => void): boolean;
+  /** @internal */
+  publish(event: T): void;
+}
+
 /**
  * The `node:diagnostics_channel` channels the client publishes on, one per event: `m2m-token:token`,
- * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`. Nothing is built when nobody subscribes.
+ * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, typed with their payloads. Nothing is built
+ * when nobody subscribes.
  *
  * @example
  * ```ts
- * import { subscribe } from 'node:diagnostics_channel';
- * subscribe('m2m-token:retry', (event) => metrics.increment('token.retry', { reason: event.reason }));
+ * diagnosticsChannels.retry.subscribe((event) => console.warn(`token retry: ${event.reason}`));
  * ```
  */
-export const diagnosticsChannels = {
-  token: channel('m2m-token:token'),
-  retry: channel('m2m-token:retry'),
-  error: channel('m2m-token:error'),
-  revoke: channel('m2m-token:revoke'),
-} as const;
+export const diagnosticsChannels: { readonly [E in ClientEventName]: EventChannel<ClientEventMap[E]> } = Object.freeze({
+  token: channel('m2m-token:token') as unknown as EventChannel<TokenEvent>,
+  retry: channel('m2m-token:retry') as unknown as EventChannel<RetryEvent>,
+  error: channel('m2m-token:error') as unknown as EventChannel<ErrorEvent>,
+  revoke: channel('m2m-token:revoke') as unknown as EventChannel<RevokeEvent>,
+});
 
 /**
  * The logger shape accepted by the `logger` option: pino, bunyan and `console` fit. Each method is
@@ -115,11 +136,8 @@ export function fingerprint(token: string): string {
 
 /** Internal: the listeners, channels and logger of one client, cheap to ask whether anyone listens. */
 export class Events {
-  readonly #listeners: { [E in ClientEventName]: Set<(event: ClientEventMap[E]) => void> } = {
-    token: new Set(),
-    retry: new Set(),
-    error: new Set(),
-    revoke: new Set(),
+  readonly #listeners = Object.fromEntries(EVENT_NAMES.map((name) => [name, new Set()])) as unknown as {
+    [E in ClientEventName]: Set<(event: ClientEventMap[E]) => void>;
   };
   readonly #logger: Logger | undefined;
 
@@ -128,6 +146,8 @@ export class Events {
   }
 
   on<E extends ClientEventName>(name: E, listener: (event: ClientEventMap[E]) => void): () => void {
+    if (!EVENT_NAMES.includes(name)) throw new TypeError(`m2m-token: unknown event ${String(name)}`);
+    if (typeof listener !== 'function') throw new TypeError('m2m-token: the listener must be a function');
     const listeners = this.#listeners[name] as Set<(event: ClientEventMap[E]) => void>;
     listeners.add(listener);
     return () => {
@@ -143,7 +163,7 @@ export class Events {
   emit<E extends ClientEventName>(name: E, build: () => ClientEventMap[E]): void {
     if (!this.wanted(name)) return;
     const event = Object.freeze(build()) as ClientEventMap[E];
-    diagnosticsChannels[name].publish(event);
+    (diagnosticsChannels[name] as EventChannel<ClientEventMap[E]>).publish(event);
     for (const listener of this.#listeners[name] as Set<(event: ClientEventMap[E]) => void>) {
       try {
         listener(event);
@@ -171,4 +191,13 @@ function warn(who: string, error: unknown): void {
   const detail = error instanceof Error ? error.stack : undefined;
   const reason = error instanceof Error ? error.message : String(error);
   process.emitWarning(`m2m-token: ${who} threw: ${reason}`, { type: 'M2MTokenListenerWarning', ...(detail === undefined ? {} : { detail }) });
+}
+
+/** A readable description of what a token is for, for events and logs: `scope=… audience=… resource=…`. */
+export function describeKey({ scope, audience, resource }: TokenParams): string {
+  const parts: string[] = [];
+  if (scope.length > 0) parts.push(`scope=${scope.join(' ')}`);
+  if (audience !== undefined) parts.push(`audience=${audience}`);
+  if (resource.length > 0) parts.push(`resource=${resource.join(' ')}`);
+  return parts.join(' ');
 }

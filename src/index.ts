@@ -1,16 +1,24 @@
 export { ClientCredentialsClient } from './client.js';
-export type { CloseOptions, CloseResult, GetTokenOptions } from './client.js';
-export type { AuthorizationServerMetadata } from './discovery.js';
 export { OAuthError, TokenError } from './errors.js';
 export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
-export type { ClientEventMap, ClientEventName, ErrorEvent, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
-export type { AuthorizedFetchOptions } from './fetch.js';
+export type { ClientEventMap, ClientEventName, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
+export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export { defaults } from './options.js';
+export type {
+  ClientAssertionOptions,
+  ClientAuthMethod,
+  ClientCredentialsOptions,
+  CloseOptions,
+  CloseResult,
+  FetchLike,
+  GetTokenOptions,
+  RetryOptions,
+} from './options.js';
+export type { AuthorizationServerMetadata } from './protocol/discovery.js';
+export type { DPoPOptions } from './protocol/dpop.js';
+export type { PrivateKeyInput } from './protocol/keys.js';
+export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
-export type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
-export type { ClientAssertionOptions, ClientAuthMethod, ClientCredentialsOptions, RetryOptions } from './options.js';
-export type { DPoPOptions } from './dpop.js';
-export type { PrivateKeyInput } from './keys.js';
-export type { TlsOptions } from './mtls.js';
-export type { Token } from './token.js';
+export type { TokenStore, TokenStoreLock } from './store.js';
+export type { StoredToken, Token } from './token.js';

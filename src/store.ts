@@ -1,15 +1,7 @@
-/**
- * A token as kept in a {@link TokenStore}: plain, serialisable data. `sentAt` is when its request was
- * sent, so every process rotates it on the same schedule.
- */
-export interface StoredToken {
-  readonly accessToken: string;
-  readonly tokenType: string;
-  readonly expiresAt: number;
-  readonly sentAt: number;
-  readonly scope?: string | undefined;
-  readonly extra: Readonly<Record<string, unknown>>;
-}
+import type { StoredToken } from './token.js';
+import { BoundedMap } from './util/bounded-map.js';
+
+export type { StoredToken };
 
 /** A held lock of a {@link TokenStore}. */
 export interface TokenStoreLock {
@@ -52,22 +44,22 @@ export interface TokenStore {
  */
 export class MemoryTokenStore implements TokenStore {
   readonly shared = false;
-  readonly #tokens = new Map<string, { token: StoredToken; until: number }>();
+  // TTLs and lock lives are local durations: on the monotonic clock.
+  readonly #tokens: BoundedMap<string, { token: StoredToken; until: number }>;
   readonly #locks = new Map<string, { fencingToken: number; until: number }>();
-  readonly #maxEntries: number;
   #fence = 0;
 
   /** @param options.maxEntries most tokens kept; the oldest entry is dropped beyond it. @default 1000 */
   constructor(options: { maxEntries?: number } = {}) {
     const { maxEntries = 1000 } = options;
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('m2m-token: option `maxEntries` must be a positive integer');
-    this.#maxEntries = maxEntries;
+    this.#tokens = new BoundedMap(maxEntries);
   }
 
   async get(key: string): Promise<StoredToken | undefined> {
     const entry = this.#tokens.get(key);
     if (entry === undefined) return undefined;
-    if (Date.now() < entry.until) return entry.token;
+    if (performance.now() < entry.until) return entry.token;
     this.#tokens.delete(key);
     return undefined;
   }
@@ -75,9 +67,7 @@ export class MemoryTokenStore implements TokenStore {
   async set(key: string, token: StoredToken, ttl: number): Promise<void> {
     const current = await this.get(key);
     if (current !== undefined && current.expiresAt > token.expiresAt) return;
-    this.#tokens.delete(key);
-    this.#tokens.set(key, { token, until: Date.now() + ttl });
-    if (this.#tokens.size > this.#maxEntries) this.#tokens.delete(this.#tokens.keys().next().value!);
+    this.#tokens.set(key, { token, until: performance.now() + ttl });
   }
 
   async delete(key: string, accessToken?: string): Promise<void> {
@@ -86,7 +76,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async lock(key: string, ttl: number): Promise<TokenStoreLock | undefined> {
-    const now = Date.now();
+    const now = performance.now();
     const held = this.#locks.get(key);
     if (held !== undefined && now < held.until) return undefined;
     const fencingToken = ++this.#fence;

@@ -1,11 +1,14 @@
+import type { Clock } from './util/clock.js';
+
 /**
  * An access token as handed out by {@link ClientCredentialsClient.getToken}.
  *
- * `accessToken` is a non-enumerable property: `JSON.stringify(token)` and `util.inspect(token)` leave it
- * out, so that logging a token object does not leak it. Read it directly or destructure it.
+ * `accessToken` is a getter over private state: `JSON.stringify(token)`, `util.inspect(token)` (even with
+ * `showHidden`) and `util.format('%o', token)` leave it out, so that logging a token object does not leak
+ * it. Read it directly or destructure it.
  */
 export interface Token {
-  /** The access token itself. Non-enumerable. */
+  /** The access token itself. Not enumerable, not shown by `inspect`. */
   readonly accessToken: string;
   /** The token type, normalised: `Bearer` or `DPoP` whatever the server's casing, otherwise as sent. */
   readonly tokenType: string;
@@ -17,12 +20,45 @@ export interface Token {
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A token as kept in a {@link TokenStore}: plain, serialisable data. `sentAt` is when its request was
+ * sent (epoch ms), so every process rotates it on the same schedule.
+ */
+export interface StoredToken {
+  readonly accessToken: string;
+  readonly tokenType: string;
+  readonly expiresAt: number;
+  readonly sentAt: number;
+  readonly scope?: string | undefined;
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
 /** Internal: the `Authorization` header value for a token, built once per token. */
 export const AUTHORIZATION = Symbol('m2m-token.authorization');
 
 /** Internal shape: a {@link Token} with its prebuilt `Authorization` header value. */
 export interface HeldToken extends Token {
   readonly [AUTHORIZATION]: string;
+}
+
+/** What a token is requested for: the parts of the cache key that vary per call. */
+export interface TokenParams {
+  readonly scope: readonly string[];
+  readonly audience: string | undefined;
+  readonly resource: readonly string[];
+}
+
+/** Internal: a token with when its request was sent, as the cache needs it. */
+export interface Issued {
+  readonly token: HeldToken;
+  /** Monotonic instant ({@link Clock.now}) its request was sent: local expiry is dated from it. */
+  readonly sentAt: number;
+  /** Wall-clock instant its request was sent: what a store shares. */
+  readonly sentAtWall: number;
+  /** From `sentAt` to expiry, in ms. */
+  readonly lifetime: number;
+  /** Attempts at the token endpoint; 0 for a token taken from a store. */
+  readonly attempts: number;
 }
 
 // A Map, not an object literal: `token_type` comes from the server, and `constructor` or `__proto__`
@@ -37,18 +73,64 @@ export function normalizeTokenType(type: string): string {
   return KNOWN_TYPES.get(type.toLowerCase()) ?? type;
 }
 
+/** The token class: its secret lives in private fields, read through prototype getters. */
+class AccessToken implements HeldToken {
+  readonly #accessToken: string;
+  readonly #authorization: string;
+  declare readonly tokenType: string;
+  declare readonly expiresAt: number;
+  declare readonly scope?: string;
+  declare readonly extra: Readonly<Record<string, unknown>>;
+
+  constructor(fields: TokenFields) {
+    this.#accessToken = fields.accessToken;
+    this.#authorization = `${fields.tokenType} ${fields.accessToken}`;
+    this.tokenType = fields.tokenType;
+    this.expiresAt = fields.expiresAt;
+    if (fields.scope !== undefined) this.scope = fields.scope;
+    this.extra = Object.isFrozen(fields.extra) ? fields.extra : Object.freeze({ ...fields.extra });
+    Object.freeze(this);
+  }
+
+  get accessToken(): string {
+    return this.#accessToken;
+  }
+
+  get [AUTHORIZATION](): string {
+    return this.#authorization;
+  }
+}
+Object.defineProperty(AccessToken.prototype, Symbol.toStringTag, { value: 'Token' });
+
+type TokenFields = Omit<StoredToken, 'sentAt'>;
+
 /** Creates a frozen token whose secret value stays out of JSON and `inspect` output. */
-export function createToken(fields: {
-  readonly accessToken: string;
-  readonly tokenType: string;
-  readonly expiresAt: number;
-  readonly scope?: string | undefined;
-  readonly extra: Readonly<Record<string, unknown>>;
-}): HeldToken {
-  const token = { tokenType: fields.tokenType, expiresAt: fields.expiresAt } as Record<string | symbol, unknown>;
-  if (fields.scope !== undefined) token.scope = fields.scope;
-  token.extra = Object.isFrozen(fields.extra) ? fields.extra : Object.freeze({ ...fields.extra });
-  Object.defineProperty(token, 'accessToken', { value: fields.accessToken, enumerable: false });
-  Object.defineProperty(token, AUTHORIZATION, { value: `${fields.tokenType} ${fields.accessToken}`, enumerable: false });
-  return Object.freeze(token) as unknown as HeldToken;
+export function createToken(fields: TokenFields): HeldToken {
+  return new AccessToken(fields);
+}
+
+/** The stored form of an issued token. */
+export function toStored({ token, sentAtWall }: Issued): StoredToken {
+  const { accessToken, tokenType, expiresAt, scope, extra } = token;
+  return { accessToken, tokenType, expiresAt, sentAt: sentAtWall, scope, extra };
+}
+
+const MAX_FUTURE_SKEW = 5_000;
+
+/**
+ * A token read from a store, dated on this process's monotonic clock; `undefined` for an entry that is
+ * not a valid one (corrupted, or written by something else): missing or non-string fields, non-finite
+ * times, sent after it expires or in the future. An invalid entry is a miss.
+ */
+export function fromStored(stored: unknown, clock: Clock): Issued | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const { accessToken, tokenType, expiresAt, sentAt, scope, extra } = stored as Partial<Record<keyof StoredToken, unknown>>;
+  if (typeof accessToken !== 'string' || accessToken === '' || typeof tokenType !== 'string' || tokenType === '') return undefined;
+  if (typeof expiresAt !== 'number' || typeof sentAt !== 'number' || !Number.isFinite(expiresAt) || !Number.isFinite(sentAt)) return undefined;
+  if (scope !== undefined && typeof scope !== 'string') return undefined;
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return undefined;
+  const wall = clock.wall();
+  if (sentAt >= expiresAt || sentAt > wall + MAX_FUTURE_SKEW) return undefined;
+  const token = createToken({ accessToken, tokenType, expiresAt, scope, extra: extra as Record<string, unknown> });
+  return { token, sentAt: clock.now() - (wall - sentAt), sentAtWall: sentAt, lifetime: expiresAt - sentAt, attempts: 0 };
 }

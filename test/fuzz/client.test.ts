@@ -11,11 +11,9 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, OAuthError, TokenError, type ClientCredentialsOptions, type RetryEvent } from '../../src/index.js';
-import { loadSchemas } from '../../src/schemas.js';
-import { processTokenResponse } from '../../src/token-response.js';
+import { processTokenResponse } from '../../src/protocol/token-response.js';
 
 // The client loads zod on its first response; this file also calls the parser directly.
-beforeAll(() => loadSchemas());
 import {
   FUZZ_CLIENT_ID,
   FUZZ_SECRET,

@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
-import { discover, metadataUrls } from '../../src/discovery.js';
-import type { HttpResult } from '../../src/http.js';
+import { discover, metadataUrls } from '../../src/protocol/discovery.js';
+import type { HttpResult } from '../../src/protocol/http.js';
 import { FUZZ_SECRET, anyBody, errorResponseBody, hostileKey, hostileString, jsonString, jsonText, objectText, withoutPollution } from './arbitraries.js';
 
 const ISSUERS = [

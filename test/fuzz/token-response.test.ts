@@ -4,14 +4,12 @@
  * known code — exactly the one an independent model of the rules predicts — and never pollutes a prototype.
  */
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OAuthError, TokenError } from '../../src/index.js';
-import type { HttpResult } from '../../src/http.js';
-import { loadSchemas } from '../../src/schemas.js';
-import { parseOAuthError, processTokenResponse } from '../../src/token-response.js';
+import type { HttpResult } from '../../src/protocol/http.js';
+import { parseOAuthError, processTokenResponse } from '../../src/protocol/token-response.js';
 
 // The client loads zod on its first response; these call the parsers directly.
-beforeAll(() => loadSchemas());
 import {
   PROTO_KEYS,
   TOKEN_RE,

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseWwwAuthenticate } from '../../src/www-authenticate.js';
+import { parseWwwAuthenticate } from '../../src/protocol/www-authenticate.js';
 import { PROTO_KEYS, hostileString, tokenChars, withoutPollution } from './arbitraries.js';
 
 const MAX_LENGTH = 8192;

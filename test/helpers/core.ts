@@ -87,13 +87,13 @@ export function useClients(): (options?: Partial<ClientCredentialsOptions>) => C
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
   return (options = {}) => {
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: TOKEN_URL,
-      clientId: 'svc-a',
-      clientSecret: SECRET,
-      retry: false,
-      ...options,
-    });
+    const merged: Record<string, unknown> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
+    // A key given as undefined means "not set" here (the client refuses present-but-undefined credentials).
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    const client = new ClientCredentialsClient(merged as unknown as ClientCredentialsOptions);
     clients.push(client);
     return client;
   };
@@ -169,18 +169,55 @@ export function deliveringFetch() {
   return { fetch, state };
 }
 
+/** The real monotonic clock, taken before any test fakes `performance`. */
+const realNow = performance.now.bind(performance);
+
 /**
  * Retries `check` on real time (every 2 ms, at most `ms`) until it stops throwing. Unlike `vi.waitFor`,
- * it never advances fake timers, so a faked `Date` stays where the test put it.
+ * it never advances fake timers, so faked clocks stay where the test put them.
  */
 export async function eventually<T>(check: () => T | Promise<T>, ms = 1000): Promise<T> {
-  const deadline = performance.now() + ms;
+  const deadline = realNow() + ms;
   for (;;) {
     try {
       return await check();
     } catch (error) {
-      if (performance.now() > deadline) throw error;
+      if (realNow() > deadline) throw error;
       await sleep(2);
     }
   }
+}
+
+/**
+ * Fakes the clocks the client reads — `Date` and `performance` (its monotonic clock) — but not its
+ * timers: msw, sockets and the client's timeouts keep running on real time. Install before creating
+ * the client.
+ */
+export function fakeClocks(now: number): void {
+  vi.useFakeTimers({ toFake: ['Date', 'performance'], now });
+}
+
+/**
+ * Moves both faked clocks forward to `t` (epoch ms), as time passing does. (`vi.setSystemTime` alone is
+ * a step of the wall clock, which the client's expiry rightly ignores.)
+ */
+export function advanceTo(t: number): void {
+  const by = t - Date.now();
+  if (by < 0) throw new Error('advanceTo moves time forward only');
+  vi.advanceTimersByTime(by);
+}
+
+/**
+ * A monotonic clock a test moves by hand, for `new ClientCredentialsClient(options, clock)`; the wall
+ * clock stays the real one (what stores share).
+ */
+export function manualClock() {
+  let monotonic = 0;
+  return {
+    now: () => monotonic,
+    wall: () => Date.now(),
+    advance(ms: number) {
+      monotonic += ms;
+    },
+  };
 }

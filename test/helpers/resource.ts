@@ -21,13 +21,13 @@ export function useClientFactory(): (options?: Partial<ClientCredentialsOptions>
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
   return (options = {}) => {
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: TOKEN_URL,
-      clientId: 'svc-r',
-      clientSecret: RESOURCE_TEST_SECRET,
-      retry: false,
-      ...options,
-    });
+    const merged: Record<string, unknown> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-r', clientSecret: RESOURCE_TEST_SECRET, retry: false };
+    // A key given as undefined means "not set" here (the client refuses present-but-undefined credentials).
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    const client = new ClientCredentialsClient(merged as unknown as ClientCredentialsOptions);
     clients.push(client);
     return client;
   };

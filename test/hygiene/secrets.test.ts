@@ -16,7 +16,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
-import { inspect } from 'node:util';
+import { format, inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
@@ -193,7 +193,13 @@ afterEach(async () => {
 
 /** A client with the hygiene secret, a logger and listeners on every event. */
 function makeClient(options: Partial<ClientCredentialsOptions> = {}): ClientCredentialsClient {
-  const client = new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: CLIENT_ID, clientSecret: SECRET, retry: false, logger, ...options });
+  const merged: Record<string, unknown> = { tokenEndpoint: TOKEN_URL, clientId: CLIENT_ID, clientSecret: SECRET, retry: false, logger };
+  // A key given as undefined means "not set" here (the client refuses present-but-undefined credentials).
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) delete merged[key];
+    else merged[key] = value;
+  }
+  const client = new ClientCredentialsClient(merged as unknown as ClientCredentialsOptions);
   for (const name of EVENTS) {
     client.on(name, (event) => {
       seen[name]++;
@@ -549,13 +555,15 @@ describe('secrets stay out of everything a user can print', () => {
     expect(seen.channel).toBeGreaterThan(0);
   });
 
-  it('a token shows its accessToken only when asked for hidden properties', async () => {
+  it('a token shows its accessToken to no printer, not even with hidden properties, yet reads it when asked', async () => {
     server.use(http.post(TOKEN_URL, () => tokenJson(accessToken('hidden'))));
     const token = await makeClient().getToken();
     addToken('token', token);
-    // showHidden prints non-enumerable properties: that is where the token is, by design, readable.
-    expect(inspect(token, { showHidden: true })).toContain(accessToken('hidden'));
+    expect(inspect(token, { showHidden: true, getters: true, depth: 5 })).not.toContain(accessToken('hidden'));
+    expect(format('%o', token)).not.toContain(accessToken('hidden'));
     expect(inspect(token)).not.toContain(accessToken('hidden'));
+    const { accessToken: read } = token;
+    expect(read).toBe(accessToken('hidden'));
   });
 });
 

@@ -129,6 +129,8 @@ describe('option values', () => {
       maxCacheEntries: 100,
       maxResponseBytes: 1_048_576,
       invalidClientBackoff: 5_000,
+      assertionLifetime: 60_000,
+      closeTimeout: 5_000,
     });
   });
 

@@ -2,7 +2,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { OAuthError, TokenError } from '../../src/index.js';
 import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { rejectionOf, tokenJson, useClients } from '../helpers/core.js';
+import { advanceTo, fakeClocks, rejectionOf, tokenJson, useClients } from '../helpers/core.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -206,9 +206,8 @@ describe('invalid_client backoff', () => {
   const invalidClient = () => HttpResponse.json({ error: 'invalid_client', error_description: 'bad credentials' }, { status: 401 });
 
   it('fails fast with the same error for invalidClientBackoff (5 s by default), then asks the server again', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
     const t0 = Date.UTC(2030, 0, 1);
-    vi.setSystemTime(t0);
+    fakeClocks(t0);
     const { handler, seen } = tokenEndpoint((n) => (n === 1 ? invalidClient() : tokenJson(`tok-${n}`)));
     server.use(handler);
     const client = makeClient({ retry: FAST });
@@ -216,30 +215,29 @@ describe('invalid_client backoff', () => {
     expect(first).toBeInstanceOf(OAuthError);
     expect(first.error).toBe('invalid_client');
 
-    vi.setSystemTime(t0 + 4_999);
+    advanceTo(t0 + 4_999);
     const again = await rejectionOf(client.getToken());
     expect(again).toBe(first);
     // The backoff is client-wide: another scope fails fast too.
     expect(await rejectionOf(client.getToken({ scope: 'other' }))).toBe(first);
     expect(seen).toHaveLength(1);
 
-    vi.setSystemTime(t0 + 5_000);
+    advanceTo(t0 + 5_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
     expect(seen).toHaveLength(2);
   });
 
   it('uses the invalidClientBackoff option', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
     const t0 = Date.UTC(2030, 0, 1);
-    vi.setSystemTime(t0);
+    fakeClocks(t0);
     const { handler, seen } = tokenEndpoint((n) => (n === 1 ? invalidClient() : tokenJson(`tok-${n}`)));
     server.use(handler);
     const client = makeClient({ invalidClientBackoff: 60_000 });
     await rejectionOf(client.getToken());
-    vi.setSystemTime(t0 + 59_999);
+    advanceTo(t0 + 59_999);
     expect((await rejectionOf(client.getToken())).error).toBe('invalid_client');
     expect(seen).toHaveLength(1);
-    vi.setSystemTime(t0 + 60_000);
+    advanceTo(t0 + 60_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
   });
 

@@ -2,7 +2,7 @@ import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { deliveringFetch, eventually, heldEndpoint, rejectionOf, settleIo, stateOf, tokenJson, useClients, within } from '../helpers/core.js';
+import { advanceTo, deliveringFetch, eventually, fakeClocks, heldEndpoint, rejectionOf, settleIo, stateOf, tokenJson, useClients, within } from '../helpers/core.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -23,10 +23,10 @@ const HOUR = 3_600_000;
 const USABLE_UNTIL = T0 + HOUR - 30_000;
 const REFRESH_AT = T0 + 2_856_000;
 
-// Only Date is faked: msw and the client's timers keep running on real time; rotation is driven by Date.now().
+// Only the clocks are faked: msw and the client's timers keep running on real time; rotation is driven
+// by the monotonic clock, moved forward with advanceTo.
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(T0);
+  fakeClocks(T0);
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -38,7 +38,7 @@ describe('rotation', () => {
     const { client, state } = countingClient({ refreshJitter: 0 });
     const first = await client.getToken();
     expect(first.expiresAt).toBe(T0 + HOUR);
-    vi.setSystemTime(REFRESH_AT - 1);
+    advanceTo(REFRESH_AT - 1);
     expect(await client.getToken()).toBe(first);
     await settleIo();
     expect(state.calls).toBe(1);
@@ -52,7 +52,7 @@ describe('rotation', () => {
     (await held.arrived(1)).respond(tokenJson('tok-1', 3600));
     const first = await pending;
 
-    vi.setSystemTime(REFRESH_AT);
+    advanceTo(REFRESH_AT);
     // The refresh request is held: callers must not wait for it.
     const during = await within(Promise.all(Array.from({ length: 20 }, () => client.getToken())), 1000);
     for (const t of during) expect(t).toBe(first);
@@ -75,7 +75,7 @@ describe('rotation', () => {
     (await held.arrived(1)).respond(tokenJson('tok-1', 3600));
     await pending;
 
-    vi.setSystemTime(USABLE_UNTIL);
+    advanceTo(USABLE_UNTIL);
     const call = client.getToken();
     const second = await held.arrived(2);
     expect(await stateOf(call)).toBe('pending');
@@ -91,7 +91,7 @@ describe('rotation', () => {
     (await held.arrived(1)).respond(tokenJson('tok-1', 3600));
     const first = await pending;
 
-    vi.setSystemTime(USABLE_UNTIL - 1);
+    advanceTo(USABLE_UNTIL - 1);
     expect(await within(client.getToken(), 1000)).toBe(first);
     await held.arrived(2); // and it started the overdue refresh
   });
@@ -101,11 +101,11 @@ describe('rotation', () => {
     // refreshRatio 1: no background refresh before the margin, so only the margin decides.
     const { client, state } = countingClient({ refreshJitter: 0, refreshRatio: 1 });
     const first = await client.getToken();
-    vi.setSystemTime(T0 + 60_000 - 6_000 - 1);
+    advanceTo(T0 + 60_000 - 6_000 - 1);
     expect(await client.getToken()).toBe(first);
     await settleIo();
     expect(state.calls).toBe(1);
-    vi.setSystemTime(T0 + 60_000 - 6_000);
+    advanceTo(T0 + 60_000 - 6_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
     expect(state.calls).toBe(2);
   });
@@ -119,7 +119,7 @@ describe('rotation', () => {
     (await held.arrived(1)).respond(tokenJson('tok-1', 3600));
     const first = await pending;
 
-    vi.setSystemTime(REFRESH_AT);
+    advanceTo(REFRESH_AT);
     expect(await within(client.getToken(), 1000)).toBe(first);
     (await held.arrived(2)).respond(new HttpResponse('unavailable', { status: 503 }));
     // Let the failure land.
@@ -128,12 +128,12 @@ describe('rotation', () => {
 
     // Right after the failure: still the current token, and no hammering of the server.
     expect(await within(client.getToken(), 1000)).toBe(first);
-    vi.setSystemTime(REFRESH_AT + 9_999);
+    advanceTo(REFRESH_AT + 9_999);
     expect(await within(client.getToken(), 1000)).toBe(first);
     expect(state.calls).toBe(2);
 
     // A little later a call tries again, still without waiting.
-    vi.setSystemTime(REFRESH_AT + 10_001);
+    advanceTo(REFRESH_AT + 10_001);
     expect(await within(client.getToken(), 1000)).toBe(first);
     (await held.arrived(3)).respond(tokenJson('tok-3', 3600));
     await eventually(async () => expect((await client.getToken()).accessToken).toBe('tok-3'));
@@ -148,11 +148,11 @@ describe('rotation', () => {
     const client = makeClient({ refreshJitter: 0 });
     const first = await client.getToken();
 
-    vi.setSystemTime(USABLE_UNTIL - 1);
+    advanceTo(USABLE_UNTIL - 1);
     expect(await client.getToken()).toBe(first);
     await eventually(() => expect(seen).toHaveLength(2));
 
-    vi.setSystemTime(USABLE_UNTIL);
+    advanceTo(USABLE_UNTIL);
     const error = await rejectionOf(client.getToken());
     expect(TokenError.is(error)).toBe(true);
     expect(error.code).toBe('OAUTH_ERROR');
@@ -166,9 +166,9 @@ describe('rotation options', () => {
     server.use(handler);
     const client = makeClient({ refreshJitter: 0, refreshRatio: 1, expiryMargin: 120_000 });
     const first = await client.getToken();
-    vi.setSystemTime(T0 + HOUR - 120_000 - 1);
+    advanceTo(T0 + HOUR - 120_000 - 1);
     expect(await client.getToken()).toBe(first);
-    vi.setSystemTime(T0 + HOUR - 120_000);
+    advanceTo(T0 + HOUR - 120_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
     expect(seen).toHaveLength(2);
   });
@@ -178,9 +178,9 @@ describe('rotation options', () => {
     server.use(handler);
     const client = makeClient({ refreshJitter: 0, refreshRatio: 1, expiryMargin: 0 });
     const first = await client.getToken();
-    vi.setSystemTime(T0 + HOUR - 1);
+    advanceTo(T0 + HOUR - 1);
     expect(await client.getToken()).toBe(first);
-    vi.setSystemTime(T0 + HOUR);
+    advanceTo(T0 + HOUR);
     expect((await client.getToken()).accessToken).toBe('tok-2');
     expect(seen).toHaveLength(2);
   });
@@ -190,11 +190,11 @@ describe('rotation options', () => {
     const { client, state } = countingClient({ refreshJitter: 0, refreshRatio: 0.5 });
     const first = await client.getToken();
     const due = T0 + 0.5 * (HOUR - 30_000);
-    vi.setSystemTime(due - 1);
+    advanceTo(due - 1);
     expect(await client.getToken()).toBe(first);
     await settleIo();
     expect(state.calls).toBe(1);
-    vi.setSystemTime(due);
+    advanceTo(due);
     expect(await client.getToken()).toBe(first);
     await eventually(() => expect(state.calls).toBe(2));
   });
@@ -206,9 +206,9 @@ describe('rotation options', () => {
     const first = await client.getToken();
     expect(first.expiresAt).toBe(T0 + 120_000);
     // margin = min(30 000, 12 000)
-    vi.setSystemTime(T0 + 108_000 - 1);
+    advanceTo(T0 + 108_000 - 1);
     expect(await client.getToken()).toBe(first);
-    vi.setSystemTime(T0 + 108_000);
+    advanceTo(T0 + 108_000);
     expect((await client.getToken()).accessToken).toBe('tok-2');
     expect(seen).toHaveLength(2);
   });
@@ -227,11 +227,11 @@ describe('rotation options', () => {
       try {
         await client.getToken();
         // Unjittered refresh at T0 + 2 856 000; with random 0.999 it is 0.999 × 0.05 × 3 600 000 = 179 820 ms earlier.
-        vi.setSystemTime(T0 + 2_700_000);
+        advanceTo(T0 + 2_700_000);
         await client.getToken();
         await settleIo();
         const early = requests;
-        vi.setSystemTime(REFRESH_AT);
+        advanceTo(REFRESH_AT);
         await client.getToken();
         await settleIo();
         return { early, due: requests };

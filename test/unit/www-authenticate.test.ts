@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseWwwAuthenticate } from '../../src/www-authenticate.js';
+import { parseWwwAuthenticate } from '../../src/protocol/www-authenticate.js';
 
 /** Challenges as plain objects, for readable comparisons. */
 const parse = (header: string | null) =>

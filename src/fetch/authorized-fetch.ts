@@ -1,7 +1,8 @@
-import type { DPoP } from './dpop.js';
-import { TokenError } from './errors.js';
-import { AUTHORIZATION, type HeldToken } from './token.js';
-import { parseWwwAuthenticate } from './www-authenticate.js';
+import { TokenError } from '../errors.js';
+import type { FetchLike } from '../options.js';
+import type { DPoP } from '../protocol/dpop.js';
+import { parseWwwAuthenticate } from '../protocol/www-authenticate.js';
+import { AUTHORIZATION, type HeldToken } from '../token.js';
 
 /** Options of {@link ClientCredentialsClient.createFetch}. */
 export interface AuthorizedFetchOptions {
@@ -10,22 +11,26 @@ export interface AuthorizedFetchOptions {
    * rejects with `TokenError` `CONFIG` before anything is sent.
    * @default any origin the caller names; redirects never carry the token to another origin
    */
-  allowedOrigins?: readonly (string | URL)[];
+  allowedOrigins?: readonly (string | URL)[] | undefined;
   /** Scope of the tokens this wrapper attaches. @default the client's `scope` */
-  scope?: string | readonly string[];
+  scope?: string | readonly string[] | undefined;
   /** Audience of the tokens this wrapper attaches. @default the client's `audience` */
-  audience?: string;
+  audience?: string | undefined;
   /** Resource indicators of the tokens this wrapper attaches. @default the client's `resource` */
-  resource?: string | readonly string[];
+  resource?: string | readonly string[] | undefined;
   /** The `fetch` that sends the requests. @default the client's `fetch` option, else `globalThis.fetch` at call time */
-  fetch?: typeof globalThis.fetch;
+  fetch?: FetchLike | undefined;
 }
 
 /** Internal: where a wrapper gets its tokens, and how it drops one the resource server refused. */
 export interface TokenSource {
-  get(signal: AbortSignal | null | undefined): Promise<HeldToken>;
-  /** Drops `token` from the cache if it is still the cached one (compare-and-invalidate). */
-  invalidate(token: HeldToken): void;
+  get(signal: AbortSignal | undefined): Promise<HeldToken>;
+  /**
+   * Drops `token` from the cache if it is still the cached one (compare-and-invalidate). Returns false
+   * when refusals of this token are paused (the resource server refuses fresh tokens too): the 401 then
+   * goes back to the caller.
+   */
+  invalidate(token: HeldToken): boolean;
   /** Signs the DPoP proofs that go with `DPoP` tokens. */
   dpop?: DPoP | undefined;
 }
@@ -101,11 +106,16 @@ export function resolveAllowedOrigins(origins: readonly (string | URL)[] | undef
  *   fresh one and sends once more, if the body can be replayed. A second 401 is returned.
  * - Follows redirects itself, so that whatever `fetch` is used the token never follows a redirect to
  *   another origin; `redirect: 'manual'` and `'error'` are passed through unchanged.
+ *
+ * Why follow redirects here rather than let `fetch` do it: a `fetch` that follows redirects decides on
+ * its own which headers cross origins (Node's drops `authorization` but not a custom `dpop` header;
+ * others keep everything), and it cannot sign a new DPoP proof for each hop (`htu` and `htm` must name
+ * the request actually sent, RFC 9449 §4.3). Following them here makes both the same for every `fetch`.
  */
 export function createAuthorizedFetch(
   source: TokenSource,
   allowedOrigins: ReadonlySet<string> | undefined,
-  fetchOption: typeof globalThis.fetch | undefined,
+  fetchOption: FetchLike | undefined,
 ): typeof globalThis.fetch {
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = isRequest(input) ? input : undefined;
@@ -121,7 +131,7 @@ export function createAuthorizedFetch(
         throw new TokenError('CONFIG', `origin ${origin} is not in allowedOrigins; the request was not sent`);
       }
     }
-    const fetchImpl = fetchOption ?? globalThis.fetch;
+    const fetchImpl: FetchLike = fetchOption ?? globalThis.fetch;
     const signal = init?.signal ?? request?.signal;
     const hasInitBody = init !== undefined && init.body != null;
     const replayable = hasInitBody ? isReplayable(init.body) : request === undefined || request.body === null;
@@ -193,13 +203,13 @@ export function createAuthorizedFetch(
       return attempt(token);
     };
 
-    const first = await source.get(signal);
+    const first = await source.get(signal ?? undefined);
     const { response, carried } = await sendWith(first);
     if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType)) {
       return response;
     }
-    source.invalidate(first);
+    if (!source.invalidate(first)) return response;
     response.body?.cancel().catch(() => {});
-    return (await sendWith(await source.get(signal))).response;
+    return (await sendWith(await source.get(signal ?? undefined))).response;
   };
 }

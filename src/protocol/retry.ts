@@ -1,8 +1,21 @@
 import pRetry from 'p-retry';
-import { TokenError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { TokenError } from '../errors.js';
+import { sleep } from '../util/abort.js';
 
-const retryAfterOf = new WeakMap<object, number>();
+/** The retry policy, as resolved from the `retry` option. */
+export interface RetryPolicy {
+  readonly retries: number;
+  readonly minDelay: number;
+  readonly maxDelay: number;
+}
+
+const TRANSIENT = Symbol('m2m-token.transient');
+
+/** Marks an error that no response status shows to be transient (a token that expired in transit). */
+export function transient<E extends TokenError>(error: E): E {
+  Object.defineProperty(error, TRANSIENT, { value: true });
+  return error;
+}
 
 /**
  * Parses a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
@@ -17,38 +30,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Marks an error with the delay its response asked for in `Retry-After`. */
-export function withRetryAfter<E extends object>(error: E, headers: Headers): E {
-  const delay = parseRetryAfter(headers.get('retry-after'));
-  if (delay !== undefined) retryAfterOf.set(error, delay);
-  return error;
-}
-
 /**
  * Transient failures are retried: network errors, timeouts, HTTP 5xx and 429. OAuth errors from 4xx
  * (`invalid_client`, `invalid_scope`, …) and malformed successful responses are not.
  */
 export function isRetryable(error: unknown): boolean {
   if (!TokenError.is(error)) return false;
+  if ((error as unknown as Record<symbol, unknown>)[TRANSIENT] === true) return true;
   if (error.code === 'NETWORK' || error.code === 'TIMEOUT') return true;
   return error.status !== undefined && (error.status >= 500 || error.status === 429);
-}
-
-/** Waits `ms` (with an unref'ed timer if `unref`), or rejects with the signal's reason. */
-export function sleep(ms: number, signal: AbortSignal | undefined, unref: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    if (unref) timer.unref?.();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** What a retry hook learns before the client waits for the next attempt. */
@@ -76,7 +66,7 @@ export interface RetryContext {
  * `Retry-After` when that is longer; every delay is capped at `maxDelay`. With `background`, the delays
  * do not keep the process alive (nobody waits for the result); otherwise they do, like the request.
  */
-export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: ResolvedOptions['retry'], context: RetryContext = {}): Promise<T> {
+export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, context: RetryContext = {}): Promise<T> {
   const { signal, background = false, onRetry } = context;
   if (policy.retries === 0) return attempt(1);
   return pRetry(attempt, {
@@ -87,7 +77,7 @@ export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: Resolve
     shouldRetry: async ({ error, attemptNumber }) => {
       if (!isRetryable(error)) return false;
       const backoff = policy.minDelay * 2 ** (attemptNumber - 1) * (1 + Math.random());
-      const delay = Math.round(Math.min(policy.maxDelay, Math.max(backoff, retryAfterOf.get(error) ?? 0)));
+      const delay = Math.round(Math.min(policy.maxDelay, Math.max(backoff, (error as TokenError).retryAfter ?? 0)));
       onRetry?.({ attempt: attemptNumber, delay, error: error as TokenError });
       await sleep(delay, signal, background);
       return true;

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { loadUndici } from './optional.js';
+import { loadUndici } from '../util/peers.js';
 
 /**
  * The client certificate for mutual TLS (RFC 8705): presented on every connection to the token,

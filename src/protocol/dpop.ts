@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { type PrivateKeyInput, type SigningKey, publicJwk, signingKey } from './keys.js';
-import { loadJose } from './optional.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { loadJose } from '../util/peers.js';
 
 /** DPoP options: `true` generates an ES256 key pair for the client's lifetime, or bring your own key. */
 export interface DPoPOptions {
@@ -24,7 +25,7 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { EC: ['crv', 'kty
 export class DPoP {
   readonly #key: SigningKey;
   readonly #jwk: Record<string, unknown>;
-  readonly #nonces = new Map<string, string>();
+  readonly #nonces = new BoundedMap<string, string>(MAX_NONCES);
   /** RFC 7638 thumbprint of the public key (`jkt`): tokens are cached per key. */
   readonly thumbprint: string;
 
@@ -69,11 +70,7 @@ export class DPoP {
     if (nonce === null || nonce === '' || nonce.length > 1024) return false;
     const origin = new URL(url).origin;
     const previous = this.#nonces.get(origin);
-    if (previous !== nonce) {
-      this.#nonces.delete(origin);
-      this.#nonces.set(origin, nonce);
-      if (this.#nonces.size > MAX_NONCES) this.#nonces.delete(this.#nonces.keys().next().value!);
-    }
+    if (previous !== nonce) this.#nonces.set(origin, nonce);
     return (proof === undefined ? previous : nonceOf(proof)) !== nonce;
   }
 }

@@ -1,4 +1,4 @@
-import { TokenError } from './errors.js';
+import { TokenError } from '../errors.js';
 
 const loading = new Map<string, Promise<unknown>>();
 

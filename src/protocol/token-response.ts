@@ -1,34 +1,28 @@
-import { OAuthError, TokenError } from './errors.js';
+import { OAuthError, TokenError } from '../errors.js';
+import { createToken, type HeldToken, normalizeTokenType } from '../token.js';
+import { redact } from '../util/redact.js';
 import type { HttpResult } from './http.js';
-import { withRetryAfter } from './retry.js';
+import { parseRetryAfter } from './retry.js';
 import { schemas } from './schemas.js';
-import { createToken, normalizeTokenType, type HeldToken } from './token.js';
 
 const OWN_MEMBERS = new Set(['access_token', 'token_type', 'expires_in', 'scope', 'refresh_token', 'id_token']);
 
-function parseJson(result: HttpResult): unknown {
+/** The body as JSON, or `undefined`. A leading UTF-8 byte order mark is ignored (RFC 8259 §8.1). */
+export function parseJson(result: HttpResult): unknown {
   try {
-    return JSON.parse(result.text);
+    return JSON.parse(result.text.charCodeAt(0) === 0xfeff ? result.text.slice(1) : result.text);
   } catch {
     return undefined;
   }
 }
 
-/**
- * Replaces each of `secrets` in server-provided text with `[REDACTED]`, longest first: a hostile or
- * careless server that echoes the request (the client secret, the Basic credential) must not put them
- * in error messages, which end up in logs.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let clean = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret !== '') clean = clean.replaceAll(secret, '[REDACTED]');
-  }
-  return clean;
+function retryAfterOf(result: HttpResult): { retryAfter?: number } {
+  const retryAfter = parseRetryAfter(result.headers.get('retry-after'));
+  return retryAfter === undefined ? {} : { retryAfter };
 }
 
 function invalid(result: HttpResult, why: string): TokenError {
-  return withRetryAfter(new TokenError('INVALID_RESPONSE', `${why} (HTTP ${result.status})`, { status: result.status }), result.headers);
+  return new TokenError('INVALID_RESPONSE', `${why} (HTTP ${result.status})`, { status: result.status, ...retryAfterOf(result) });
 }
 
 /**
@@ -36,17 +30,17 @@ function invalid(result: HttpResult, why: string): TokenError {
  * Used for the token and revocation endpoints alike. `secrets` are redacted from the server's text.
  */
 export function parseOAuthError(result: HttpResult, body = parseJson(result), secrets: readonly string[] = []): OAuthError | undefined {
-  const parsed = schemas().ErrorResponse.safeParse(body);
+  const parsed = schemas.ErrorResponse.safeParse(body);
   if (!parsed.success) return undefined;
   const { error, error_description, error_uri } = parsed.data;
-  return withRetryAfter(
-    new OAuthError({
+  return new OAuthError(
+    {
       error: redact(error, secrets),
       errorDescription: typeof error_description === 'string' ? redact(error_description, secrets) : undefined,
       errorUri: typeof error_uri === 'string' ? redact(error_uri, secrets) : undefined,
       status: result.status,
-    }),
-    result.headers,
+    },
+    retryAfterOf(result),
   );
 }
 
@@ -57,7 +51,7 @@ export function errorFromResponse(result: HttpResult, what: string, secrets: rea
 
 /** What was asked for, needed to complete the token. */
 export interface TokenRequestContext {
-  /** `Date.now()` when the request was sent: expiry is dated from it. */
+  /** Wall-clock time (epoch ms) when the request was sent: `expiresAt` is dated from it. */
   readonly sentAt: number;
   /** Lifetime in ms assumed when `expires_in` is missing. */
   readonly defaultLifetime: number;
@@ -79,7 +73,7 @@ export function processTokenResponse(result: HttpResult, context: TokenRequestCo
   }
   const oauthError = parseOAuthError(result, body, context.secrets);
   if (oauthError) throw oauthError;
-  const parsed = schemas().TokenResponse.safeParse(body);
+  const parsed = schemas.TokenResponse.safeParse(body);
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.')))].join(', ');
     throw invalid(result, `token response has missing or malformed ${fields}`);

@@ -1,5 +1,6 @@
-import { TokenError } from './errors.js';
-import { redact } from './token-response.js';
+import { TokenError } from '../errors.js';
+import { untilAborted } from '../util/abort.js';
+import { redact, redactError } from '../util/redact.js';
 
 /** A response read in full, within the size limit. */
 export interface HttpResult {
@@ -20,6 +21,24 @@ export interface SendOptions {
 }
 
 const TIMED_OUT = Symbol('timeout');
+
+const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } as const;
+
+/**
+ * A form POST (`application/x-www-form-urlencoded`, expecting JSON) to an authorization server endpoint:
+ * the token and revocation requests. `prepare` adds client authentication (and a DPoP proof) to the body
+ * and headers before it is sent.
+ */
+export async function postForm(
+  url: URL,
+  body: URLSearchParams,
+  options: SendOptions,
+  prepare?: (body: URLSearchParams, headers: Record<string, string>) => Promise<void> | void,
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...FORM_HEADERS };
+  await prepare?.(body, headers);
+  return send(url, { method: 'POST', headers, body: body.toString() }, options);
+}
 
 /**
  * Sends one request to an authorization server endpoint and reads the whole body, within `timeout` and
@@ -50,8 +69,11 @@ export async function send(url: URL, init: RequestInit, options: SendOptions): P
       throw controller.signal.reason;
     }
     if (TokenError.is(error)) throw error;
-    throw new TokenError('NETWORK', `request to ${url.origin}${url.pathname} failed: ${redact(describe(error), options.secrets ?? [])}`, {
-      cause: error,
+    // The cause is a redacted copy: a custom fetch may quote the request (the Basic credential, the
+    // form body) in its message, its stack or a nested cause.
+    const secrets = options.secrets ?? [];
+    throw new TokenError('NETWORK', `request to ${url.origin}${url.pathname} failed: ${redact(describe(error), secrets)}`, {
+      cause: redactError(error, secrets),
     });
   } finally {
     clearTimeout(timer);
@@ -64,25 +86,6 @@ function describe(error: unknown): string {
   if (typeof cause?.code === 'string') return cause.code;
   if (error instanceof Error) return error.message;
   return 'unknown error';
-}
-
-/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 async function readBody(response: Response, limit: number, signal: AbortSignal): Promise<string> {

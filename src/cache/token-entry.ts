@@ -1,0 +1,203 @@
+import { abortedError, asTokenError, type TokenError } from '../errors.js';
+import type { HeldToken, Issued, TokenParams } from '../token.js';
+import { nextTurn, noop } from '../util/abort.js';
+import type { Clock } from '../util/clock.js';
+import { retryAfterFailure, type SchedulePolicy, schedule } from './schedule.js';
+import type { Waiters } from './waiting.js';
+
+/** What a token entry asks its acquirer for. */
+export interface AcquireRequest {
+  readonly entry: TokenEntry;
+  /** Nobody waits for this request: callers are served the current token meanwhile. */
+  readonly background: boolean;
+  /** `forceRefresh`: a new token from the server, whatever a shared store holds. */
+  readonly force: boolean;
+  /** False once the entry was cleared (revocation) or the client closed since the request started. */
+  isCurrent(): boolean;
+}
+
+/** Gets a token for an entry: the token endpoint, possibly behind decorators (shared store, backoff). */
+export type Acquire = (request: AcquireRequest) => Promise<Issued>;
+
+/** What every entry of a client shares. */
+export interface EntryContext {
+  readonly clock: Clock;
+  readonly policy: SchedulePolicy;
+  readonly acquire: Acquire;
+  readonly waiters: Waiters;
+  /** Aborted when the client closes; its reason is what callers then get. */
+  readonly closed: AbortSignal;
+  onToken(entry: TokenEntry, issued: Issued, duration: number, background: boolean): void;
+  onError(entry: TokenEntry, error: TokenError, background: boolean): void;
+}
+
+/**
+ * When the token fetched to replace a refused one is refused too (within this long of its arrival),
+ * refusals of this entry's token do not drop it for this long: the resource server rejects every token, and a new one per call would only load
+ * the token endpoint. Callers get the resource server's 401 meanwhile.
+ */
+export const REFUSAL_PAUSE = 10_000;
+
+/**
+ * One key's token: its state, its rules, and its single request in flight.
+ *
+ * States, on the monotonic clock: *empty* (no token), *fresh* (usable, before `refreshAt`), *refresh due*
+ * (usable, past `refreshAt`: the next call starts a background refresh and is served the current token),
+ * *expired* (past `usableUntil`: callers wait for a new token). At most one request is in flight; every
+ * caller joins it. Clearing bumps the generation, so a request already in flight does not fill the entry.
+ */
+export class TokenEntry {
+  /** The cache key: scope, audience and resource as sets. */
+  readonly key: string;
+  readonly params: TokenParams;
+  readonly #context: EntryContext;
+  #issued: Issued | undefined;
+  /** `Promise.resolve(token)`, built once per token so the cached path allocates nothing. */
+  #resolved: Promise<HeldToken> | undefined;
+  #usableUntil = 0;
+  #refreshAt = 0;
+  #inflight: Promise<HeldToken> | undefined;
+  #generation = 0;
+  /** The last token dropped after a refusal: never taken back from a shared store. */
+  #discarded: string | undefined;
+  /** A refusal dropped the previous token: the next token kept is its replacement. */
+  #replacing = false;
+  #replacement: HeldToken | undefined;
+  #replacementUntil = 0;
+  #refusalsPausedUntil = 0;
+
+  constructor(key: string, params: TokenParams, context: EntryContext) {
+    this.key = key;
+    this.params = params;
+    this.#context = context;
+  }
+
+  /** The current token, usable or not. */
+  get token(): HeldToken | undefined {
+    return this.#issued?.token;
+  }
+
+  /** The last token dropped because a resource server refused it. */
+  get discarded(): string | undefined {
+    return this.#discarded;
+  }
+
+  /** The current token may be handed out. */
+  isUsable(now: number): boolean {
+    return this.#resolved !== undefined && now < this.#usableUntil;
+  }
+
+  /** A request for this entry is in flight. */
+  isRefreshing(): boolean {
+    return this.#inflight !== undefined;
+  }
+
+  /** A call now starts a background refresh: the token is usable, its refresh is due, none is in flight. */
+  shouldRefresh(now: number): boolean {
+    return this.isUsable(now) && now >= this.#refreshAt && !this.isRefreshing();
+  }
+
+  /**
+   * A token for a caller: the current one while usable (starting a background refresh when due), else
+   * the request in flight, else a new request. `force` skips the current token.
+   */
+  get(signal: AbortSignal | undefined, force: boolean): Promise<HeldToken> {
+    if (!force && this.#resolved !== undefined) {
+      const now = this.#context.clock.now();
+      // Inline of isUsable / shouldRefresh: this is the hot path.
+      if (now < this.#usableUntil && signal?.aborted !== true) {
+        if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
+        return this.#resolved;
+      }
+    }
+    const { closed, waiters } = this.#context;
+    if (closed.aborted) return Promise.reject(closed.reason);
+    // Checked before starting a request: a caller that already gave up must not cause one.
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    return waiters.wait(this.#inflight ?? this.#start(false, force), signal);
+  }
+
+  /**
+   * A resource server refused `token`: drops it if it is still the current one (compare-and-invalidate,
+   * so any number of refusals of one token cause one refresh). Returns `'dropped'`, `'not-current'`
+   * (already replaced: the caller may retry with the current token) or `'paused'`. When the
+   * token that replaced a refused one is refused too, within {@link REFUSAL_PAUSE} of its arrival,
+   * refusals are ignored for {@link REFUSAL_PAUSE}.
+   */
+  invalidate(token: HeldToken): 'dropped' | 'not-current' | 'paused' {
+    if (this.#issued?.token !== token) return 'not-current';
+    const now = this.#context.clock.now();
+    if (now < this.#refusalsPausedUntil) return 'paused';
+    if (this.#replacement === token && now < this.#replacementUntil) {
+      this.#replacement = undefined;
+      this.#refusalsPausedUntil = now + REFUSAL_PAUSE;
+      return 'paused';
+    }
+    this.#drop();
+    this.#discarded = token.accessToken;
+    this.#replacing = true;
+    return 'dropped';
+  }
+
+  /** Forgets the token and makes a request in flight unable to fill the entry. Returns the token. */
+  clear(): HeldToken | undefined {
+    const token = this.token;
+    this.#generation++;
+    this.#inflight = undefined;
+    this.#drop();
+    return token;
+  }
+
+  #drop(): void {
+    this.#issued = undefined;
+    this.#resolved = undefined;
+    this.#usableUntil = 0;
+    this.#refreshAt = 0;
+  }
+
+  #start(background: boolean, force: boolean): Promise<HeldToken> {
+    const { clock, closed, acquire, policy } = this.#context;
+    const generation = this.#generation;
+    const started = clock.now();
+    const isCurrent = () => generation === this.#generation && !closed.aborted;
+    const run = () => acquire({ entry: this, background, force, isCurrent });
+    // A background refresh starts on the next turn of the event loop: the caller that made it due gets
+    // its cached token without first paying for building and sending the request.
+    const acquiring = background ? nextTurn().then(run) : run();
+    const request: Promise<HeldToken> = acquiring.then(
+      (issued) => {
+        if (this.#inflight === request) this.#inflight = undefined;
+        if (isCurrent()) this.#keep(issued);
+        this.#context.onToken(this, issued, Math.round(clock.now() - started), background);
+        return issued.token;
+      },
+      (cause: unknown) => {
+        if (this.#inflight === request) this.#inflight = undefined;
+        const error = asTokenError(cause);
+        // Requests abandoned by close() are not failures worth reporting.
+        if (!closed.aborted) this.#context.onError(this, error, background);
+        // A failed background refresh: keep serving the current token and try again a little later.
+        const now = clock.now();
+        if (this.isUsable(now)) this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy);
+        throw error;
+      },
+    );
+    this.#inflight = request;
+    request.catch(noop);
+    return request;
+  }
+
+  #keep(issued: Issued): void {
+    const now = this.#context.clock.now();
+    const { usableUntil, refreshAt } = schedule(issued.sentAt, issued.lifetime, now, this.#context.policy);
+    // Arrived too late to keep: handed to the callers waiting for it, not cached.
+    if (usableUntil <= now) return;
+    this.#issued = issued;
+    this.#resolved = Promise.resolve(issued.token);
+    this.#usableUntil = usableUntil;
+    this.#refreshAt = refreshAt;
+    this.#replacement = this.#replacing ? issued.token : undefined;
+    this.#replacementUntil = now + REFUSAL_PAUSE;
+    this.#replacing = false;
+  }
+}

@@ -1,0 +1,122 @@
+import { TokenError } from '../errors.js';
+import { parseEndpoint } from '../util/endpoint.js';
+import { redact } from '../util/redact.js';
+import { type HttpResult, type SendOptions, send } from './http.js';
+import { type RetryInfo, type RetryPolicy, withRetry } from './retry.js';
+import { schemas } from './schemas.js';
+import { errorFromResponse, parseJson } from './token-response.js';
+
+/** The authorization server metadata members the client uses (RFC 8414 §2). */
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly token_endpoint?: string | undefined;
+  readonly revocation_endpoint?: string | undefined;
+  readonly introspection_endpoint?: string | undefined;
+  readonly token_endpoint_auth_methods_supported?: readonly string[] | undefined;
+  readonly mtls_endpoint_aliases?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * The metadata URLs to try for an issuer, in order: RFC 8414 §3.1 (the well-known segment inserted
+ * between host and path), then OpenID Connect Discovery 1.0 §4 (appended to the issuer).
+ */
+export function metadataUrls(issuer: string): URL[] {
+  const base = new URL(issuer);
+  const path = base.pathname.replace(/\/$/, '');
+  return [
+    new URL(`${base.origin}/.well-known/oauth-authorization-server${path}`),
+    new URL(`${base.origin}${path}/.well-known/openid-configuration`),
+  ];
+}
+
+/**
+ * Fetches and validates authorization server metadata. A 404 (or other 4xx) at the RFC 8414 location
+ * falls back to the OpenID Connect location. The document's `issuer` must equal `issuer` exactly
+ * (RFC 8414 §3.3) — or, with `ignoreTrailingSlash`, up to one trailing `/` — or the metadata is refused
+ * with `INVALID_RESPONSE`. `secrets` are redacted from the server's text in errors.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
+ */
+export async function discover(
+  issuer: string,
+  get: (url: URL) => Promise<HttpResult>,
+  ignoreTrailingSlash = false,
+  secrets: readonly string[] = [],
+): Promise<AuthorizationServerMetadata> {
+  const trim = (s: string) => (ignoreTrailingSlash ? s.replace(/\/$/, '') : s);
+  const urls = metadataUrls(issuer);
+  for (const [index, location] of urls.entries()) {
+    const result = await get(location);
+    const last = index === urls.length - 1;
+    if (result.status >= 400 && result.status < 500 && !last) continue;
+    if (result.status < 200 || result.status > 299) throw errorFromResponse(result, `discovery at ${location.href}`, secrets);
+    const parsed = schemas.Metadata.safeParse(parseJson(result));
+    if (!parsed.success) {
+      throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is not a valid metadata document`, {
+        status: result.status,
+      });
+    }
+    if (trim(parsed.data.issuer) !== trim(issuer)) {
+      throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is for issuer ${JSON.stringify(redact(parsed.data.issuer, secrets))}, not ${JSON.stringify(issuer)}`, {
+        status: result.status,
+      });
+    }
+    return parsed.data;
+  }
+  /* c8 ignore next */
+  throw new TokenError('INVALID_RESPONSE', `no metadata found for ${issuer}`);
+}
+
+/** The endpoints the client uses, from its options and the issuer's metadata. */
+export interface Endpoints {
+  readonly token: URL;
+  readonly revocation: URL | undefined;
+  readonly metadata: AuthorizationServerMetadata;
+}
+
+/** What {@link discoverEndpoints} needs to know. */
+export interface DiscoveryConfig {
+  readonly issuer: string;
+  /** The issuer was given as a `URL` (whose serialisation may have gained a trailing `/`). */
+  readonly issuerFromUrl: boolean;
+  readonly tokenEndpoint: URL | undefined;
+  readonly revocationEndpoint: URL | undefined;
+  readonly allowInsecureHttp: boolean;
+  /** With a client certificate, the mutual-TLS aliases (RFC 8705 §5) take precedence. */
+  readonly mtls: boolean;
+  readonly retry: RetryPolicy;
+  readonly send: SendOptions;
+  readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
+/**
+ * Discovers the issuer's metadata (with retries of transient failures) and resolves the token and
+ * revocation endpoints: configured ones win over discovered ones.
+ */
+export async function discoverEndpoints(config: DiscoveryConfig): Promise<Endpoints> {
+  const { issuer, send: sendOptions, retry, onRetry } = config;
+  const get = (url: URL) =>
+    withRetry(
+      async () => {
+        const result = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, sendOptions);
+        if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`, sendOptions.secrets);
+        return result;
+      },
+      retry,
+      { signal: sendOptions.signal, onRetry },
+    );
+  const metadata = await discover(issuer, get, config.issuerFromUrl, sendOptions.secrets);
+  const aliases = config.mtls ? metadata.mtls_endpoint_aliases : undefined;
+  const endpoint = (name: 'token_endpoint' | 'revocation_endpoint') => {
+    const value = aliases?.[name] ?? metadata[name];
+    if (value === undefined) return undefined;
+    try {
+      return parseEndpoint(name, value, config.allowInsecureHttp);
+    } catch (error) {
+      throw new TokenError('INVALID_RESPONSE', `metadata of ${issuer}: ${(error as Error).message}`);
+    }
+  };
+  const token = config.tokenEndpoint ?? endpoint('token_endpoint');
+  if (token === undefined) throw new TokenError('INVALID_RESPONSE', `metadata of ${issuer} has no token_endpoint`);
+  return { token, revocation: config.revocationEndpoint ?? endpoint('revocation_endpoint'), metadata };
+}

@@ -1,0 +1,86 @@
+import { OAuthError, TokenError } from '../errors.js';
+import type { Issued, TokenParams } from '../token.js';
+import type { Clock } from '../util/clock.js';
+import type { ClientAuth } from './client-auth.js';
+import type { DPoP } from './dpop.js';
+import { type HttpResult, postForm, type SendOptions } from './http.js';
+import { type RetryInfo, type RetryPolicy, transient, withRetry } from './retry.js';
+import { parseOAuthError, processTokenResponse } from './token-response.js';
+
+/** Everything a token request needs besides what it is for: the client's configuration, stateless. */
+export interface TokenEndpointConfig {
+  readonly clientId: string;
+  readonly authenticate: ClientAuth;
+  /** The `aud` of a client assertion sent to `endpoint`. */
+  readonly assertionAudience: (endpoint: URL) => string | Promise<string>;
+  readonly dpop: DPoP | undefined;
+  readonly extraParams: Readonly<Record<string, string>>;
+  /** Lifetime in ms assumed when the response has no `expires_in`. */
+  readonly defaultLifetime: number;
+  readonly retry: RetryPolicy;
+  readonly send: SendOptions;
+  readonly clock: Clock;
+  readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
+/** The grant's form body (RFC 6749 §4.4.2, RFC 8707 `resource`, and the configured extra parameters). */
+export function tokenRequestBody(params: TokenParams, extraParams: Readonly<Record<string, string>>): URLSearchParams {
+  const body = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (params.scope.length > 0) body.set('scope', params.scope.join(' '));
+  if (params.audience !== undefined) body.set('audience', params.audience);
+  for (const resource of params.resource) body.append('resource', resource);
+  for (const [name, value] of Object.entries(extraParams)) body.set(name, value);
+  return body;
+}
+
+/**
+ * Requests a token at `endpoint` with the client credentials grant (RFC 6749 §4.4), retrying transient
+ * failures. With DPoP, a `use_dpop_nonce` answer gets one more request with the server's nonce
+ * (RFC 9449 §8), not counted as a retry. A token that expired before its response arrived (a very short
+ * lifetime on a slow or stalled process) is a transient failure; one that arrived with little time left
+ * is returned: the cache decides how long to keep it.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ */
+export function requestToken(config: TokenEndpointConfig, endpoint: URL, params: TokenParams, background: boolean): Promise<Issued> {
+  const { clock, dpop, send } = config;
+  const requestedScope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
+  const audience = () => config.assertionAudience(endpoint);
+  return withRetry(
+    async (attempts) => {
+      let sentAt: number;
+      let sentAtWall: number;
+      let result: HttpResult;
+      for (let nonceRetry = 0; ; nonceRetry++) {
+        let proof: string | undefined;
+        result = await postForm(endpoint, tokenRequestBody(params, config.extraParams), send, async (body, headers) => {
+          await config.authenticate(body, headers, audience);
+          if (dpop !== undefined) headers.dpop = proof = await dpop.proof('POST', endpoint);
+          sentAt = clock.now();
+          sentAtWall = clock.wall();
+        });
+        const newNonce = dpop?.observe(endpoint, result.headers, proof) ?? false;
+        if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
+      }
+      const token = processTokenResponse(result, {
+        sentAt: sentAtWall!,
+        defaultLifetime: config.defaultLifetime,
+        requestedScope,
+        secrets: send.secrets ?? [],
+      });
+      const lifetime = token.expiresAt - sentAtWall!;
+      if (sentAt! + lifetime <= clock.now()) {
+        const message = `token for ${config.clientId} expired before its response arrived (lifetime ${lifetime} ms)`;
+        throw transient(new TokenError('INVALID_RESPONSE', message, { status: result.status }));
+      }
+      return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts };
+    },
+    config.retry,
+    { signal: send.signal, background, onRetry: config.onRetry },
+  );
+}
+
+/** True for an error that says the client's credentials were refused. */
+export function isInvalidClient(error: unknown): error is OAuthError {
+  return OAuthError.is(error) && error.error === 'invalid_client';
+}

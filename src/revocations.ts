@@ -1,0 +1,113 @@
+import { type GuardedStore } from './acquire/shared-store.js';
+import type { Acquire } from './cache/token-entry.js';
+import type { TokenEntries } from './cache/entries.js';
+import { asTokenError, TokenError } from './errors.js';
+import { type Events, fingerprint } from './events.js';
+import { type RevocationConfig, revokeToken } from './protocol/revocation.js';
+import type { Clock } from './util/clock.js';
+import { BoundedMap } from './util/bounded-map.js';
+
+/** How many revoked tokens a client remembers, to refuse them if a server or store hands them back. */
+const MAX_REVOKED_REMEMBERED = 1000;
+
+/** A token the client held, and its key in the store. */
+export interface Held {
+  readonly value: string;
+  readonly storeKey: string | undefined;
+}
+
+/** What revocation needs from the rest of the client. */
+export interface RevocationDeps {
+  readonly clientId: string;
+  readonly entries: TokenEntries;
+  readonly store: GuardedStore | undefined;
+  readonly keyOf: (cacheKey: string) => string;
+  readonly events: Events;
+  readonly clock: Clock;
+}
+
+/**
+ * Revocation bookkeeping (RFC 7009): which tokens are forgotten and remembered as revoked, their removal
+ * from a shared store, and the revocation requests with their events.
+ */
+export class Revocations {
+  readonly #deps: RevocationDeps;
+  readonly #revoked = new BoundedMap<string, true>(MAX_REVOKED_REMEMBERED);
+
+  constructor(deps: RevocationDeps) {
+    this.#deps = deps;
+  }
+
+  /** True for a token this client revoked. */
+  isRevoked(value: string): boolean {
+    return this.#revoked.has(value);
+  }
+
+  /** Decorates `acquire`: a token this client revoked is refused if a server hands it out again. */
+  refuseRevoked(acquire: Acquire): Acquire {
+    return async (request) => {
+      const issued = await acquire(request);
+      if (this.#revoked.has(issued.token.accessToken)) {
+        throw new TokenError('INVALID_RESPONSE', 'the authorization server issued a token that was revoked', { status: 200 });
+      }
+      return issued;
+    };
+  }
+
+  /** Forgets every held token (requests in flight can no longer fill the cache) and returns them. */
+  forgetAll(): Held[] {
+    const held: Held[] = [];
+    for (const entry of this.#deps.entries) {
+      const token = entry.clear();
+      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key) });
+    }
+    for (const { value } of held) this.#revoked.set(value, true);
+    return held;
+  }
+
+  /** Forgets `value` wherever it is held and returns where it was. */
+  forget(value: string): Held[] {
+    const held: Held[] = [];
+    for (const entry of this.#deps.entries) {
+      if (entry.token?.accessToken !== value) continue;
+      entry.clear();
+      held.push({ value, storeKey: this.#storeKey(entry.key) });
+    }
+    this.#revoked.set(value, true);
+    return held.length > 0 ? held : [{ value, storeKey: undefined }];
+  }
+
+  /** Deletes forgotten tokens from the store, where they are still the stored ones. */
+  async unshare(held: readonly Held[]): Promise<void> {
+    const { store } = this.#deps;
+    if (store === undefined) return;
+    await Promise.all(held.map(({ value, storeKey }) => storeKey !== undefined && store.call((s) => s.delete(storeKey, value))));
+  }
+
+  /** Revokes each value in parallel at `endpoint`; resolves with the errors of those that failed. */
+  async revokeAll(endpoint: URL, config: RevocationConfig, values: readonly string[]): Promise<TokenError[]> {
+    const { events, clock, clientId } = this.#deps;
+    const results = await Promise.allSettled(
+      values.map(async (token) => {
+        const started = clock.now();
+        const outcome = await revokeToken(config, endpoint, token).then(
+          () => undefined,
+          (error: unknown) => asTokenError(error),
+        );
+        events.emit('revoke', () => ({
+          clientId,
+          fingerprint: fingerprint(token),
+          ok: outcome === undefined,
+          error: outcome,
+          duration: Math.round(clock.now() - started),
+        }));
+        if (outcome !== undefined) throw outcome;
+      }),
+    );
+    return results.flatMap((r) => (r.status === 'rejected' ? [asTokenError(r.reason)] : []));
+  }
+
+  #storeKey(cacheKey: string): string | undefined {
+    return this.#deps.store === undefined ? undefined : this.#deps.keyOf(cacheKey);
+  }
+}
