@@ -99,6 +99,12 @@ class AccessToken implements HeldToken {
   get [AUTHORIZATION](): string {
     return this.#authorization;
   }
+
+  /** `util.inspect` (whatever its options: `showHidden`, `getters`, `%o`) shows the token's fields, never its value. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    const { tokenType, expiresAt, scope, extra } = this;
+    return `Token ${inspect({ tokenType, expiresAt, ...(scope !== undefined && { scope }), extra }, options)}`;
+  }
 }
 Object.defineProperty(AccessToken.prototype, Symbol.toStringTag, { value: 'Token' });
 
