@@ -1,11 +1,11 @@
-import type * as Zod from 'zod/mini';
+import * as z from 'zod/mini';
 
 /**
- * The zod schemas of what authorization servers send. zod is imported on first use, not with the
- * package: it is most of m2m-token's import time, and a process may start without ever parsing a
- * response (a cached token from a store, or a client built at startup and used later).
+ * The zod schemas of what authorization servers send, built when the module loads. The build bundles
+ * the parts of `zod/mini` they use (package.json has no runtime dependencies), so building them costs
+ * well under a millisecond and the first token request pays nothing for them.
  */
-function build(z: typeof Zod) {
+function build() {
   // Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
   // can hold, or Infinity (1e308 × 1000).
   const numeric = z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]);
@@ -38,22 +38,18 @@ function build(z: typeof Zod) {
 }
 
 type Schemas = ReturnType<typeof build>;
-let loaded: Schemas | undefined;
-let loading: Promise<Schemas> | undefined;
+const built: Schemas = build();
+const ready: Promise<Schemas> = Promise.resolve(built);
 
-/** Loads zod and builds the schemas, once. Every path that parses a response awaits this first. */
+/**
+ * The schemas, already built: kept for the callers that await it before parsing.
+ * @deprecated Use {@link schemas}; the schemas are built when the module loads.
+ */
 export function loadSchemas(): Promise<Schemas> {
-  if (loading === undefined) {
-    loading = import('zod/mini').then((z) => (loaded = build(z)));
-    loading.catch(() => {
-      loading = undefined;
-    });
-  }
-  return loading;
+  return ready;
 }
 
-/** The schemas, once {@link loadSchemas} has resolved. */
+/** The response schemas. */
 export function schemas(): Schemas {
-  if (loaded === undefined) throw new Error('m2m-token: internal error: response schemas used before loadSchemas()');
-  return loaded;
+  return built;
 }
