@@ -1,5 +1,5 @@
 // `npm run bench`: installs the bench's own dependencies if missing, builds m2m-token, starts the
-// loopback servers in one process and one client process per subject, runs scenarios (a)–(f) with the
+// loopback servers in one process and one client process per subject, runs scenarios (a)–(g) with the
 // subjects alternating round by round, and writes bench/results/latest.{json,md},
 // docs/benchmarks.md and docs/rotation-latency.svg.
 //

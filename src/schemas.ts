@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
 
 /**
- * The zod schemas of what authorization servers send, built when the module loads. The build bundles
- * the parts of `zod/mini` they use (package.json has no runtime dependencies), so building them costs
- * well under a millisecond and the first token request pays nothing for them.
+ * The zod schemas of what authorization servers send, built when the module loads, so the first token
+ * response pays nothing for them. The published build bundles the parts of `zod/mini` they use (the
+ * package has no runtime dependencies), which Node.js loads with the rest of the package.
  */
 function build() {
   // Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
