@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { defineConfig, type Options } from 'tsup';
 
 /**
@@ -9,6 +12,33 @@ import { defineConfig, type Options } from 'tsup';
  */
 const bundled = ['zod', 'p-retry', 'is-network-error'];
 
+const require = createRequire(import.meta.url);
+
+/** The directory of an installed package (its package.json, found whatever its `exports` allow). */
+function packageDir(name: string): string {
+  let dir = dirname(require.resolve(name === 'zod' ? 'zod/mini' : name));
+  while (!readdirSync(dir).includes('package.json') || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {
+    if (dirname(dir) === dir) throw new Error(`package.json of ${name} not found`);
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+/** dist/THIRD-PARTY-LICENSES.md: the name, version and licence text of each bundled package (MIT asks for it). */
+function writeThirdPartyLicenses(): void {
+  const sections = bundled.map((name) => {
+    const dir = packageDir(name);
+    const { version, license } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const file = readdirSync(dir).find((f) => /^licen[cs]e(\.md|\.txt)?$/i.test(f));
+    if (file === undefined) throw new Error(`no licence file in ${name}`);
+    return `## ${name}@${version} (${license})\n\n${readFileSync(join(dir, file), 'utf8').trim()}\n`;
+  });
+  writeFileSync(
+    'dist/THIRD-PARTY-LICENSES.md',
+    `# Third-party licences\n\nm2m-token's build bundles the parts it uses of these packages:\n\n${sections.join('\n')}`,
+  );
+}
+
 const shared = {
   target: 'node20',
   platform: 'node',
@@ -18,7 +48,8 @@ const shared = {
   // JavaScript with the source's names. A map without its sources would send debuggers to `src/*.ts`
   // files that are not shipped; with its sources it tripled the package (600 kB of 960 kB).
   sourcemap: false,
-  // Bundled code keeps no comments but its licence notices (zod and p-retry are MIT).
+  // Licence comments of bundled code stay where they are; the licence texts go to
+  // dist/THIRD-PARTY-LICENSES.md.
   esbuildOptions(options) {
     options.legalComments = 'inline';
   },
@@ -33,6 +64,9 @@ export default defineConfig([
     format: 'esm',
     splitting: true,
     dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts' } },
+    async onSuccess() {
+      writeThirdPartyLicenses();
+    },
   },
   // CommonJS: the library entries only (the command runs as ESM). p-retry is ESM-only, and Node.js
   // 20.18 cannot require() ES modules, so bundling is needed here in any case.

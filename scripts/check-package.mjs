@@ -40,7 +40,7 @@ try {
   await check('ships only dist, README, LICENSE, CHANGELOG and package.json', () => {
     const stray = shipped.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p));
     if (stray.length) throw new Error(`unexpected files: ${stray.join(', ')}`);
-    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'].filter((p) => !shipped.includes(p));
+    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/THIRD-PARTY-LICENSES.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'].filter((p) => !shipped.includes(p));
     if (missing.length) throw new Error(`missing files: ${missing.join(', ')}`);
   });
 
@@ -56,6 +56,12 @@ try {
     const peers = Object.keys(manifest.peerDependencies ?? {});
     const required = peers.filter((p) => !manifest.peerDependenciesMeta?.[p]?.optional);
     if (required.length) throw new Error(`required peer dependencies: ${required.join(', ')}`);
+  });
+
+  await check('the licences of the bundled packages are shipped', () => {
+    const notices = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.md'), 'utf8');
+    const missing = ['zod', 'p-retry', 'is-network-error'].filter((name) => !new RegExp(`^## ${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)\\n\\nMIT License`, 'm').test(notices));
+    if (missing.length) throw new Error(`no licence for ${missing.join(', ')}`);
   });
 
   const code = shipped.filter((p) => /\.c?js$/.test(p));
