@@ -85,13 +85,23 @@ export function closure(names, base) {
   };
 }
 
-/** Milliseconds a fresh Node.js process takes to `import()` the specifiers, in order. */
+/**
+ * A fresh Node.js process that `import()`s the specifiers, in order: `ms` is the import as timed inside
+ * the process, `processMs` the whole process from spawn to exit as timed from outside, `cpuMs` the CPU
+ * time the process used up to the end of the script, start-up included (all threads). With no
+ * specifiers: an empty script, the floor every process pays.
+ */
 export async function importTime(specifiers, cwd) {
-  const code = `const t0 = performance.now();\n${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join('\n')}\nprocess.stdout.write(String(performance.now() - t0));`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd, timeout: 30_000 });
-  const ms = Number(stdout);
-  if (!Number.isFinite(ms)) throw new Error(`import of ${specifiers.join(', ')} printed ${stdout}`);
-  return ms;
+  const code = `const t0 = performance.now();\n${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join('\n')}\nconst ms = performance.now() - t0;\nconst cpu = process.cpuUsage();\nprocess.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000 }));`;
+  const t0 = performance.now();
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd, timeout: 60_000 });
+  const processMs = performance.now() - t0;
+  let parsed;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {}
+  if (!Number.isFinite(parsed?.ms) || !Number.isFinite(parsed?.cpuMs)) throw new Error(`import of ${specifiers.join(', ')} printed ${stdout}`);
+  return { ms: parsed.ms, cpuMs: parsed.cpuMs, processMs };
 }
 
 /**
@@ -134,4 +144,25 @@ export async function moduleGraph(specifier, cwd) {
   let bytes = 0;
   for (const file of seen) bytes += lstatSync(file).size;
   return { modules: seen.size, bytes, locales: [...seen].filter((f) => f.includes('/locales/')).length };
+}
+
+/** The installed m2m-token's files by kind (code, source maps, type declarations, the rest), in bytes. */
+export function distSizes(scratch) {
+  const dir = join(scratch, 'node_modules', 'm2m-token');
+  const kinds = { code: 0, maps: 0, types: 0, other: 0 };
+  const files = [];
+  const walk = (d) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile()) {
+        const size = lstatSync(p).size;
+        const kind = /\.map$/.test(p) ? 'maps' : /\.d\.c?ts$/.test(p) ? 'types' : /\.c?js$/.test(p) ? 'code' : 'other';
+        kinds[kind] += size;
+        files.push([p.slice(dir.length + 1), size]);
+      }
+    }
+  };
+  walk(dir);
+  return { ...kinds, files: files.sort((a, b) => b[1] - a[1]) };
 }

@@ -1,24 +1,24 @@
 // `npm run bench`: installs the bench's own dependencies if missing, builds m2m-token, starts the
-// loopback servers in one process and one client process per subject, runs scenarios (a)–(f) with the
+// loopback servers in one process and one client process per subject, runs scenarios (a)–(g) with the
 // subjects alternating round by round, and writes bench/results/latest.{json,md},
 // docs/benchmarks.md and docs/rotation-latency.svg.
 //
-//   node bench/run.mjs [--only=a,b,c,d,e,f] [--no-build] [--no-docs]
+//   node bench/run.mjs [--only=a,b,c,d,e,f,g] [--no-build] [--no-docs]
 import { execFile, fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem, arch } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { SUBJECTS } from './subjects.mjs';
-import { classicZodVariant, closure, importTime, installPacked, moduleGraph } from './footprint.mjs';
+import { SCENARIOS, SUBJECTS } from './subjects.mjs';
+import { classicZodVariant, closure, distSizes, importTime, installPacked, moduleGraph } from './footprint.mjs';
 import { renderMarkdown, renderDocs, renderRotationSvg, evaluateTargets } from './report.mjs';
 
 const exec = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
 const benchDir = join(root, 'bench');
 const args = process.argv.slice(2);
-const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'a,b,c,d,e,f').split(','));
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? SCENARIOS.join(',')).split(','));
 const started = performance.now();
 
 /** Every number the run uses, recorded in the result file. */
@@ -29,6 +29,7 @@ const CONFIG = {
   d: { rounds: 10, concurrency: 50, ms: 350 },
   e: { rounds: 3, failures: [503, 503] },
   f: { rounds: 5 },
+  g: { rounds: 5 },
 };
 const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-secret', scope: 'api://bench/.default' };
 
@@ -275,6 +276,39 @@ async function scenarioE(workers) {
   );
 }
 
+/** (g): per round, fresh client processes; in each, the first token call, then a second token request. */
+async function scenarioG(withWorkers) {
+  const { rounds } = CONFIG.g;
+  const names = SUBJECTS.filter((s) => !s.na.g).map((s) => s.name);
+  log(`(g) first token of a process: ${names.length} subjects × ${rounds} fresh processes`);
+  const perRound = Object.fromEntries(names.map((n) => [n, []]));
+  await server('config', { lifetime: 3600 });
+  for (let r = 0; r < rounds; r++) {
+    await withWorkers('g', async (workers) => {
+      for (const n of rotate(names, r)) perRound[n].push(await workers[n]('g-run'));
+    });
+  }
+  const result = {};
+  for (const n of names) {
+    const xs = perRound[n];
+    result[n] = {
+      first: summary(xs.map((x) => x.first.ms)),
+      second: summary(xs.map((x) => x.second.ms)),
+      extra: summary(xs.map((x) => x.first.ms - x.second.ms)),
+      firstCpu: summary(xs.map((x) => x.first.cpuMs)),
+      secondCpu: summary(xs.map((x) => x.second.cpuMs)),
+      extraCpu: summary(xs.map((x) => x.first.cpuMs - x.second.cpuMs)),
+    };
+  }
+  // What each client adds to the first request beyond Node.js's own first fetch(), round by round.
+  const floor = perRound['bare fetch'];
+  for (const n of names) {
+    if (n === 'bare fetch') continue;
+    result[n].beyondFetchCpu = summary(perRound[n].map((x, r) => x.first.cpuMs - x.second.cpuMs - (floor[r].first.cpuMs - floor[r].second.cpuMs)));
+  }
+  return result;
+}
+
 async function scenarioF() {
   const { rounds } = CONFIG.f;
   const { scratch, tarball } = packed;
@@ -291,18 +325,28 @@ async function scenarioF() {
     footprint[t.name] = { bytes: c.bytes, files: c.files, count: c.packages.length, packages: c.packages };
   }
   const variant = await classicZodVariant(scratch);
+  // zod from the repository's own devDependencies: the scratch project has it only while m2m-token
+  // depends on it at run time.
+  const zodCwd = existsSync(join(scratch, 'node_modules', 'zod', 'package.json')) ? scratch : root;
   const extra = [
-    { name: 'zod/mini (alone)', cwd: scratch, specifiers: ['zod/mini'] },
-    { name: 'zod (alone)', cwd: scratch, specifiers: ['zod'] },
+    { name: 'zod/mini (alone)', cwd: zodCwd, specifiers: ['zod/mini'] },
+    { name: 'zod (alone)', cwd: zodCwd, specifiers: ['zod'] },
   ];
   if (variant) extra.unshift({ name: 'm2m-token with classic zod', cwd: scratch, specifiers: [variant] });
-  const all = [...targets, ...extra];
+  const empty = { name: 'empty script', cwd: scratch, specifiers: [] };
+  const all = [empty, ...targets, ...extra];
   log(`(f) cold import: ${all.length} imports × ${rounds} fresh processes each`);
   const times = Object.fromEntries(all.map((t) => [t.name, []]));
   for (let r = 0; r < rounds; r++) for (const t of rotate(all, r)) times[t.name].push(await importTime(t.specifiers, t.cwd));
-  const imports = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name])]));
-  const modules = { 'zod/mini': await moduleGraph('zod/mini', scratch), zod: await moduleGraph('zod', scratch) };
-  return { tarball, imports, footprint, modules };
+  // In-process import time, and the whole process above the empty script of the same round.
+  const imports = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.ms))]));
+  const aboveEmpty = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.processMs - times[empty.name][r].processMs))]));
+  const processMs = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.processMs))]));
+  // The same in CPU time, which the machine's other work disturbs far less than wall time.
+  const cpuAboveEmpty = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.cpuMs - times[empty.name][r].cpuMs))]));
+  const cpuMs = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.cpuMs))]));
+  const modules = { 'zod/mini': await moduleGraph('zod/mini', zodCwd), zod: await moduleGraph('zod', zodCwd) };
+  return { tarball, imports, aboveEmpty, processMs, cpuAboveEmpty, cpuMs, footprint, modules, dist: distSizes(scratch) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -388,6 +432,7 @@ async function main() {
   if (only.has('d')) ({ bySubject: results.d, server: results.dServer } = await withWorkers('d', (w) => scenarioD(w, ctx.http)));
   if (only.has('e')) results.e = await withWorkers('e', scenarioE);
   if (only.has('f')) results.f = await scenarioF();
+  if (only.has('g')) results.g = await scenarioG(withWorkers);
   results.meta.loadAverage.end = loadavg().map((x) => +x.toFixed(2));
   results.meta.durationS = +((performance.now() - started) / 1000).toFixed(1);
   results.targets = evaluateTargets(results);
@@ -397,7 +442,7 @@ async function main() {
   writeFileSync(join(out, 'latest.json'), `${JSON.stringify(results, null, 1)}\n`);
   const markdown = renderMarkdown(results);
   writeFileSync(join(out, 'latest.md'), markdown);
-  if (!args.includes('--no-docs') && only.size === 6) {
+  if (!args.includes('--no-docs') && SCENARIOS.every((x) => only.has(x))) {
     mkdirSync(join(root, 'docs'), { recursive: true });
     writeFileSync(join(root, 'docs', 'rotation-latency.svg'), renderRotationSvg(results));
     writeFileSync(join(root, 'docs', 'benchmarks.md'), renderDocs(results));

@@ -1,7 +1,7 @@
 // One client process per subject (forked by bench/run.mjs with the subject's name as argument). It
 // runs one step of one scenario per IPC message and replies with raw measurements; the orchestrator
 // decides the order of subjects, configures the server and computes the statistics.
-import { create } from './subjects.mjs';
+import { create, tokenByHand } from './subjects.mjs';
 
 const name = process.argv[2];
 let ctx;
@@ -192,6 +192,36 @@ const steps = {
     const ms = now() - t0;
     await closeQuietly(instance);
     return { ok, ms, error };
+  },
+
+  // (g) in a process that has made no request yet: the first token call of a fresh instance, then the
+  // token call of a second fresh instance (a second token request, with whatever the first one loaded or
+  // compiled now warm). Creating the instances (and importing the package) is not timed: (f) is the import.
+  async 'g-run'() {
+    const timed = async (call) => {
+      const cpu0 = process.cpuUsage();
+      const t0 = now();
+      const result = await withTimeout(call(), 30_000, 'token call');
+      const ms = now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      return { result, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+    };
+    const instances = [];
+    const once = async () => {
+      // bare fetch: the floor of a token request, a form POST and its JSON read, with no library.
+      const instance = name === 'bare fetch' ? { token: () => tokenByHand(ctx), tokenOf: (t) => t } : await create(name, ctx);
+      instances.push(instance);
+      const { result, ms, cpuMs } = await timed(() => instance.token());
+      if (!instance.tokenOf(result)) throw new Error('no token');
+      return { ms, cpuMs };
+    };
+    try {
+      const first = await once();
+      const second = await once();
+      return { first, second };
+    } finally {
+      for (const instance of instances) await closeQuietly(instance);
+    }
   },
 
   async close() {

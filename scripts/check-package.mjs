@@ -1,9 +1,12 @@
 // Packs the package, installs the tarball into a scratch project and uses it from ESM, CommonJS and
-// TypeScript (moduleResolution node16 and bundler) against a loopback token endpoint.
+// TypeScript (moduleResolution node16 and bundler) against a loopback token endpoint; checks that it
+// installs nothing else (zod and p-retry are bundled), ships no source maps with embedded sources, and
+// that the `m2m-token` command shares the library's code instead of carrying a copy.
 // Run after `npm run build`: `npm run test:package`.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,12 +40,74 @@ try {
   await check('ships only dist, README, LICENSE, CHANGELOG and package.json', () => {
     const stray = shipped.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p));
     if (stray.length) throw new Error(`unexpected files: ${stray.join(', ')}`);
-    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'].filter((p) => !shipped.includes(p));
+    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/THIRD-PARTY-LICENSES.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'].filter((p) => !shipped.includes(p));
     if (missing.length) throw new Error(`missing files: ${missing.join(', ')}`);
   });
 
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
   run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(scratch, filename), 'typescript@5', '@types/node@20']);
+
+  const installed = join(scratch, 'node_modules', 'm2m-token');
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+  await check('the packed package.json has no runtime dependencies (zod and p-retry are bundled)', () => {
+    for (const field of ['dependencies', 'optionalDependencies', 'bundleDependencies', 'bundledDependencies']) {
+      if (manifest[field] !== undefined && Object.keys(manifest[field]).length > 0) throw new Error(`${field}: ${JSON.stringify(manifest[field])}`);
+    }
+    const peers = Object.keys(manifest.peerDependencies ?? {});
+    const required = peers.filter((p) => !manifest.peerDependenciesMeta?.[p]?.optional);
+    if (required.length) throw new Error(`required peer dependencies: ${required.join(', ')}`);
+  });
+
+  await check('the licences of the bundled packages are shipped', () => {
+    const notices = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.md'), 'utf8');
+    const missing = ['zod', 'p-retry', 'is-network-error'].filter((name) => !new RegExp(`^## ${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)\\n\\nMIT License`, 'm').test(notices));
+    if (missing.length) throw new Error(`no licence for ${missing.join(', ')}`);
+  });
+
+  const code = shipped.filter((p) => /\.c?js$/.test(p));
+  const optionalPeers = new Set(Object.keys(manifest.peerDependencies ?? {}));
+  await check('the packed JavaScript imports only Node.js built-ins, its own files and the optional peers', () => {
+    const builtins = new Set(builtinModules);
+    const foreign = new Set();
+    for (const file of code) {
+      const source = readFileSync(join(installed, file), 'utf8');
+      const specifiers = [
+        ...source.matchAll(/(?:^|[\s;}])(?:import|export)\s[^;]*?from\s*["']([^"']+)["']/g),
+        ...source.matchAll(/(?:^|[\s;])import\s*["']([^"']+)["']/g),
+        ...source.matchAll(/\b(?:require|import)\s*\(\s*["']([^"']+)["']\s*\)/g),
+      ].map((m) => m[1]);
+      for (const s of specifiers) {
+        const bare = s.replace(/^node:/, '').split('/')[0];
+        if (s.startsWith('.') || s.startsWith('node:') || builtins.has(bare) || optionalPeers.has(s.split('/')[0])) continue;
+        foreign.add(`${file}: ${s}`);
+      }
+    }
+    if (code.length === 0) throw new Error('no JavaScript in the package');
+    if (foreign.size) throw new Error(`imports packages that are not installed with it: ${[...foreign].join(', ')}`);
+  });
+
+  await check('ships no source map that embeds the sources', () => {
+    const maps = shipped.filter((p) => p.endsWith('.map'));
+    const withSources = maps.filter((p) => {
+      const map = JSON.parse(readFileSync(join(installed, p), 'utf8'));
+      return (map.sourcesContent ?? []).some((c) => typeof c === 'string' && c.length > 0);
+    });
+    if (withSources.length) throw new Error(`source maps with sourcesContent: ${withSources.join(', ')}`);
+    const inline = code.filter((p) => /sourceMappingURL=data:/.test(readFileSync(join(installed, p), 'utf8')));
+    if (inline.length) throw new Error(`inline source maps: ${inline.join(', ')}`);
+  });
+
+  await check('the m2m-token command runs and shares the client with the library instead of a copy', () => {
+    const bin = manifest.bin?.['m2m-token'];
+    if (!bin) throw new Error('no m2m-token bin');
+    const definesClient = (source) => /\b(?:class ClientCredentialsClient\b|ClientCredentialsClient = class\b)/.test(source);
+    const cli = readFileSync(join(installed, bin), 'utf8');
+    if (definesClient(cli)) throw new Error(`${bin} defines ClientCredentialsClient itself`);
+    const library = readdirSync(join(installed, 'dist')).filter((f) => /\.js$/.test(f) && definesClient(readFileSync(join(installed, 'dist', f), 'utf8')));
+    if (library.length !== 1) throw new Error(`ClientCredentialsClient is defined in ${library.length} ES module files: ${library.join(', ')}`);
+    const help = run(join(scratch, 'node_modules', '.bin', 'm2m-token'), ['--help']);
+    if (!help.includes('Usage: m2m-token')) throw new Error(`--help printed ${JSON.stringify(help.slice(0, 200))}`);
+  });
 
   const use = (mod) => `
     const client = new mod.ClientCredentialsClient({ tokenEndpoint: process.env.ENDPOINT, clientId: 'c', clientSecret: 's' });
