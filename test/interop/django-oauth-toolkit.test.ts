@@ -55,7 +55,7 @@ describe('client authentication against Django OAuth Toolkit', () => {
   });
 
   it.each(['client_secret_basic', 'client_secret_post'] as const)(
-    'a secret with RFC 6749 §2.3.1 special characters (: @ + %% space & = / " ? ~) authenticates with %s',
+    'a secret with the RFC 6749 §2.3.1 reserved characters (colon, at, plus, percent, space, & = / " ? ~) authenticates with %s',
     async (clientAuth) => {
       const { special } = dot().clients;
       for (const c of [':', '@', '+', '%', ' ', '&', '=', '/', '"', '?', '~']) expect(special.clientSecret).toContain(c);
