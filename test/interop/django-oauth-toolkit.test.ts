@@ -240,7 +240,8 @@ describe('discovery', () => {
     const error = await client.getToken().catch((e: unknown) => e);
 
     expect(TokenError.is(error)).toBe(true);
-    expect(String(error)).toMatch(/301/);
+    expect((error as TokenError).code).toBe('INVALID_RESPONSE');
+    expect((error as TokenError).status).toBe(301);
     expect(await requests.since()).toEqual({
       'GET /.well-known/oauth-authorization-server/o 404': 1,
       'GET /o/.well-known/openid-configuration 301': 1,
