@@ -215,6 +215,19 @@ describe('client.fetch against resources protected by DOT', () => {
     expect((await introspect(fresh.accessToken)).active).toBe(true);
   });
 
+  it('returns a 403 insufficient_scope as is: a token without the scope is neither dropped nor replaced', async () => {
+    const client = newClient({ tokenEndpoint: tokenEndpoint(), ...dot().clients.main, scope: 'orders:write' });
+    const token = await client.getToken();
+    const requests = await serverRequests();
+
+    const response = await client.fetch(api());
+
+    expect(response.status).toBe(403);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="orders:read"');
+    expect(await requests.since()).toEqual({ 'GET /api/orders/ 403': 1 });
+    expect((await client.getToken()).accessToken).toBe(token.accessToken);
+  });
+
   it("DOT quirk: DOT's own ProtectedResourceView answers a revoked token with a bare 403, so the client returns it and gets no new token", async () => {
     const { main } = dot().clients;
     const client = newClient({ tokenEndpoint: tokenEndpoint(), ...main });
