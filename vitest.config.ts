@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The interoperability suite needs a Python authorization server: `npm run test:interop`.
+    exclude: [...configDefaults.exclude, 'test/interop/**'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     restoreMocks: true,

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class InteropSiteConfig(AppConfig):
+    name = "interop_site"
