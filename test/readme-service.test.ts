@@ -6,7 +6,7 @@
  * HTTP server keeps the process alive, and not "succeed" with a CONFIG error it never looks at.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
@@ -111,5 +111,6 @@ test("the README's service block answers with the API's response, then on SIGTER
     clearTimeout(timer);
     auth.provider.off('client_credentials.destroyed', onDestroyed);
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    rmSync(file, { force: true });
   }
 });
