@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Finds redis-server (REDIS_SERVER, else PATH), installs it as root on Debian/Ubuntu, or stops the run.
+    globalSetup: ['test/setup/redis-server.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     restoreMocks: true,

@@ -9,9 +9,15 @@ import http from 'node:http';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { RedisBinaries } from '../setup/redis-binaries.js';
 
-export const REDIS_SERVER = '/usr/bin/redis-server';
-export const REDIS_CLI = '/usr/bin/redis-cli';
+/** Where `redis-server` and `redis-cli` are: found, or installed, by the global setup (test/setup/redis-server.ts). */
+function redisBinaries(): RedisBinaries {
+  const binaries = inject('redisBinaries');
+  if (binaries === undefined) throw new Error('no redis-server path: test/setup/redis-server.ts must be a globalSetup in vitest.config.ts');
+  return binaries;
+}
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort(): Promise<number> {
@@ -120,7 +126,7 @@ export class RedisServer {
   async restart(): Promise<void> {
     if (this.running) return;
     this.#stderr = '';
-    const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    const child = spawn(redisBinaries().server, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
@@ -165,6 +171,7 @@ export class RedisCluster {
   }
 
   async #start(): Promise<void> {
+    const binaries = redisBinaries();
     const ports = new Set<number>();
     while (ports.size < 6) ports.add(await freePort());
     const [p1, p2, p3, b1, b2, b3] = [...ports] as [number, number, number, number, number, number];
@@ -172,7 +179,7 @@ export class RedisCluster {
     const buses = [b1, b2, b3];
     this.ports.forEach((port, i) => {
       const child = spawn(
-        REDIS_SERVER,
+        binaries.server,
         [
           '--port', String(port),
           '--cluster-port', String(buses[i]),
@@ -193,7 +200,7 @@ export class RedisCluster {
     }
     await new Promise<void>((resolve, reject) => {
       execFile(
-        REDIS_CLI,
+        binaries.cli,
         ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
         { timeout: 15_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve()),
