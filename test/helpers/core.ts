@@ -25,9 +25,6 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Waits `ms` real milliseconds, even when `Date` is faked (only `Date` may be faked around it). */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Lets pending I/O and promise callbacks run (a few macrotask turns). */
 export async function settleIo(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -76,24 +73,21 @@ export function tokenJson(accessToken: string, expiresIn: number | string | null
   return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === null ? {} : { expires_in: expiresIn }), ...more });
 }
 
+/** The default options of {@link useClients}: token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET}, no retries. */
+export const TEST_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
+
 /**
- * Creates clients with test defaults (token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET},
- * no retries) and closes every one of them after each test.
+ * The client factory of a test file: each client gets `defaults` overridden by the options given, and
+ * every client made is closed after each test (on real timers). `useClients({})` adds no defaults.
  */
-export function useClients(): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
+export function useClients(defaults: Partial<ClientCredentialsOptions> = TEST_CLIENT): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
   const clients: ClientCredentialsClient[] = [];
   afterEach(async () => {
     vi.useRealTimers();
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
   return (options = {}) => {
-    const client = new ClientCredentialsClient({
-      tokenEndpoint: TOKEN_URL,
-      clientId: 'svc-a',
-      clientSecret: SECRET,
-      retry: false,
-      ...options,
-    });
+    const client = new ClientCredentialsClient({ ...defaults, ...options } as ClientCredentialsOptions);
     clients.push(client);
     return client;
   };
@@ -167,20 +161,4 @@ export function deliveringFetch() {
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   return { fetch, state };
-}
-
-/**
- * Retries `check` on real time (every 2 ms, at most `ms`) until it stops throwing. Unlike `vi.waitFor`,
- * it never advances fake timers, so a faked `Date` stays where the test put it.
- */
-export async function eventually<T>(check: () => T | Promise<T>, ms = 1000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-      await sleep(2);
-    }
-  }
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { RedisBinaries } from '../setup/redis-binaries.js';
+import { waitUntil } from './time.js';
 
 /** Where `redis-server` and `redis-cli` are: found, or installed, by the global setup (test/setup/redis-server.ts). */
 function redisBinaries(): RedisBinaries {
@@ -31,8 +32,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Sends one inline command over a fresh connection; resolves with the raw reply (or rejects), within `ms`. */
 export function rawCommand(port: number, command: string, ms = 500): Promise<string> {
@@ -56,16 +55,6 @@ export function rawCommand(port: number, command: string, ms = 500): Promise<str
       if (bulk ? reply.length >= bulk[0].length + Number(bulk[1]) + 2 : reply.endsWith('\r\n')) finish();
     });
   });
-}
-
-/** Retries `check` every 50 ms until it returns true; throws `what` after `ms`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Waits (bounded) for a child process to exit; true if it did. */
@@ -133,10 +122,13 @@ export class RedisServer {
     child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
     this.#child = child;
     try {
-      await waitUntil(`redis-server on port ${this.port} to answer PING`, async () => {
-        if (!this.running) throw new Error('exited');
-        return (await rawCommand(this.port, 'PING')).startsWith('+PONG');
-      });
+      await waitUntil(
+        async () => {
+          if (!this.running) throw new Error('exited');
+          return (await rawCommand(this.port, 'PING')).startsWith('+PONG');
+        },
+        { what: `redis-server on port ${this.port} to answer PING`, interval: 50 },
+      );
     } catch (error) {
       await killChild(child);
       throw new Error(`redis-server did not start on port ${this.port}: ${(error as Error).message}\n${this.#stderr}`);
@@ -196,7 +188,7 @@ export class RedisCluster {
       this.#children.push(child);
     });
     for (const port of this.ports) {
-      await waitUntil(`cluster node ${port} to answer PING`, async () => (await rawCommand(port, 'PING')).startsWith('+PONG'));
+      await waitUntil(async () => (await rawCommand(port, 'PING')).startsWith('+PONG'), { what: `cluster node ${port} to answer PING`, interval: 50 });
     }
     await new Promise<void>((resolve, reject) => {
       execFile(
@@ -207,7 +199,11 @@ export class RedisCluster {
       );
     });
     for (const port of this.ports) {
-      await waitUntil(`cluster_state:ok on ${port}`, async () => (await rawCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'), 10_000);
+      await waitUntil(async () => (await rawCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'), {
+        what: `cluster_state:ok on ${port}`,
+        timeout: 10_000,
+        interval: 50,
+      });
     }
   }
 
