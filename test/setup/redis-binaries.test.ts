@@ -4,7 +4,7 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findOnPath, INSTALL_HINT, installFailed, planRedis } from './redis-binaries.js';
 
@@ -41,7 +41,9 @@ describe('findOnPath', () => {
 
   it('ignores empty and relative PATH entries, and finds nothing in an unset PATH', () => {
     file('a', 'redis-server');
-    expect(findOnPath('redis-server', ['', '.', 'a', join(root, 'missing')].join(delimiter))).toBeUndefined();
+    // A relative entry that does lead to an executable from the working directory.
+    const relativeEntry = relative(process.cwd(), join(root, 'a'));
+    expect(findOnPath('redis-server', ['', relativeEntry, join(root, 'missing')].join(delimiter))).toBeUndefined();
     expect(findOnPath('redis-server', undefined)).toBeUndefined();
   });
 });
