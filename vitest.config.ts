@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The interoperability suite needs a Python authorization server: `npm run test:interop`.
     exclude: [...configDefaults.exclude, 'test/interop/**'],
+    // Finds redis-server (REDIS_SERVER, else PATH), installs it as root on Debian/Ubuntu, or stops the run.
+    globalSetup: ['test/setup/redis-server.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     restoreMocks: true,

@@ -12,6 +12,7 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
+import { sleep } from '../helpers/time.js';
 
 /** What one request saw, from the server's side. */
 export interface Observed {
@@ -327,19 +328,8 @@ export function recordProcessTrouble() {
 /** Lets pending I/O, promise callbacks and unhandled-rejection detection run. */
 export async function settle(ms = 20): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-  await new Promise<void>((resolve) => setTimeout(resolve, ms));
+  await sleep(ms);
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `condition()` holds, polling every 5 ms, for at most `ms`. */
-export async function until(condition: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(5);
-  }
 }
 
 /** The rejection of `promise`, with how long it took (fails if it fulfils). */

@@ -18,11 +18,11 @@ import {
   stalledBody,
   timedRejection,
   token,
-  until,
   useFaultHarness,
   worstCase,
   FaultServer,
 } from './fault-server.js';
+import { waitUntil } from '../helpers/time.js';
 
 const h = useFaultHarness();
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -90,7 +90,7 @@ describe('child processes: a script that met a misbehaving token server', () => 
     // open for 60 s) would hold the process for a minute.
     expect(run.exitedAt - run.printedAt).toBeLessThan(3_000);
     // Every hanging connection was let go of by the child.
-    await until(() => hangServer.requests.every((r) => r.closedAt !== undefined), 2_000);
+    await waitUntil(() => hangServer.requests.every((r) => r.closedAt !== undefined), { timeout: 2_000 });
     expect(hangServer.requests.length).toBeGreaterThanOrEqual(5); // 2 + 2 attempts, and the one closed
   }, 30_000);
 
@@ -131,12 +131,12 @@ describe('in-process: no ref’ed timer is left behind', () => {
     const server = await h.server(hang);
     const client = h.client(server, { timeout: 60_000, retry: false });
     const pending = timedRejection(() => client.getToken());
-    await until(() => server.requests.length === 1);
+    await waitUntil(() => server.requests.length === 1);
     await client.close();
     const { error, elapsed } = await pending;
     expect(error.code).toBe('CLOSED');
     expect(elapsed).toBeLessThan(SLACK);
-    await until(() => server.requests[0]!.closedAt !== undefined, 2_000);
+    await waitUntil(() => server.requests[0]!.closedAt !== undefined, { timeout: 2_000 });
     await settle();
     expect(activeTimers()).toBeLessThanOrEqual(before);
   });
@@ -148,7 +148,7 @@ describe('in-process: no ref’ed timer is left behind', () => {
     const delays: number[] = [];
     client.on('retry', (e) => delays.push(e.delay));
     const pending = timedRejection(() => client.getToken());
-    await until(() => delays.length === 1);
+    await waitUntil(() => delays.length === 1);
     expect(delays).toEqual([3_600_000]); // it really is waiting an hour
     expect(activeTimers()).toBeGreaterThan(before); // a caller waits: that timer is ref'ed, as documented
     await client.close();
@@ -168,10 +168,10 @@ describe('in-process: no ref’ed timer is left behind', () => {
     server.behavior = hang;
     // Due at once (refreshRatio 0): this call starts the background refresh and gets the current token.
     expect((await client.getToken()).accessToken).toBe(first.accessToken);
-    await until(() => server.requests.length === 2);
+    await waitUntil(() => server.requests.length === 2);
     expect(activeTimers()).toBeLessThanOrEqual(before); // the 60 s attempt timer is unref'ed
     await client.close();
-    await until(() => server.requests[1]!.closedAt !== undefined, 2_000);
+    await waitUntil(() => server.requests[1]!.closedAt !== undefined, { timeout: 2_000 });
     await settle();
     expect(activeTimers()).toBeLessThanOrEqual(before);
   });
@@ -183,7 +183,7 @@ describe('in-process: no ref’ed timer is left behind', () => {
     const controller = new AbortController();
     const impatient = timedRejection(() => client.getToken({ signal: controller.signal }));
     const patient = client.getToken();
-    await until(() => server.requests.length === 1);
+    await waitUntil(() => server.requests.length === 1);
     controller.abort();
     const { error, elapsed } = await impatient;
     expect(TokenError.is(error) && error.code).toBe('ABORTED');

@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { hang, raw, sleep, token, useFaultHarness, type Behavior, type FaultServer } from './fault-server.js';
+import { hang, raw, token, useFaultHarness, type Behavior, type FaultServer } from './fault-server.js';
+import { sleep } from '../helpers/time.js';
 
 const h = useFaultHarness();
 

@@ -16,12 +16,12 @@ import {
   raw,
   timedRejection,
   token,
-  until,
   useFaultHarness,
   worstCase,
   type Behavior,
   type FaultServer,
 } from './fault-server.js';
+import { waitUntil } from '../helpers/time.js';
 
 const h = useFaultHarness();
 const BOUND = worstCase(FAST) + SLACK;
@@ -74,7 +74,7 @@ describe('oversized bodies: never buffered, the client stops reading', () => {
     expect(error!.status).toBe(200);
     expect(error!.message).toMatch(/larger than 1048576 bytes/);
     expect(server.requests).toHaveLength(1); // a 200 that is too large is not transient
-    await until(() => server.requests[0]!.closedAt !== undefined, 2_000);
+    await waitUntil(() => server.requests[0]!.closedAt !== undefined, { timeout: 2_000 });
     const [request] = server.requests;
     expect(request!.completed).toBe(false);
     expect(request!.bodyBytesWritten).toBeLessThan(size); // what the kernel buffers took, at most

@@ -20,12 +20,12 @@ import {
   timedRejection,
   token,
   trickle,
-  until,
   useFaultHarness,
   worstCase,
   type Behavior,
   type FaultServer,
 } from './fault-server.js';
+import { waitUntil } from '../helpers/time.js';
 
 const h = useFaultHarness();
 const BOUND = worstCase(FAST) + SLACK;
@@ -37,7 +37,7 @@ const ATTEMPTS = FAST.retry.retries + 1;
  * request and is not counted.)
  */
 async function expectAllClosed(server: FaultServer) {
-  await until(() => server.requests.every((r) => r.closedAt !== undefined), 2_000);
+  await waitUntil(() => server.requests.every((r) => r.closedAt !== undefined), { timeout: 2_000 });
 }
 
 describe('transport faults: retried, then the right code within the bound', () => {
@@ -111,7 +111,7 @@ describe('transport faults: recovery', () => {
     client.on('retry', (e) => retries.push(e.attempt));
     const started = Date.now();
     const pending = client.getToken();
-    await until(() => retries.length >= 1); // at least one attempt was refused
+    await waitUntil(() => retries.length >= 1); // at least one attempt was refused
     await server.up();
     const got = await pending;
     expect(got.accessToken).toMatch(/^tok-/);

@@ -25,9 +25,6 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Waits `ms` real milliseconds, even when `Date` is faked (only `Date` may be faked around it). */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Lets pending I/O and promise callbacks run (a few macrotask turns). */
 export async function settleIo(turns = 5): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -76,18 +73,21 @@ export function tokenJson(accessToken: string, expiresIn: number | string | null
   return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === null ? {} : { expires_in: expiresIn }), ...more });
 }
 
+/** The default options of {@link useClients}: token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET}, no retries. */
+export const TEST_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
+
 /**
- * Creates clients with test defaults (token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET},
- * no retries) and closes every one of them after each test.
+ * The client factory of a test file: each client gets `defaults` overridden by the options given, and
+ * every client made is closed after each test (on real timers). `useClients({})` adds no defaults.
  */
-export function useClients(): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
+export function useClients(defaults: Partial<ClientCredentialsOptions> = TEST_CLIENT): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
   const clients: ClientCredentialsClient[] = [];
   afterEach(async () => {
     vi.useRealTimers();
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
   return (options = {}) => {
-    const merged: Record<string, unknown> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
+    const merged: Record<string, unknown> = { ...defaults };
     // A key given as undefined means "not set" here (the client refuses present-but-undefined credentials).
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined) delete merged[key];
@@ -167,25 +167,6 @@ export function deliveringFetch() {
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   return { fetch, state };
-}
-
-/** The real monotonic clock, taken before any test fakes `performance`. */
-const realNow = performance.now.bind(performance);
-
-/**
- * Retries `check` on real time (every 2 ms, at most `ms`) until it stops throwing. Unlike `vi.waitFor`,
- * it never advances fake timers, so faked clocks stay where the test put them.
- */
-export async function eventually<T>(check: () => T | Promise<T>, ms = 1000): Promise<T> {
-  const deadline = realNow() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (realNow() > deadline) throw error;
-      await sleep(2);
-    }
-  }
 }
 
 /**

@@ -39,3 +39,50 @@ export function tokenEndpoint(
   });
   return { handler, seen };
 }
+
+/** Resolves once the client abandons `request` (its signal aborts): at once if it already has. */
+export function abandoned(request: Request): Promise<void> {
+  if (request.signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => request.signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * A handler for POST `url` that never answers: each request is recorded, then held until the client
+ * abandons it (timeout, abort, close), and only then gets a network error so the handler ends.
+ */
+export function hangingEndpoint(url = TOKEN_URL) {
+  const seen: SeenRequest[] = [];
+  const handler = http.post(url, async ({ request }) => {
+    seen.push({ headers: request.headers, form: new URLSearchParams(await request.text()), method: request.method });
+    await abandoned(request);
+    return HttpResponse.error();
+  });
+  return { handler, seen };
+}
+
+/** A revocation request (RFC 7009) as {@link revocationEndpoint} saw it. */
+export interface SeenRevocation extends SeenRequest {
+  /** The `token` parameter (`''` when absent). */
+  readonly token: string;
+}
+
+/**
+ * A revocation endpoint handler for POST `url` that records every request and answers with
+ * `reply(n, seen)` (n = 1-based count), by default 200 with an empty body. `tokens` lists the `token`
+ * parameters in the order they came.
+ */
+export function revocationEndpoint(
+  reply: (n: number, seen: SeenRevocation) => Response | Promise<Response> = () => new HttpResponse(null, { status: 200 }),
+  url = REVOKE_URL,
+) {
+  const seen: SeenRevocation[] = [];
+  const tokens: string[] = [];
+  const handler = http.post(url, async ({ request }) => {
+    const form = new URLSearchParams(await request.text());
+    const entry: SeenRevocation = { headers: request.headers, form, method: request.method, token: form.get('token') ?? '' };
+    seen.push(entry);
+    tokens.push(entry.token);
+    return reply(seen.length, entry);
+  });
+  return { handler, seen, tokens };
+}

@@ -9,9 +9,16 @@ import http from 'node:http';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { RedisBinaries } from '../setup/redis-binaries.js';
+import { waitUntil } from './time.js';
 
-export const REDIS_SERVER = '/usr/bin/redis-server';
-export const REDIS_CLI = '/usr/bin/redis-cli';
+/** Where `redis-server` and `redis-cli` are: found, or installed, by the global setup (test/setup/redis-server.ts). */
+function redisBinaries(): RedisBinaries {
+  const binaries = inject('redisBinaries');
+  if (binaries === undefined) throw new Error('no redis-server path: test/setup/redis-server.ts must be a globalSetup in vitest.config.ts');
+  return binaries;
+}
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export function freePort(): Promise<number> {
@@ -25,8 +32,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Sends one inline command over a fresh connection; resolves with the raw reply (or rejects), within `ms`. */
 export function rawCommand(port: number, command: string, ms = 500): Promise<string> {
@@ -50,16 +55,6 @@ export function rawCommand(port: number, command: string, ms = 500): Promise<str
       if (bulk ? reply.length >= bulk[0].length + Number(bulk[1]) + 2 : reply.endsWith('\r\n')) finish();
     });
   });
-}
-
-/** Retries `check` every 50 ms until it returns true; throws `what` after `ms`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** Waits (bounded) for a child process to exit; true if it did. */
@@ -120,17 +115,20 @@ export class RedisServer {
   async restart(): Promise<void> {
     if (this.running) return;
     this.#stderr = '';
-    const child = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    const child = spawn(redisBinaries().server, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
     this.#child = child;
     try {
-      await waitUntil(`redis-server on port ${this.port} to answer PING`, async () => {
-        if (!this.running) throw new Error('exited');
-        return (await rawCommand(this.port, 'PING')).startsWith('+PONG');
-      });
+      await waitUntil(
+        async () => {
+          if (!this.running) throw new Error('exited');
+          return (await rawCommand(this.port, 'PING')).startsWith('+PONG');
+        },
+        { what: `redis-server on port ${this.port} to answer PING`, interval: 50 },
+      );
     } catch (error) {
       await killChild(child);
       throw new Error(`redis-server did not start on port ${this.port}: ${(error as Error).message}\n${this.#stderr}`);
@@ -165,6 +163,7 @@ export class RedisCluster {
   }
 
   async #start(): Promise<void> {
+    const binaries = redisBinaries();
     const ports = new Set<number>();
     while (ports.size < 6) ports.add(await freePort());
     const [p1, p2, p3, b1, b2, b3] = [...ports] as [number, number, number, number, number, number];
@@ -172,7 +171,7 @@ export class RedisCluster {
     const buses = [b1, b2, b3];
     this.ports.forEach((port, i) => {
       const child = spawn(
-        REDIS_SERVER,
+        binaries.server,
         [
           '--port', String(port),
           '--cluster-port', String(buses[i]),
@@ -189,18 +188,22 @@ export class RedisCluster {
       this.#children.push(child);
     });
     for (const port of this.ports) {
-      await waitUntil(`cluster node ${port} to answer PING`, async () => (await rawCommand(port, 'PING')).startsWith('+PONG'));
+      await waitUntil(async () => (await rawCommand(port, 'PING')).startsWith('+PONG'), { what: `cluster node ${port} to answer PING`, interval: 50 });
     }
     await new Promise<void>((resolve, reject) => {
       execFile(
-        REDIS_CLI,
+        binaries.cli,
         ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
         { timeout: 15_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve()),
       );
     });
     for (const port of this.ports) {
-      await waitUntil(`cluster_state:ok on ${port}`, async () => (await rawCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'), 10_000);
+      await waitUntil(async () => (await rawCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok'), {
+        what: `cluster_state:ok on ${port}`,
+        timeout: 10_000,
+        interval: 50,
+      });
     }
   }
 

@@ -1,8 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { http, HttpResponse } from 'msw';
-import { afterEach } from 'vitest';
-import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
+import type { ClientCredentialsOptions } from '../../src/index.js';
 import { TOKEN_URL } from './msw.js';
 
 /** The resource server of the msw-based tests. */
@@ -11,27 +10,8 @@ export const API = 'https://api.example.com';
 /** A secret used by the clients of the fetch / revoke / close tests. */
 export const RESOURCE_TEST_SECRET = 'resource-test-secret';
 
-/**
- * Creates clients (token endpoint {@link TOKEN_URL}, client `svc-r`, no retries unless overridden) and
- * closes each one after every test.
- */
-export function useClientFactory(): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
-  const clients: ClientCredentialsClient[] = [];
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.close()));
-  });
-  return (options = {}) => {
-    const merged: Record<string, unknown> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-r', clientSecret: RESOURCE_TEST_SECRET, retry: false };
-    // A key given as undefined means "not set" here (the client refuses present-but-undefined credentials).
-    for (const [key, value] of Object.entries(options)) {
-      if (value === undefined) delete merged[key];
-      else merged[key] = value;
-    }
-    const client = new ClientCredentialsClient(merged as unknown as ClientCredentialsOptions);
-    clients.push(client);
-    return client;
-  };
-}
+/** Options for `useClients` (helpers/core.ts) in the fetch / revoke / close tests: client `svc-r`, token endpoint {@link TOKEN_URL}, no retries. */
+export const RESOURCE_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-r', clientSecret: RESOURCE_TEST_SECRET, retry: false };
 
 /** What a resource server (msw) saw. */
 export interface SeenResource {

@@ -33,7 +33,9 @@ import {
   type TokenStore,
 } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
+import { hangingEndpoint } from '../helpers/msw.js';
 import { RedisServer, rawCommand } from '../helpers/redis.js';
+import { sleep } from '../helpers/time.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The secrets, and every form in which they could show up.
@@ -358,7 +360,7 @@ describe('secrets stay out of everything a user can print', () => {
 
   it('TIMEOUT, then retries ending in NETWORK (msw network error), with retry events', async () => {
     server.use(
-      http.post(TOKEN_URL, ({ request }) => new Promise<Response>((resolve) => request.signal.addEventListener('abort', () => resolve(HttpResponse.error())))),
+      hangingEndpoint(TOKEN_URL).handler,
     );
     expect((await failure('getToken (timeout)', makeClient({ timeout: 30 }).getToken())).code).toBe('TIMEOUT');
     server.resetHandlers(http.post(TOKEN_URL, () => HttpResponse.error()));
@@ -461,7 +463,7 @@ describe('secrets stay out of everything a user can print', () => {
 
     server.resetHandlers(
       http.post(TOKEN_URL, () => tokenJson(accessToken(`close-${++n}`))),
-      http.post(REVOKE_URL, ({ request }) => new Promise<Response>((resolve) => request.signal.addEventListener('abort', () => resolve(HttpResponse.error())))),
+      hangingEndpoint(REVOKE_URL).handler,
     );
     const slow = makeClient({ revocationEndpoint: REVOKE_URL });
     addToken('token', await slow.getToken());
@@ -518,7 +520,7 @@ describe('secrets stay out of everything a user can print', () => {
       const token = await client.getToken();
       addToken(`token (store failing at ${method})`, token);
       await client.revoke();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
       expect(seen.error, `a store error event for ${method}`).toBeGreaterThan(before);
     }
   });

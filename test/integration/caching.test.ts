@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { API_RESOURCE, demoClients } from '../../examples/support/embedded-server.js';
-import { useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { useAuthorizationServer } from './support.js';
 
 const server = useAuthorizationServer();
-const newClient = useClients();
+const newClient = useClients({});
 
 describe('caching and single flight against a real server', () => {
   it('50 concurrent getToken() calls cause exactly one token to be issued; a later call reuses it; forceRefresh issues a second', async () => {

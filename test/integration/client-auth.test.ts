@@ -2,10 +2,11 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { demoClients } from '../../examples/support/embedded-server.js';
 import { OAuthError, TokenError } from '../../src/index.js';
-import { countEvents, decodeBasic, recordingFetch, useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { countEvents, decodeBasic, recordingFetch, useAuthorizationServer } from './support.js';
 
 const server = useAuthorizationServer();
-const newClient = useClients();
+const newClient = useClients({});
 
 describe('client authentication against oidc-provider', () => {
   it('client_secret_basic: sends the credentials only in the Authorization header and gets a token', async () => {

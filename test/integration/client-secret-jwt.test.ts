@@ -4,7 +4,8 @@ import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { OAuthError } from '../../src/index.js';
 import { jwtHeader, jwtPayload } from '../helpers/bound-resource.js';
-import { recordingFetch, useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { recordingFetch, useAuthorizationServer } from './support.js';
 
 const CLIENT_ID = 'csjwt-service';
 /** Long enough for HS256 (oidc-provider wants at least the hash size); public: local use only. */
@@ -13,7 +14,7 @@ const CLIENT_SECRET = 'csjwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz-MUST-N
 const server = useAuthorizationServer({
   clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_jwt' }],
 });
-const newClient = useClients();
+const newClient = useClients({});
 
 const secretKey = new TextEncoder().encode(CLIENT_SECRET);
 

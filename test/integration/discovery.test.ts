@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { demoClients } from '../../examples/support/embedded-server.js';
-import { recordingFetch, useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { recordingFetch, useAuthorizationServer } from './support.js';
 
 const server = useAuthorizationServer();
-const newClient = useClients();
+const newClient = useClients({});
 
 describe('discovery from the issuer (RFC 8414)', () => {
   it('with only the issuer configured, the client finds the token endpoint and gets a token', async () => {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { API_RESOURCE, type AuthorizationServer, type AuthorizationServerOptions, demoClients } from '../../examples/support/embedded-server.js';
 import { MemoryTokenStore } from '../../src/index.js';
 import { type BoundClaims, type BoundResourceServer, jwtHeader, jwtPayload, startDPoPResourceServer } from '../helpers/bound-resource.js';
-import { useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { useAuthorizationServer } from './support.js';
 
 /** A private_key_jwt client, to prove that a nonce retry signs a new client assertion too. */
 const assertionKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -20,7 +21,7 @@ const serverOptions: AuthorizationServerOptions = {
 const server = useAuthorizationServer(serverOptions);
 /** The same with `features.dPoP.nonceSecret` and `requireNonce`: every proof needs a server nonce. */
 const nonceServer = useAuthorizationServer({ ...serverOptions, dpopNonce: true });
-const newClient = useClients();
+const newClient = useClients({});
 
 const resourceServers: BoundResourceServer[] = [];
 afterEach(async () => {

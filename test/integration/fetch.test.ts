@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoClients, startResourceServer, type ResourceServer } from '../../examples/support/embedded-server.js';
-import { useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { useAuthorizationServer } from './support.js';
 
 const server = useAuthorizationServer();
-const newClient = useClients();
+const newClient = useClients({});
 let api: ResourceServer;
 
 beforeAll(async () => {

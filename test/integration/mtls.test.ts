@@ -13,9 +13,10 @@ import {
   demoClients,
   startAuthorizationServer,
 } from '../../examples/support/embedded-server.js';
-import { ClientCredentialsClient, type ClientCredentialsOptions, OAuthError, TokenError } from '../../src/index.js';
+import { OAuthError, TokenError } from '../../src/index.js';
 import { type BoundClaims, type BoundResourceServer, startMtlsResourceServer } from '../helpers/bound-resource.js';
 import { createPki, pemBody, type TestCertificate, type TestPki } from '../helpers/certs.js';
+import { useClients } from '../helpers/core.js';
 
 const CA_CLIENT = 'mtls-ca-client';
 const SELF_SIGNED_CLIENT = 'mtls-self-signed-client';
@@ -55,18 +56,12 @@ afterAll(async () => {
   await as?.close();
 });
 
-const created: ClientCredentialsClient[] = [];
+const newClient = useClients({});
 const servers: BoundResourceServer[] = [];
 const agents: Agent[] = [];
 afterEach(async () => {
-  await Promise.all([...created.splice(0).map((c) => c.close()), ...servers.splice(0).map((s) => s.close()), ...agents.splice(0).map((a) => a.close())]);
+  await Promise.all([...servers.splice(0).map((s) => s.close()), ...agents.splice(0).map((a) => a.close())]);
 });
-
-function newClient(options: ClientCredentialsOptions): ClientCredentialsClient {
-  const client = new ClientCredentialsClient(options);
-  created.push(client);
-  return client;
-}
 
 /** The `tls` option for a certificate: it and its key, and the test CA to trust the servers with. */
 const tlsOf = (certificate: TestCertificate) => ({ cert: certificate.cert, key: certificate.key, ca: pki.ca.cert });

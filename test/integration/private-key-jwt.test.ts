@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { ClientMetadata } from '../../examples/support/embedded-server.js';
 import { OAuthError } from '../../src/index.js';
 import { jwtHeader, jwtPayload } from '../helpers/bound-resource.js';
-import { countEvents, recordingFetch, useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { countEvents, recordingFetch, useAuthorizationServer } from './support.js';
 
 /** A key pair and the client registered with its public key. */
 interface RegisteredKey {
@@ -81,7 +82,7 @@ const client = (key: RegisteredKey, more: Partial<ClientMetadata> = {}): ClientM
 const server = useAuthorizationServer({
   clients: [client(rsa), client(rsaPss), client(ec), client(ed), client(rsaPs256Only, { token_endpoint_auth_signing_alg: 'PS256' })],
 });
-const newClient = useClients();
+const newClient = useClients({});
 
 /** The client assertion of a recorded token request, decoded (unverified: the server verified it). */
 function assertionOf(form: URLSearchParams) {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { API_RESOURCE, demoClients } from '../../examples/support/embedded-server.js';
 import { OAuthError } from '../../src/index.js';
-import { useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { useAuthorizationServer } from './support.js';
 
 const server = useAuthorizationServer();
-const newClient = useClients();
+const newClient = useClients({});
 
 describe('revocation (RFC 7009), checked by introspection (RFC 7662)', () => {
   it('revoke() makes the held token inactive at the server and the next getToken() gets a new one', async () => {

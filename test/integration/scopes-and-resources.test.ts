@@ -2,11 +2,12 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify
 import { describe, expect, it } from 'vitest';
 import { API_RESOURCE, RESTRICTED_SCOPE, demoClients } from '../../examples/support/embedded-server.js';
 import { OAuthError } from '../../src/index.js';
-import { countEvents, recordingFetch, useAuthorizationServer, useClients } from './support.js';
+import { useClients } from '../helpers/core.js';
+import { countEvents, recordingFetch, useAuthorizationServer } from './support.js';
 
 const TTL = 120;
 const server = useAuthorizationServer({ accessTokenTtl: TTL });
-const newClient = useClients();
+const newClient = useClients({});
 
 describe('scopes', () => {
   it('grants the requested scopes and reports them in token.scope', async () => {

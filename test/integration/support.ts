@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import {
   type AuthorizationServer,
   type AuthorizationServerOptions,
   startAuthorizationServer,
 } from '../../examples/support/embedded-server.js';
-import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
 
 /**
  * Starts one embedded authorization server for the test file (beforeAll) and stops it (afterAll).
@@ -21,19 +20,6 @@ export function useAuthorizationServer(options?: AuthorizationServerOptions): ()
   return () => {
     if (server === undefined) throw new Error('the authorization server is not running');
     return server;
-  };
-}
-
-/** Creates clients for one test; every client created is closed after the test. */
-export function useClients(): (options: ClientCredentialsOptions) => ClientCredentialsClient {
-  const created: ClientCredentialsClient[] = [];
-  afterEach(async () => {
-    await Promise.all(created.splice(0).map((client) => client.close()));
-  });
-  return (options) => {
-    const client = new ClientCredentialsClient(options);
-    created.push(client);
-    return client;
   };
 }
 

@@ -8,9 +8,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ClientCredentialsClient, type ClientEventMap, type ClientEventName, MemoryTokenStore, type StoredToken, type TokenStore, type TokenStoreLock } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
-import { manualClock, SECRET, sleep, tokenJson, useClients, within } from '../helpers/core.js';
-import { REVOKE_URL, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { RedisServer, waitUntil } from '../helpers/redis.js';
+import { manualClock, SECRET, tokenJson, useClients, within } from '../helpers/core.js';
+import { REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { RedisServer } from '../helpers/redis.js';
+import { sleep, waitUntil } from '../helpers/time.js';
 
 const server = useMswServer();
 const newClient = useClients();
@@ -43,15 +44,6 @@ class RecordingStore implements TokenStore {
     this.calls.push({ op: 'lock', key });
     return this.inner.lock!(key, ttl);
   }
-}
-
-function revocationEndpoint() {
-  const tokens: string[] = [];
-  const handler = http.post(REVOKE_URL, async ({ request }) => {
-    tokens.push(new URLSearchParams(await request.text()).get('token') ?? '');
-    return new HttpResponse(null, { status: 200 });
-  });
-  return { handler, tokens };
 }
 
 function events<E extends ClientEventName>(client: ClientCredentialsClient, name: E): ClientEventMap[E][] {
@@ -196,7 +188,7 @@ describe('revoke() and 401 with a store', () => {
       expect(endpoint.seen).toHaveLength(2); // tok-1 was not taken back from the store
       expect(store.calls).toContainEqual({ op: 'delete', key: store.key, arg: 'tok-1' });
       await within(
-        waitUntil('the rejected token to be gone from the store', async () => (await memory.get(store.key))?.accessToken !== 'tok-1'),
+        waitUntil(async () => (await memory.get(store.key))?.accessToken !== 'tok-1', { what: 'the rejected token to be gone from the store', interval: 50 }),
         3000,
       );
       // Another client sharing the store is never handed the rejected token.
@@ -339,7 +331,7 @@ describe('with a RedisTokenStore on a real redis-server', () => {
     expect(errors.map((e) => e.operation)).toEqual(['store']);
 
     await redisServer!.restart();
-    await within(waitUntil('ioredis to reconnect', async () => (await redis!.ping()) === 'PONG', 8000), 9000);
+    await within(waitUntil(async () => (await redis!.ping()) === 'PONG', { what: 'ioredis to reconnect', timeout: 8000, interval: 50 }), 9000);
 
     // Still inside the bypass: the new token is not written to Redis.
     expect((await client.getToken({ forceRefresh: true })).accessToken).toBe('tok-2');

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryTokenStore, type StoredToken, type TokenStore } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
 import { RedisCluster, RedisServer } from '../helpers/redis.js';
+import { sleep } from '../helpers/time.js';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A cache key shaped like the client's (base64url SHA-256), unique per call. */
 const newKey = () => randomBytes(32).toString('base64url');

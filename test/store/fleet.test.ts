@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killChild, RedisServer, startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/redis.js';
+import { sleep } from '../helpers/time.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
@@ -306,7 +307,7 @@ describe(`a fleet of ${WORKERS} processes × ${CALLERS} concurrent callers`, () 
       during: async () => {
         // Let the fleet share one token first.
         await endpoint.next((r) => r.n === 1, 8000);
-        await new Promise((resolve) => setTimeout(resolve, 700));
+        await sleep(700);
         await redis.stop();
         stoppedAt = Date.now();
       },

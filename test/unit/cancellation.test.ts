@@ -1,8 +1,9 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
-import { TOKEN_URL, useMswServer } from '../helpers/msw.js';
+import { hangingEndpoint, TOKEN_URL, useMswServer } from '../helpers/msw.js';
 import { deliveringFetch, heldEndpoint, rejectionOf, settleIo, stateOf, useClients, within } from '../helpers/core.js';
+import { sleep } from '../helpers/time.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -78,20 +79,14 @@ describe('cancellation', () => {
 
 describe('attempt timeout', () => {
   it('rejects with TIMEOUT when the server does not answer within `timeout`', async () => {
-    let requests = 0;
-    server.use(
-      http.post(TOKEN_URL, async ({ request }) => {
-        requests++;
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
-        return HttpResponse.error();
-      }),
-    );
+    const hanging = hangingEndpoint();
+    server.use(hanging.handler);
     const client = makeClient({ timeout: 40 });
     const error = await rejectionOf(within(client.getToken(), 2000));
     expect(TokenError.is(error)).toBe(true);
     expect(error.code).toBe('TIMEOUT');
     expect(error.message).toContain('40 ms');
-    expect(requests).toBe(1);
+    expect(hanging.seen).toHaveLength(1);
   });
 
   it('rejects with TIMEOUT when the body does not finish within `timeout`', async () => {
@@ -131,7 +126,7 @@ describe('attempt timeout', () => {
   it('answers a late response within timeout normally', async () => {
     server.use(
       http.post(TOKEN_URL, async () => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         return HttpResponse.json({ access_token: 'slow-but-fine', expires_in: 60 });
       }),
     );

@@ -1,23 +1,12 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient, OAuthError, TokenError } from '../../src/index.js';
-import { deferred, rejectionOf, within } from '../helpers/core.js';
-import { REVOKE_URL, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { API, barrier, RESOURCE_TEST_SECRET, resourceEndpoint, useClientFactory } from '../helpers/resource.js';
+import { deferred, rejectionOf, useClients, within } from '../helpers/core.js';
+import { abandoned, REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { API, barrier, RESOURCE_CLIENT, RESOURCE_TEST_SECRET, resourceEndpoint } from '../helpers/resource.js';
 
 const server = useMswServer();
-const newClient = useClientFactory();
-
-/** A revocation endpoint that records each request and answers with `reply` (default 200). */
-function revocationEndpoint(reply: (token: string, request: Request) => Response | Promise<Response> = () => new HttpResponse(null, { status: 200 })) {
-  const tokens: string[] = [];
-  const handler = http.post(REVOKE_URL, async ({ request }) => {
-    const token = new URLSearchParams(await request.text()).get('token') ?? '';
-    tokens.push(token);
-    return reply(token, request);
-  });
-  return { handler, tokens };
-}
+const newClient = useClients(RESOURCE_CLIENT);
 
 /** A client holding one token for each of `scopes` (tok-1, tok-2, … in order). */
 async function clientHolding(scopes: string[], options: Parameters<typeof newClient>[0] = {}) {
@@ -78,7 +67,7 @@ describe('close({ revoke: true })', () => {
       http.post(REVOKE_URL, async ({ request }) => {
         arrived.push(new URLSearchParams(await request.text()).get('token') ?? '');
         // Never answers; only the client abandoning the request ends the handler.
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
+        await abandoned(request);
         return HttpResponse.error();
       }),
     );
@@ -96,7 +85,7 @@ describe('close({ revoke: true })', () => {
   });
 
   it('reports failed revocations in errors and counts the others as revoked', async () => {
-    const revocation = revocationEndpoint((token) =>
+    const revocation = revocationEndpoint((_, { token }) =>
       token === 'tok-2' ? HttpResponse.json({ error: 'unsupported_token_type' }, { status: 400 }) : new HttpResponse(null, { status: 200 }),
     );
     server.use(tokenEndpoint().handler, revocation.handler);
@@ -215,7 +204,7 @@ describe('close()', () => {
     server.use(
       http.post(TOKEN_URL, async ({ request }) => {
         requests++;
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
+        await abandoned(request);
         aborted.resolve(request.signal.aborted);
         return HttpResponse.error();
       }),

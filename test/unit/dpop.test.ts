@@ -4,12 +4,12 @@ import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, jwtVerify } from 'jose'
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { MemoryTokenStore, OAuthError } from '../../src/index.js';
-import { leakyToken, SECRET } from '../helpers/core.js';
+import { leakyToken, SECRET, useClients } from '../helpers/core.js';
 import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { API, resourceEndpoint, useClientFactory } from '../helpers/resource.js';
+import { API, RESOURCE_CLIENT, resourceEndpoint } from '../helpers/resource.js';
 
 const server = useMswServer();
-const newClient = useClientFactory();
+const newClient = useClients(RESOURCE_CLIENT);
 
 const ORDERS = `${API}/orders`;
 const OTHER_API = 'https://other-api.example.com';

@@ -19,7 +19,8 @@ import {
   type TokenEvent,
   TokenError,
 } from '../../src/index.js';
-import { eventually, leakyToken, rejectionOf, SECRET, tokenJson, useClients } from '../helpers/core.js';
+import { leakyToken, rejectionOf, SECRET, tokenJson, useClients } from '../helpers/core.js';
+import { waitUntil } from '../helpers/time.js';
 import { ISSUER, REVOKE_URL, TOKEN_URL, useMswServer } from '../helpers/msw.js';
 
 const server = useMswServer();
@@ -131,7 +132,7 @@ describe('the token event', () => {
     expect(events.of('token').map((e) => e.background)).toEqual([false]);
 
     expect(await client.getToken()).toBe(first);
-    await eventually(() => expect(events.of('token')).toHaveLength(2));
+    await waitUntil(() => expect(events.of('token')).toHaveLength(2));
     const refreshed = events.of('token')[1]!;
     expect(refreshed.background).toBe(true);
     expect(refreshed.attempts).toBe(1);
@@ -250,7 +251,7 @@ describe('the error event', () => {
     const events = record(client);
     const first = await client.getToken();
     expect(await client.getToken()).toBe(first);
-    await eventually(() => expect(events.of('error')).toHaveLength(1));
+    await waitUntil(() => expect(events.of('error')).toHaveLength(1));
     expect(events.of('error')[0]).toMatchObject({ operation: 'token', background: true });
     expect(events.of('error')[0]!.error).toMatchObject({ code: 'OAUTH_ERROR', status: 503 });
   });
@@ -392,7 +393,7 @@ describe('listeners', () => {
       expect(after).toHaveBeenCalledTimes(1);
       // A cached token does not fire the event again.
       expect(await client.getToken()).toBe(token);
-      await eventually(() => expect(warnings.filter((w) => w.message.includes('listener exploded'))).toHaveLength(1));
+      await waitUntil(() => expect(warnings.filter((w) => w.message.includes('listener exploded'))).toHaveLength(1));
     } finally {
       process.off('warning', onWarning);
     }
@@ -413,7 +414,7 @@ describe('listeners', () => {
       });
       const error = await rejectionOf(client.getToken());
       expect(error.code).toBe('OAUTH_ERROR');
-      await eventually(() => expect(warnings.filter((w) => w.message.includes('a string'))).toHaveLength(1));
+      await waitUntil(() => expect(warnings.filter((w) => w.message.includes('a string'))).toHaveLength(1));
     } finally {
       process.off('warning', onWarning);
     }

@@ -5,8 +5,8 @@
 import type { ServerResponse } from 'node:http';
 import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { rejectionOf, within } from '../helpers/core.js';
-import { sendJson, startServer, type ServerRequest, type TestServer, useClientFactory } from '../helpers/resource.js';
+import { rejectionOf, useClients, within } from '../helpers/core.js';
+import { RESOURCE_CLIENT, sendJson, startServer, type ServerRequest, type TestServer } from '../helpers/resource.js';
 
 let a: TestServer;
 let b: TestServer;
@@ -54,7 +54,7 @@ beforeEach(() => {
   userCalls.length = 0;
 });
 
-const newClient = useClientFactory();
+const newClient = useClients(RESOURCE_CLIENT);
 const resourceRequests = (server: TestServer) => server.requests.filter((r) => r.path !== '/token');
 const tokenRequests = () => a.requests.filter((r) => r.path === '/token');
 const redirectTo = (status: number, to: string) => a.url(`/redirect/${status}?to=${encodeURIComponent(to)}`);

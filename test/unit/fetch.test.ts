@@ -1,12 +1,12 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { TokenError } from '../../src/index.js';
-import { deferred, rejectionOf, settleIo, within } from '../helpers/core.js';
-import { tokenEndpoint, TOKEN_URL, useMswServer } from '../helpers/msw.js';
-import { API, invalidToken, resourceEndpoint, useClientFactory } from '../helpers/resource.js';
+import { deferred, rejectionOf, settleIo, useClients, within } from '../helpers/core.js';
+import { abandoned, tokenEndpoint, TOKEN_URL, useMswServer } from '../helpers/msw.js';
+import { API, invalidToken, RESOURCE_CLIENT, resourceEndpoint } from '../helpers/resource.js';
 
 const server = useMswServer();
-const newClient = useClientFactory();
+const newClient = useClients(RESOURCE_CLIENT);
 
 const ORDERS = `${API}/orders`;
 
@@ -124,7 +124,7 @@ describe('signal', () => {
       tokenEndpoint().handler,
       http.get(ORDERS, async ({ request }) => {
         arrived.resolve();
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
+        await abandoned(request);
         handlerSawAbort.resolve(request.signal.aborted);
         return HttpResponse.text('too late');
       }),
@@ -147,7 +147,7 @@ describe('signal', () => {
       tokenEndpoint().handler,
       http.get(ORDERS, async ({ request }) => {
         arrived.resolve();
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
+        await abandoned(request);
         handlerSawAbort.resolve(request.signal.aborted);
         return HttpResponse.text('too late');
       }),

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, TokenError } from '../../src/index.js';
 import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 import { SECRET, heldEndpoint, rejectionOf, useClients, within } from '../helpers/core.js';
+import { sleep } from '../helpers/time.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -42,7 +43,7 @@ describe('close()', () => {
     server.use(http.post(TOKEN_URL, () => new HttpResponse('busy', { status: 503, headers: { 'retry-after': '3600' } })));
     const client = makeClient({ retry: { retries: 3, minDelay: 1, maxDelay: 3_600_000 } });
     const call = client.getToken();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     await client.close();
     expect((await rejectionOf(within(call, 1000))).code).toBe('CLOSED');
   });

@@ -11,7 +11,8 @@ import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { fingerprint } from '../../src/events.js';
 import type { ClientCredentialsClient, Logger } from '../../src/index.js';
-import { eventually, leakyToken, rejectionOf, SECRET, tokenJson, useClients } from '../helpers/core.js';
+import { leakyToken, rejectionOf, SECRET, tokenJson, useClients } from '../helpers/core.js';
+import { waitUntil } from '../helpers/time.js';
 import { REVOKE_URL, TOKEN_URL, useMswServer } from '../helpers/msw.js';
 
 const server = useMswServer();
@@ -118,7 +119,7 @@ describe('log levels and the (fields, message) call', () => {
     const client = makeClient({ logger, refreshRatio: 0, refreshJitter: 0 });
     const first = await client.getToken();
     expect(await client.getToken()).toBe(first);
-    await eventually(() => expect(logger.warn).toHaveBeenCalledTimes(1));
+    await waitUntil(() => expect(logger.warn).toHaveBeenCalledTimes(1));
 
     expect(logger.error).not.toHaveBeenCalled();
     expect(logger.warn.mock.calls[0]![0]).toMatchObject({ operation: 'token', background: true, error: { code: 'OAUTH_ERROR', status: 503 } });
@@ -229,7 +230,7 @@ describe('loggers of other shapes', () => {
     });
     const logger = pino({ level: 'debug', base: undefined }, sink);
     const tokens = await everyEvent(makeClient({ logger, retry: FAST, revocationEndpoint: REVOKE_URL }));
-    await eventually(() => expect(lines.length).toBeGreaterThanOrEqual(6));
+    await waitUntil(() => expect(lines.length).toBeGreaterThanOrEqual(6));
 
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       [40, expect.stringMatching(/^m2m-token: token attempt 1 failed \(OAUTH_ERROR 503\)/)],
@@ -258,7 +259,7 @@ describe('a logger that fails', () => {
       const client = makeClient({ logger: { debug: explode, info: explode, warn: explode, error: explode }, retry: FAST, revocationEndpoint: REVOKE_URL });
       expect((await client.getToken()).accessToken).toBe(leakyToken(1));
       await client.revoke();
-      await eventually(() => expect(warnings.filter((w) => w.message.includes('log sink is gone'))).toHaveLength(3));
+      await waitUntil(() => expect(warnings.filter((w) => w.message.includes('log sink is gone'))).toHaveLength(3));
     } finally {
       process.off('warning', onWarning);
     }

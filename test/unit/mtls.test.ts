@@ -12,8 +12,9 @@ import { http, HttpResponse } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient, type ClientCredentialsOptions, MemoryTokenStore, TokenError } from '../../src/index.js';
 import { createPki, pemBody, type TestCertificate, type TestPki, x5tS256 } from '../helpers/certs.js';
-import { leakyToken, SECRET } from '../helpers/core.js';
+import { leakyToken, SECRET, useClients } from '../helpers/core.js';
 import { ISSUER, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { waitUntil } from '../helpers/time.js';
 
 const msw = useMswServer();
 
@@ -81,19 +82,12 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const clients: ClientCredentialsClient[] = [];
-afterEach(async () => {
+const newClient = useClients({ clientId: 'svc-m', retry: false });
+afterEach(() => {
   seen.length = 0;
-  await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
 const tlsOf = (certificate: TestCertificate) => ({ cert: certificate.cert, key: certificate.key, ca: pki.ca.cert });
-
-function newClient(options: Partial<ClientCredentialsOptions>): ClientCredentialsClient {
-  const client = new ClientCredentialsClient({ clientId: 'svc-m', retry: false, ...options } as ClientCredentialsOptions);
-  clients.push(client);
-  return client;
-}
 
 /** The TypeError a constructor throws. */
 function constructionError(options: Partial<ClientCredentialsOptions>): TypeError {
@@ -253,8 +247,7 @@ describe('mutual TLS endpoints', () => {
 
     await client.close();
 
-    for (let i = 0; i < 50 && (await open()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await open()).toBe(0);
+    await waitUntil(async () => expect(await open()).toBe(0), { timeout: 1_000, interval: 20 });
   });
 
   it('inspect and JSON of a client with tls show neither the key nor the certificate', () => {

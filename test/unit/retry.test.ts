@@ -1,7 +1,7 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { OAuthError, TokenError } from '../../src/index.js';
-import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { abandoned, hangingEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 import { advanceTo, fakeClocks, rejectionOf, tokenJson, useClients } from '../helpers/core.js';
 
 const server = useMswServer();
@@ -43,18 +43,11 @@ describe('retried failures', () => {
   });
 
   it('retries an attempt that times out, and reports TIMEOUT when every attempt does', async () => {
-    let requests = 0;
-    server.use(
-      http.post(TOKEN_URL, async ({ request }) => {
-        requests++;
-        // Never answers; ends only when the client gives up on the attempt.
-        await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
-        return HttpResponse.error();
-      }),
-    );
+    const hanging = hangingEndpoint();
+    server.use(hanging.handler);
     const error = await rejectionOf(makeClient({ timeout: 30, retry: { ...FAST, retries: 2 } }).getToken());
     expect(error.code).toBe('TIMEOUT');
-    expect(requests).toBe(3);
+    expect(hanging.seen).toHaveLength(3);
   });
 
   it('retries after a timeout and returns the token of the next attempt', async () => {
@@ -63,7 +56,7 @@ describe('retried failures', () => {
       http.post(TOKEN_URL, async ({ request }) => {
         requests++;
         if (requests === 1) {
-          await new Promise((resolve) => request.signal.addEventListener('abort', resolve, { once: true }));
+          await abandoned(request);
           return HttpResponse.error();
         }
         return tokenJson('tok-late');

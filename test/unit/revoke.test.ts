@@ -1,26 +1,15 @@
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
 import { OAuthError, TokenError } from '../../src/index.js';
-import { deferred, rejectionOf, within } from '../helpers/core.js';
-import { ISSUER, REVOKE_URL, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { API, RESOURCE_TEST_SECRET, resourceEndpoint, useClientFactory } from '../helpers/resource.js';
+import { deferred, rejectionOf, useClients, within } from '../helpers/core.js';
+import { ISSUER, REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { API, RESOURCE_CLIENT, RESOURCE_TEST_SECRET, resourceEndpoint } from '../helpers/resource.js';
 
 const server = useMswServer();
-const newClient = useClientFactory();
+const newClient = useClients(RESOURCE_CLIENT);
 
 const tokenBody = (accessToken: string) => ({ access_token: accessToken, token_type: 'Bearer', expires_in: 3600 });
 const BASIC = `Basic ${Buffer.from(`svc-r:${RESOURCE_TEST_SECRET}`).toString('base64')}`;
-
-/** A revocation endpoint that records each request and answers with `reply(n)` (default 200, empty). */
-function revocationEndpoint(reply: (n: number, form: URLSearchParams) => Response | Promise<Response> = () => new HttpResponse(null, { status: 200 }), url = REVOKE_URL) {
-  const seen: { headers: Headers; form: URLSearchParams; method: string }[] = [];
-  const handler = http.post(url, async ({ request }) => {
-    const form = new URLSearchParams(await request.text());
-    seen.push({ headers: request.headers, form, method: request.method });
-    return reply(seen.length, form);
-  });
-  return { handler, seen, tokens: () => seen.map((s) => s.form.get('token')) };
-}
 
 function metadata(extra: Record<string, unknown>) {
   return http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
@@ -84,7 +73,7 @@ describe('the revocation request (RFC 7009)', () => {
 
     await client.revoke();
 
-    expect(revocation.tokens()).toEqual(['tok-1']);
+    expect(revocation.tokens).toEqual(['tok-1']);
   });
 
   it('prefers the revocationEndpoint option over the discovered one', async () => {
@@ -96,7 +85,7 @@ describe('the revocation request (RFC 7009)', () => {
 
     await client.revoke();
 
-    expect(configured.tokens()).toEqual(['tok-1']);
+    expect(configured.tokens).toEqual(['tok-1']);
     expect(discovered.seen).toHaveLength(0);
   });
 
@@ -106,7 +95,7 @@ describe('the revocation request (RFC 7009)', () => {
     const client = newClient({ revocationEndpoint: REVOKE_URL });
 
     await expect(client.revoke('never-issued')).resolves.toBeUndefined();
-    expect(revocation.tokens()).toEqual(['never-issued']);
+    expect(revocation.tokens).toEqual(['never-issued']);
   });
 
   it('retries a 503 with Retry-After, waiting as asked', async () => {
@@ -119,7 +108,7 @@ describe('the revocation request (RFC 7009)', () => {
     const started = Date.now();
     await client.revoke('abc');
 
-    expect(revocation.tokens()).toEqual(['abc', 'abc']);
+    expect(revocation.tokens).toEqual(['abc', 'abc']);
     // Retry-After: 1 is honoured (not just the 1 ms minDelay).
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
@@ -171,7 +160,7 @@ describe('what revoke() forgets', () => {
 
     await client.revoke();
 
-    expect(revocation.tokens().sort()).toEqual(['tok-1', 'tok-2', 'tok-3']);
+    expect(revocation.tokens.sort()).toEqual(['tok-1', 'tok-2', 'tok-3']);
     await expect(client.getToken()).resolves.toMatchObject({ accessToken: 'tok-4' });
     await expect(client.getToken({ scope: 'reports' })).resolves.toMatchObject({ accessToken: 'tok-5' });
     await writer(`${API}/orders`);
@@ -197,7 +186,7 @@ describe('what revoke() forgets', () => {
 
     await client.revoke(first);
 
-    expect(revocation.tokens()).toEqual(['tok-1']);
+    expect(revocation.tokens).toEqual(['tok-1']);
     await expect(client.getToken({ scope: 'other' })).resolves.toMatchObject({ accessToken: 'tok-2' });
     await expect(client.getToken()).resolves.toMatchObject({ accessToken: 'tok-3' });
     expect(tokens.seen).toHaveLength(3);
@@ -213,7 +202,7 @@ describe('what revoke() forgets', () => {
 
     await client.revoke('tok-2');
 
-    expect(revocation.tokens()).toEqual(['tok-2']);
+    expect(revocation.tokens).toEqual(['tok-2']);
     await expect(client.getToken()).resolves.toMatchObject({ accessToken: 'tok-1' });
     await expect(client.getToken({ scope: 'other' })).resolves.toMatchObject({ accessToken: 'tok-3' });
   });
@@ -293,7 +282,7 @@ describe('what revoke() forgets', () => {
     release.resolve();
     await expect(refresh).resolves.toMatchObject({ accessToken: 'tok-2' });
 
-    expect(revocation.tokens()).toEqual(['tok-1']);
+    expect(revocation.tokens).toEqual(['tok-1']);
     await expect(client.getToken()).resolves.toMatchObject({ accessToken: 'tok-3' });
     expect(tokens.seen).toHaveLength(3);
   });

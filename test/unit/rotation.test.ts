@@ -2,7 +2,8 @@ import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { advanceTo, deliveringFetch, eventually, fakeClocks, heldEndpoint, rejectionOf, settleIo, stateOf, tokenJson, useClients, within } from '../helpers/core.js';
+import { advanceTo, deliveringFetch, fakeClocks, heldEndpoint, rejectionOf, settleIo, stateOf, tokenJson, useClients, within } from '../helpers/core.js';
+import { waitUntil } from '../helpers/time.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -57,13 +58,13 @@ describe('rotation', () => {
     const during = await within(Promise.all(Array.from({ length: 20 }, () => client.getToken())), 1000);
     for (const t of during) expect(t).toBe(first);
     // The background refresh starts on the next turn of the event loop, once.
-    await eventually(() => expect(state.calls).toBe(2));
+    await waitUntil(() => expect(state.calls).toBe(2));
     const refresh = await held.arrived(2);
     expect(await within(client.getToken(), 1000)).toBe(first);
     expect(state.calls).toBe(2);
 
     refresh.respond(tokenJson('tok-2', 3600));
-    await eventually(async () => expect((await client.getToken()).accessToken).toBe('tok-2'));
+    await waitUntil(async () => expect((await client.getToken()).accessToken).toBe('tok-2'));
     expect(state.calls).toBe(2);
   });
 
@@ -123,7 +124,7 @@ describe('rotation', () => {
     expect(await within(client.getToken(), 1000)).toBe(first);
     (await held.arrived(2)).respond(new HttpResponse('unavailable', { status: 503 }));
     // Let the failure land.
-    await eventually(() => expect(state.delivered).toBe(2));
+    await waitUntil(() => expect(state.delivered).toBe(2));
     await settleIo();
 
     // Right after the failure: still the current token, and no hammering of the server.
@@ -136,7 +137,7 @@ describe('rotation', () => {
     advanceTo(REFRESH_AT + 10_001);
     expect(await within(client.getToken(), 1000)).toBe(first);
     (await held.arrived(3)).respond(tokenJson('tok-3', 3600));
-    await eventually(async () => expect((await client.getToken()).accessToken).toBe('tok-3'));
+    await waitUntil(async () => expect((await client.getToken()).accessToken).toBe('tok-3'));
     expect(state.calls).toBe(3);
   });
 
@@ -150,7 +151,7 @@ describe('rotation', () => {
 
     advanceTo(USABLE_UNTIL - 1);
     expect(await client.getToken()).toBe(first);
-    await eventually(() => expect(seen).toHaveLength(2));
+    await waitUntil(() => expect(seen).toHaveLength(2));
 
     advanceTo(USABLE_UNTIL);
     const error = await rejectionOf(client.getToken());
@@ -196,7 +197,7 @@ describe('rotation options', () => {
     expect(state.calls).toBe(1);
     advanceTo(due);
     expect(await client.getToken()).toBe(first);
-    await eventually(() => expect(state.calls).toBe(2));
+    await waitUntil(() => expect(state.calls).toBe(2));
   });
 
   it('defaultLifetime is the lifetime of a token sent without expires_in', async () => {
