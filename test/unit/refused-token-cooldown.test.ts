@@ -4,8 +4,9 @@
  * and then for the fresh token fetched to replace it, the client stops refreshing that entry for a
  * short while (at least 1 s): calls in that while get the 401 without another token request.
  *
- * The API and the token endpoint are custom `fetch` functions answering at once, and `Date` is frozen,
- * so the 50 calls fall well within that while however loaded the machine is.
+ * The API and the token endpoint are custom `fetch` functions answering at once, and the clocks
+ * (`Date`, `performance.now()`, `process.hrtime`) are frozen, so the 50 calls fall within that while
+ * however loaded the machine is.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient } from '../../src/index.js';
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 describe('a resource server that refuses every token', () => {
   it('50 sequential client.fetch calls: every caller gets the 401, with at most 3 token requests', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'hrtime'] });
     const state = { tokenRequests: 0, apiRequests: 0 };
     const fetch: typeof globalThis.fetch = async (input) => {
       const url = String(input instanceof Request ? input.url : input);
