@@ -1,14 +1,17 @@
 /**
  * A token that arrives late (a busy machine, a slow network): inside its expiry margin but not yet
  * expired, it is handed to the callers that waited for it; already expired, it is one retryable
- * failure. Time is simulated with a faked `Date` that the custom `fetch` moves forward while the
- * request is "in flight", so nothing depends on real timing.
+ * failure. Time is simulated with faked clocks (`Date`, `performance.now()`, `process.hrtime`: whichever
+ * the client measures time with) that the custom `fetch` moves forward while the request is "in
+ * flight", so nothing depends on real timing. Timers are not faked.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsClient, TokenError } from '../../src/index.js';
 import { SECRET, rejectionOf } from '../helpers/core.js';
 
 const TOKEN_URL = 'https://auth.example.com/oauth2/token';
+/** Only the clocks are faked; `vi.advanceTimersByTime` moves them all together. */
+const CLOCKS = ['Date', 'performance', 'hrtime'] as const;
 
 function tokenResponse(accessToken: string, expiresIn: number): Response {
   return new Response(JSON.stringify({ access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn }), {
@@ -44,12 +47,12 @@ describe('a token that arrives late', () => {
   });
 
   it('inside its expiry margin but not expired: is handed to every caller that waited for it, and not cached for later callers', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: [...CLOCKS], now: 1_700_000_000_000 });
     // expires_in 2 s: the margin is a tenth of the lifetime (200 ms), so the token is usable until
     // sentAt + 1800 ms. The first answer arrives at sentAt + 1900 ms: 100 ms before real expiry.
     const endpoint = lateEndpoint((n) => {
       if (n === 1) {
-        vi.setSystemTime(Date.now() + 1_900);
+        vi.advanceTimersByTime(1_900);
         return tokenResponse('late-1', 2);
       }
       return tokenResponse(`fresh-${n}`, 3600);
@@ -72,11 +75,11 @@ describe('a token that arrives late', () => {
   });
 
   it('already expired when it arrives: is one retryable failure, and the next attempt’s fresh token is returned', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: [...CLOCKS], now: 1_700_000_000_000 });
     // The first request takes 2.5 s of a token that lives 2 s: it arrives expired.
     const endpoint = lateEndpoint((n) => {
       if (n === 1) {
-        vi.setSystemTime(Date.now() + 2_500);
+        vi.advanceTimersByTime(2_500);
         return tokenResponse('expired-1', 2);
       }
       return tokenResponse(`fresh-${n}`, 3600);
@@ -93,9 +96,9 @@ describe('a token that arrives late', () => {
   });
 
   it('already expired when it arrives, without retries: rejects with a TokenError and is not handed out', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: [...CLOCKS], now: 1_700_000_000_000 });
     const endpoint = lateEndpoint(() => {
-      vi.setSystemTime(Date.now() + 2_500);
+      vi.advanceTimersByTime(2_500);
       return tokenResponse('expired', 2);
     });
     const client = makeClient(endpoint.fetch);
