@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Core } from './assemble.js';
 import { asTokenError, TokenError } from './errors.js';
 import { type CloseOptions, type CloseResult, defaults } from './options.js';
@@ -25,6 +26,8 @@ async function revokeOnClose(core: Core, held: readonly Held[], options: CloseOp
   if (!revoke || values.length === 0) return { revoked: 0, errors: [], skipped: 0 };
   if (core.store?.store.shared === true && !revokeShared) return { revoked: 0, errors: [], skipped: values.length };
   const deadline = new AbortController();
+  // Every revocation request (one per held token) listens for the deadline.
+  setMaxListeners(0, deadline.signal);
   const timer = setTimeout(() => deadline.abort(new TokenError('TIMEOUT', `revocation on close did not finish within ${timeout} ms`)), timeout);
   timer.unref?.();
   try {
