@@ -29,6 +29,8 @@ export default {
   ],
   ignorePatterns: ['dist', 'coverage', 'reports', '.tmp', 'bench/results'],
   concurrency: 2,
+  // The first run (every test once, measuring which tests cover which mutant) is slow on a loaded machine.
+  dryRunTimeoutMinutes: 20,
   // On top of each mutant's measured run time: a mutant that makes a test hang counts as killed (timeout).
   timeoutMS: 10_000,
   incremental: true,
