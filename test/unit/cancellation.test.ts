@@ -133,3 +133,60 @@ describe('attempt timeout', () => {
     expect((await makeClient({ timeout: 2_000 }).getToken()).accessToken).toBe('slow-but-fine');
   });
 });
+
+describe('keep-alive while callers wait', () => {
+  /**
+   * Runs `body` while recording the intervals created and not yet cleared: the handle a waiting caller
+   * holds to keep the process alive (the request it waits for may have only unref'ed timers left).
+   */
+  async function withLiveIntervals(body: (live: ReadonlySet<unknown>) => Promise<void>): Promise<void> {
+    const live = new Set<unknown>();
+    const realSetInterval = globalThis.setInterval;
+    const realClearInterval = globalThis.clearInterval;
+    globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+      const handle = realSetInterval(...args);
+      live.add(handle);
+      return handle;
+    }) as typeof setInterval;
+    globalThis.clearInterval = ((handle?: Parameters<typeof clearInterval>[0]) => {
+      live.delete(handle);
+      realClearInterval(handle);
+    }) as typeof clearInterval;
+    try {
+      await body(live);
+    } finally {
+      globalThis.setInterval = realSetInterval;
+      globalThis.clearInterval = realClearInterval;
+      for (const handle of live) realClearInterval(handle as NodeJS.Timeout);
+    }
+  }
+
+  it('a caller that aborted and whose request then settles does not drop the keep-alive of another caller still waiting', async () => {
+    await withLiveIntervals(async (live) => {
+      const held = heldEndpoint();
+      server.use(held.handler);
+      const client = makeClient();
+      const controller = new AbortController();
+      const leaving = client.getToken({ scope: 'a', signal: controller.signal });
+      const requestA = await held.arrived(1);
+      const staying = client.getToken({ scope: 'b' });
+      staying.catch(() => {}); // observed below; if the test fails first, closing the client rejects it
+      const requestB = await held.arrived(2);
+      expect(live.size).toBe(1); // one keep-alive for every waiting caller
+
+      controller.abort();
+      expect((await rejectionOf(within(leaving, 1000))).code).toBe('ABORTED');
+      // The request the aborted caller had waited for settles: its wait is cleaned up a second time.
+      requestA.respond();
+      await settleIo();
+      expect((await within(client.getToken({ scope: 'a' }), 1000)).accessToken).toBe('tok-1');
+
+      expect(await stateOf(staying)).toBe('pending');
+      expect(live.size, 'the keep-alive is held while a caller still waits').toBe(1);
+
+      requestB.respond();
+      expect((await within(staying, 1000)).accessToken).toBe('tok-2');
+      expect(live.size, 'the keep-alive is let go once nobody waits').toBe(0);
+    });
+  });
+});

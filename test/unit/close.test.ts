@@ -306,3 +306,65 @@ describe('close() and revocations already under way', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe('close() ends waits it does not own', () => {
+  /** Lets pending promise callbacks and I/O run (a few turns of the event loop). */
+  const turns = async (n = 5) => {
+    for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
+  it('clears the timer of a retry delay under way: no one-hour Retry-After timer is left behind', async () => {
+    server.use(http.post(TOKEN_URL, () => new HttpResponse('busy', { status: 503, headers: { 'retry-after': '3600' } })));
+    const HOUR = 3_600_000;
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout');
+    const client = newClient({ retry: { retries: 3, minDelay: 1, maxDelay: HOUR } });
+    const retrying = new Promise((resolve) => client.on('retry', resolve));
+    const call = client.getToken();
+    // The delay starts right after the retry event.
+    expect(await within(retrying, 2000)).toMatchObject({ operation: 'token', delay: HOUR });
+    const delayTimers = setTimeoutSpy.mock.calls.flatMap((args, i) => (args[1] === HOUR ? [setTimeoutSpy.mock.results[i]!.value] : []));
+    expect(delayTimers).toHaveLength(1);
+
+    await client.close();
+
+    expect((await rejectionOf(within(call, 1000))).code).toBe('CLOSED');
+    const cleared = clearTimeoutSpy.mock.calls.some(([timer]) => timer === delayTimers[0]);
+    expect(cleared, 'the retry delay timer was cleared by close()').toBe(true);
+  });
+
+  it('rejects a caller with CLOSED at once while the token store has not answered (the store call is not tied to close)', async () => {
+    // Fake timeouts: the store call's own time limit never runs out, so only close() can end the wait.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let asked = 0;
+      const client = newClient({
+        store: {
+          get: () => {
+            asked++;
+            return new Promise(() => {});
+          },
+          set: async () => {},
+          delete: async () => {},
+        },
+      });
+      let outcome: unknown = 'pending';
+      const call = client.getToken();
+      call.then(
+        () => (outcome = 'fulfilled'),
+        (error: unknown) => (outcome = error),
+      );
+      await turns();
+      expect(asked).toBe(1);
+      expect(outcome).toBe('pending');
+
+      await client.close();
+      await turns();
+
+      expect(outcome).toBeInstanceOf(TokenError);
+      expect(outcome).toMatchObject({ code: 'CLOSED' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

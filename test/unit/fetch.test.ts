@@ -662,3 +662,63 @@ describe('token errors', () => {
     expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer slow']);
   });
 });
+
+describe('wrapper cache entries are kept from eviction', () => {
+  // A wrapper's entry is pinned: `maxCacheEntries` bounds only the entries of per-call getToken() options.
+  it('with maxCacheEntries 1, tokens of other scopes do not evict the wrapper\'s token: getToken() of its scope shares it', async () => {
+    const tokens = tokenEndpoint();
+    const api = resourceEndpoint(ORDERS);
+    server.use(tokens.handler, api.handler);
+    const client = newClient({ maxCacheEntries: 1 });
+    const wrapper = client.createFetch({ scope: 'x' });
+
+    await wrapper(ORDERS); // tok-1, for x
+    await client.getToken({ scope: 'y' }); // tok-2
+    await client.getToken({ scope: 'z' }); // tok-3, evicts y
+    await wrapper(ORDERS);
+    const x = await client.getToken({ scope: 'x' });
+
+    expect(tokens.seen.map((s) => s.form.get('scope'))).toEqual(['x', 'y', 'z']);
+    expect(x.accessToken).toBe('tok-1');
+    expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1']);
+  });
+
+  it('with maxCacheEntries 1, a 401 after other scopes were cached still drops the wrapper\'s token and retries with a new one', async () => {
+    const tokens = tokenEndpoint();
+    const api = resourceEndpoint(ORDERS, (n) => (n === 2 ? invalidToken() : HttpResponse.text('ok')));
+    server.use(tokens.handler, api.handler);
+    const client = newClient({ maxCacheEntries: 1 });
+    const wrapper = client.createFetch({ scope: 'x' });
+
+    await wrapper(ORDERS); // tok-1, for x
+    await client.getToken({ scope: 'y' }); // tok-2
+    const response = await wrapper(ORDERS); // 401 for tok-1, then tok-3
+
+    expect(response.status).toBe(200);
+    expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-3']);
+    expect((await client.getToken({ scope: 'x' })).accessToken).toBe('tok-3');
+    expect(tokens.seen).toHaveLength(3);
+  });
+
+  it('with maxCacheEntries 1, close({ revoke: true }) revokes the wrapper\'s token after other scopes were cached', async () => {
+    const revokeUrl = new URL('/oauth2/revoke', TOKEN_URL).href;
+    const revoked: string[] = [];
+    server.use(
+      tokenEndpoint().handler,
+      resourceEndpoint(ORDERS).handler,
+      http.post(revokeUrl, async ({ request }) => {
+        revoked.push(new URLSearchParams(await request.text()).get('token') ?? '');
+        return new HttpResponse(null, { status: 200 });
+      }),
+    );
+    const client = newClient({ maxCacheEntries: 1, revocationEndpoint: revokeUrl });
+    await client.createFetch({ scope: 'x' })(ORDERS); // tok-1
+    await client.getToken({ scope: 'y' }); // tok-2
+    await client.getToken({ scope: 'z' }); // tok-3, evicts y
+
+    const result = await client.close({ revoke: true });
+
+    expect(revoked.sort()).toEqual(['tok-1', 'tok-3']);
+    expect(result).toEqual({ revoked: 2, errors: [], skipped: 0 });
+  });
+});

@@ -274,3 +274,39 @@ describe('TokenError.is', () => {
     expect(TokenError.is('TokenError')).toBe(false);
   });
 });
+
+describe('declared response size', () => {
+  it('refuses a response whose Content-Length exceeds maxResponseBytes without reading any of its body, and cancels it', async () => {
+    // A small, valid token body behind a declared 10 MB: only the declared size can refuse it, and it
+    // must do so before the first chunk is pulled.
+    const body = new TextEncoder().encode(JSON.stringify({ access_token: 't', token_type: 'Bearer', expires_in: 60 }));
+    const stream = { pulls: 0, cancelled: false };
+    const fetch = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>(
+          {
+            pull(controller) {
+              stream.pulls++;
+              controller.enqueue(body);
+              controller.close();
+            },
+            cancel() {
+              stream.cancelled = true;
+            },
+          },
+          // Nothing is pulled before the client reads.
+          { highWaterMark: 0 },
+        ),
+        { headers: { 'content-type': 'application/json', 'content-length': '10000000' } },
+      );
+    const client = makeClient({ fetch, maxResponseBytes: 1000 });
+
+    const error = await rejectionOf(within(client.getToken(), 2000));
+
+    expect(error).toBeInstanceOf(TokenError);
+    expect(error.code).toBe('INVALID_RESPONSE');
+    expect(error.message).toContain('larger than 1000 bytes');
+    expect(stream.pulls).toBe(0);
+    expect(stream.cancelled).toBe(true);
+  });
+});
