@@ -135,7 +135,7 @@ function clientOptions(values: Record<string, unknown>, io: Io): ClientCredentia
     issuer,
     revocationEndpoint: flag('revocation-endpoint') ?? env.M2M_REVOCATION_ENDPOINT,
     clientId,
-    clientSecret,
+    ...(clientSecret !== undefined && { clientSecret }),
     clientAuth: (flag('client-auth') ?? env.M2M_CLIENT_AUTH) as ClientAuthMethod | undefined,
     scope: list('scope', 'M2M_SCOPE'),
     audience: flag('audience') ?? env.M2M_AUDIENCE,

@@ -73,6 +73,9 @@ export function tokenJson(accessToken: string, expiresIn: number | string | null
   return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === null ? {} : { expires_in: expiresIn }), ...more });
 }
 
+/** Options of a test client: any option, where `undefined` means "not set" (also for a default). */
+export type TestClientOptions = { [K in keyof ClientCredentialsOptions]?: ClientCredentialsOptions[K] | undefined };
+
 /** The default options of {@link useClients}: token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET}, no retries. */
 export const TEST_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
 
@@ -80,7 +83,7 @@ export const TEST_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: T
  * The client factory of a test file: each client gets `defaults` overridden by the options given, and
  * every client made is closed after each test (on real timers). `useClients({})` adds no defaults.
  */
-export function useClients(defaults: Partial<ClientCredentialsOptions> = TEST_CLIENT): (options?: Partial<ClientCredentialsOptions>) => ClientCredentialsClient {
+export function useClients(defaults: TestClientOptions = TEST_CLIENT): (options?: TestClientOptions) => ClientCredentialsClient {
   const clients: ClientCredentialsClient[] = [];
   afterEach(async () => {
     vi.useRealTimers();

@@ -228,7 +228,7 @@ describe('loggers of other shapes', () => {
         done();
       },
     });
-    const logger = pino({ level: 'debug', base: undefined }, sink);
+    const logger = pino({ level: 'debug', base: null }, sink);
     const tokens = await everyEvent(makeClient({ logger, retry: FAST, revocationEndpoint: REVOKE_URL }));
     await waitUntil(() => expect(lines.length).toBeGreaterThanOrEqual(6));
 
