@@ -275,7 +275,8 @@ async function main(argv: string[], io: Io): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    return (await command_(args, run)) ?? 0;
+    const code = await command_(args, run);
+    return typeof code === 'number' ? code : 0;
   } catch (error) {
     if (error instanceof UsageError) {
       if (asJson) io.err(errorJson('USAGE', error.message));
@@ -295,8 +296,12 @@ async function main(argv: string[], io: Io): Promise<number> {
 }
 
 const io: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
+  out: (text) => {
+    process.stdout.write(`${text}\n`);
+  },
+  err: (text) => {
+    process.stderr.write(`${text}\n`);
+  },
   env: process.env,
   stdin: () => readFileSync(0, 'utf8'),
   now: () => Date.now(),

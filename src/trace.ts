@@ -180,7 +180,8 @@ async function readBounded(body: ReadableStream<Uint8Array>, limit: number): Pro
     size += value.byteLength;
     if (size > limit) {
       truncated = true;
-      await reader.cancel().catch(() => {});
+      // Not awaited: cancelling one branch of a tee settles only once the other branch is cancelled too.
+      reader.cancel().catch(() => {});
       break;
     }
   }
