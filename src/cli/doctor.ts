@@ -203,11 +203,12 @@ function lastTokenResponse(ctx: Context, tokenEndpoint: string | undefined): Rec
 
 function checkLifetime(token: { accessToken: string; expiresAt: number }, sentAt: number, response: Record<string, unknown> | undefined): DoctorCheck {
   const check = 'token lifetime';
-  const lifetime = token.expiresAt - sentAt;
+  const expiresIn = response?.expires_in;
+  // The server's own figure when it sent one; else what the client assumed, dated from the request.
+  const lifetime = typeof expiresIn === 'number' ? expiresIn * 1000 : token.expiresAt - sentAt;
   const margin = Math.min(defaults.expiryMargin, lifetime / 10);
   const refreshAfter = (lifetime - margin) * defaults.refreshRatio;
   const schedule = `the client refreshes it after about ${seconds(refreshAfter)} and hands it out for at most ${seconds(lifetime - margin)}`;
-  const expiresIn = response?.expires_in;
   const exp = jwtExp(token.accessToken);
   const expText = exp === undefined ? '' : `, JWT exp ${new Date(exp * 1000).toISOString()}`;
   if (typeof expiresIn !== 'number') {
