@@ -209,5 +209,6 @@ export function flagMessage(message: string): string {
   return message
     .replace(/^m2m-token: (option )?/, '')
     .replace(/`([^`]+)`/g, (whole, name: string) => FLAG_OF[name] ?? whole)
-    .replace(/\bfor clientAuth\b/g, 'for --client-auth');
+    .replace(/\bfor clientAuth\b/g, 'for --client-auth')
+    .replace(/^algorithm (\S+) does not fit/, '--alg $1 does not fit');
 }
