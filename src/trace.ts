@@ -236,7 +236,11 @@ export function traceFetch(fetch: typeof globalThis.fetch, sink: TraceSink, opti
     new Headers(init?.headers).forEach((value, name) => headers.set(name, value));
     const rawBody = requestBodyText(init?.body);
     const requestBody =
-      rawBody === undefined ? (init?.body == null ? undefined : '[stream body: not shown]') : redactBody(rawBody, headers.get('content-type'));
+      rawBody !== undefined
+        ? redactBody(rawBody, headers.get('content-type'))
+        : init?.body != null || request?.body != null
+          ? '[body of a stream, Blob or Request: not shown]'
+          : undefined;
     const requestHeaders = redactHeaders(headers);
     const started = performance.now();
     let response: Response;

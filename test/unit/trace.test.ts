@@ -108,6 +108,15 @@ describe('traceFetch', () => {
     expect(exchange.url).toBe(`https://api.example/cb?state=s1&${name}=${REDACTED}`);
   });
 
+  it('does not show a body it cannot redact by field (a Request with a body, a stream)', async () => {
+    const seen: TraceExchange[] = [];
+    const { fetch } = fakeFetch(json({}));
+    await traceFetch(fetch, (x) => seen.push(x))(new Request('https://as.example/token', { method: 'POST', body: `client_secret=${SECRET}` }));
+    expect(seen[0]!.method).toBe('POST');
+    expect(seen[0]!.requestBody).toBe('[body of a stream, Blob or Request: not shown]');
+    expect(JSON.stringify(seen[0])).not.toContain(SECRET);
+  });
+
   it('redacts credentials in the url', async () => {
     const { exchange } = await traceOne(json({}), `https://user:${SECRET}@api.example/`);
     expect(exchange.url).toBe(`https://${REDACTED}@api.example/`);
