@@ -3,7 +3,7 @@
  * the value), and the caller's response left intact. HTTP is faked with a plain function.
  */
 import { describe, expect, it } from 'vitest';
-import { formatExchange, REDACTED, type TraceExchange, traceFetch } from '../../src/trace.js';
+import { formatExchange, REDACTED, redactBody, redactHeader, type TraceExchange, traceFetch } from '../../src/trace.js';
 
 const SECRET = 'Sup3r-s3cret-value';
 
@@ -161,5 +161,51 @@ describe('traceFetch', () => {
     expect(text).toContain(`> authorization: Basic ${REDACTED}`);
     expect(text).toMatch(/^< 200 \(\d+ ms\)$/m);
     expect(text).not.toContain(SECRET);
+  });
+
+  it('reports a URLSearchParams body like a string one, and a response without a body as undefined', async () => {
+    const { exchange } = await traceOne(() => new Response(null, { status: 204 }), 'https://as.example/revoke', {
+      method: 'POST',
+      body: new URLSearchParams({ token: SECRET, token_type_hint: 'access_token' }),
+    });
+    expect(exchange.requestBody).toBe(`token=${REDACTED}&token_type_hint=access_token`);
+    expect(exchange.status).toBe(204);
+    expect(exchange.responseBody).toBeUndefined();
+  });
+
+  it('formats a failed exchange with its error, and a thrown non-Error', async () => {
+    const seen: TraceExchange[] = [];
+    const fetch: typeof globalThis.fetch = async () => {
+      throw 'plain failure';
+    };
+    await expect(traceFetch(fetch, (x) => seen.push(x))('https://as.example/token')).rejects.toBe('plain failure');
+    expect(formatExchange(seen[0]!)).toMatch(/^> GET https:\/\/as\.example\/token\n\* failed after \d+ ms: plain failure$/);
+  });
+});
+
+describe('redactHeader', () => {
+  it.each([
+    ['authorization', SECRET, REDACTED],
+    ['dpop', SECRET, REDACTED],
+    ['dpop', `a.${SECRET}.c`, REDACTED],
+    ['x-api-key', SECRET, REDACTED],
+    ['content-type', 'application/json', 'application/json'],
+  ])('%s: %s', (name, value, shown) => {
+    expect(redactHeader(name, value)).toBe(shown);
+  });
+});
+
+describe('redactBody', () => {
+  it.each([
+    ['text/plain', 'hello', false, 'hello'],
+    ['text/html; charset=utf-8', '<p>down</p>', true, '<p>down</p> […]'],
+    ['application/octet-stream', 'abc', false, '[3 characters of application/octet-stream: not shown]'],
+    ['application/x-www-form-urlencoded', `a=1&code=${SECRET}`, true, '[application/x-www-form-urlencoded cut at the trace size limit: not shown]'],
+    [null, `{"refresh_token":"${SECRET}"}`, false, `{"refresh_token":"${REDACTED}"}`],
+    [null, `password=${SECRET}&user=a`, false, `password=${REDACTED}&user=a`],
+    [null, `{"access_token":"${SECRET}"`, true, '[body cut at the trace size limit: not shown]'],
+    ['application/problem+json', `{"id_token":"${SECRET}"}`, false, `{"id_token":"${REDACTED}"}`],
+  ])('%s, truncated %s', (type, text, truncated, shown) => {
+    expect(redactBody(text as string, type as string | null, truncated as boolean)).toBe(shown);
   });
 });
