@@ -47,7 +47,8 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
-describe('m2m-token doctor', () => {
+// Each test spawns the command (a few seconds each on a loaded machine).
+describe('m2m-token doctor', { timeout: 60_000 }, () => {
   it('passes every check for a working configuration, one ✓ line per check, exit 0', async () => {
     const run = await cli(['doctor'], { env: env({ M2M_SCOPE: 'orders:read' }) });
     expect(run.code, transcript(run)).toBe(0);
