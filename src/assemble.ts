@@ -6,7 +6,7 @@ import type { Acquire, EntryContext } from './cache/token-entry.js';
 import { Waiters } from './cache/waiting.js';
 import { EndpointResolver } from './endpoints.js';
 import { describeKey, Events, fingerprint } from './events.js';
-import type { ResolvedOptions } from './options.js';
+import type { FetchLike, ResolvedOptions } from './options.js';
 import { clientAuthFor, secretForms } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
@@ -15,6 +15,7 @@ import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
 import { requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
 import { Revocations } from './revocations.js';
+import { traceFetch } from './trace.js';
 import type { Clock } from './util/clock.js';
 
 /** The parts of one client, wired: what the façade's methods use. */
@@ -33,6 +34,8 @@ export interface Core {
   readonly mtls: ReturnType<typeof mtlsFetch> | undefined;
   /** How requests to the authorization server are sent (tied to the client closing). */
   readonly send: SendOptions;
+  /** The `fetch` of resource requests (`client.fetch`): the `fetch` option, or the mTLS one. */
+  readonly fetch: FetchLike | undefined;
   /** The configuration of revocation requests, bounded by `signal` (none: not tied to closing). */
   revocationConfig(signal: AbortSignal | undefined): RevocationConfig;
   /** The store key of a cache key. */
@@ -53,8 +56,10 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
   const mtls = tls === undefined ? undefined : mtlsFetch(tls);
+  const fetch = options.fetch ?? mtls?.fetch;
   const send: SendOptions = {
-    fetch: options.fetch ?? mtls?.fetch,
+    // Traced: the exchanges with the authorization server, not the resource requests of client.fetch.
+    fetch: options.trace === undefined ? fetch : traceFetch(fetch ?? ((input, init) => globalThis.fetch(input, init)), options.trace),
     timeout: options.timeout,
     maxResponseBytes: options.maxResponseBytes,
     signal: closer.signal,
@@ -149,6 +154,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     dpop,
     mtls,
     send,
+    fetch,
     keyOf,
     revocationConfig: (signal) => ({
       authenticate,

@@ -10,49 +10,16 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClientCredentialsClient } from './client.js';
-import { TokenError } from './errors.js';
-import type { ClientAuthMethod, ClientCredentialsOptions } from './options.js';
+import { OAuthError, TokenError } from './errors.js';
+import type { ClientCredentialsOptions } from './options.js';
+import { formatExchange, type TraceExchange, traceFetch } from './trace.js';
+import { formatCheck, runDoctor } from './cli/doctor.js';
+import { CLIENT_FLAGS, CLIENT_HELP, clientOptions, COMMON_FLAGS, flagMessage, type Io, parse, UsageError } from './cli/options.js';
 
 /** Exit codes: 0 success, 1 the operation failed (server, network, token), 2 usage error. */
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-
-class UsageError extends Error {}
-
-const CLIENT_FLAGS = {
-  'token-endpoint': { type: 'string' },
-  issuer: { type: 'string' },
-  'revocation-endpoint': { type: 'string' },
-  'client-id': { type: 'string' },
-  'client-auth': { type: 'string' },
-  'client-secret-stdin': { type: 'boolean' },
-  'client-secret': { type: 'string' },
-  scope: { type: 'string', multiple: true },
-  audience: { type: 'string' },
-  resource: { type: 'string', multiple: true },
-  timeout: { type: 'string' },
-  'allow-insecure-http': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
-
-const CLIENT_HELP = `Client options (each also read from the environment variable shown):
-  --token-endpoint URL        M2M_TOKEN_ENDPOINT   token endpoint
-  --issuer URL                M2M_ISSUER           issuer, for discovery (instead of --token-endpoint)
-  --revocation-endpoint URL   M2M_REVOCATION_ENDPOINT
-  --client-id ID              M2M_CLIENT_ID
-  --client-auth METHOD        M2M_CLIENT_AUTH      client_secret_basic (default with a secret),
-                                                   client_secret_post or none
-  --client-secret-stdin                            read the client secret from standard input
-                              M2M_CLIENT_SECRET    the client secret (never accepted as a flag value:
-                                                   it would show in \`ps\` and shell history)
-  --scope SCOPE               M2M_SCOPE            repeatable, or space-separated
-  --audience AUDIENCE         M2M_AUDIENCE
-  --resource URI              M2M_RESOURCE         repeatable (space-separated in the environment)
-  --timeout MS                                     per attempt (default 10000)
-  --allow-insecure-http                            allow http: on non-loopback hosts
-  -h, --help`;
 
 const HELP: Record<string, string> = {
   main: `Usage: m2m-token <command> [options]
@@ -64,8 +31,11 @@ Commands:
   revoke <token>     revoke a token (RFC 7009); "-" reads it from standard input
   discover <issuer>  show the authorization server metadata the client would use
   inspect <token>    decode a JWT access token (without verifying it); "-" reads standard input
+  doctor             check a client configuration step by step and say what is wrong
 
-Run "m2m-token <command> --help" for a command's options.
+Every command takes --json (JSON on standard output, errors as JSON on standard error) and
+--verbose (each HTTP exchange on standard error, secrets redacted).
+Run "m2m-token <command> --help" for a command's options; "m2m-token --version" for the version.
 Exit codes: 0 success, 1 the operation failed, 2 usage error.`,
   token: `Usage: m2m-token token [options] [--json]
 
@@ -78,78 +48,54 @@ ${CLIENT_HELP}`,
   revoke: `Usage: m2m-token revoke <token|-> [options]
 
 Revokes the token at the revocation endpoint (from --revocation-endpoint or the issuer's metadata).
+With --json, prints {"revoked":true}.
 
 ${CLIENT_HELP}`,
-  discover: `Usage: m2m-token discover <issuer> [--allow-insecure-http]
+  discover: `Usage: m2m-token discover <issuer> [--json] [--verbose] [--allow-insecure-http]
 
 Fetches the issuer's metadata (RFC 8414, then OpenID Connect Discovery), checks that it belongs to
-the issuer, and prints the endpoints the client would use and, as JSON, the metadata members it reads.`,
-  inspect: `Usage: m2m-token inspect <token|->
+the issuer, and prints the endpoints the client would use and, as JSON, the metadata members it reads.
+With --json, prints only the metadata, as JSON.`,
+  inspect: `Usage: m2m-token inspect <token|-> [--json]
 
 Decodes a JWT access token's header and claims and shows the time to expiry. The signature is NOT
-verified: do not trust what this prints for authorization decisions.`,
+verified: do not trust what this prints for authorization decisions. With --json, prints
+{ verified: false, header, claims, expires_at, expires_in }.`,
+  doctor: `Usage: m2m-token doctor [options] [--json] [--verbose]
+
+Checks the configuration the token command would use, in order, one line per check
+(✓ passed, ! warning, ✗ failed, with the likely cause and fix):
+  endpoint               reachable, TLS certificate trusted
+  discovery              with --issuer: metadata found, its issuer equal to --issuer
+  client authentication  the method is among the server's token_endpoint_auth_methods_supported
+  token request          a token is issued (else the OAuth error and what it usually means)
+  token lifetime         expires_in, the JWT's exp, and the client's refresh schedule
+  clock                  the server's Date header against this machine's clock
+  scope                  requested against granted
+  revocation endpoint    known (for revoke)
+  proxy                  HTTPS_PROXY / HTTP_PROXY / NO_PROXY in the environment
+Checks that depend on a failed one are not run. Exit 0 when none failed (warnings allowed), else 1.
+With --json, prints the checks as a JSON array of { check, status, message, hint }.
+
+${CLIENT_HELP}`,
 };
 
-interface Io {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  readonly stdin: () => string;
-  readonly now: () => number;
+/** What every command gets: the flags it was run with, and the outside world. */
+interface Run {
+  readonly io: Io;
+  readonly json: boolean;
+  /** Reports an HTTP exchange on standard error (with --verbose), else undefined. */
+  readonly trace: ((exchange: TraceExchange) => void) | undefined;
 }
 
-function parse<T extends ParseArgsConfig['options']>(args: string[], options: T, positionals: number) {
-  // A token may start with '-' (base64url): the only short option is -h, so any other single-dash
-  // argument is a positional, passed after '--' (unless the caller already used '--').
-  const dashed = args.includes('--') ? [] : args.filter((a) => a.length > 1 && a.startsWith('-') && !a.startsWith('--') && a !== '-h');
-  const argv = dashed.length === 0 ? args : [...args.filter((a) => !dashed.includes(a)), '--', ...dashed];
-  let parsed;
+function newClient(options: ClientCredentialsOptions, run: Run): ClientCredentialsClient {
+  // With mutual TLS the library sends with its own fetch (which presents the certificate): not traced.
+  const fetch = run.trace === undefined || options.tls !== undefined ? undefined : traceFetch(globalThis.fetch, run.trace);
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return new ClientCredentialsClient({ ...options, fetch });
   } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (!(parsed.values as { help?: boolean }).help && parsed.positionals.length !== positionals) {
-    throw new UsageError(positionals === 0 ? 'this command takes no arguments' : `expected ${positionals} argument(s)`);
-  }
-  return parsed;
-}
-
-function clientOptions(values: Record<string, unknown>, io: Io): ClientCredentialsOptions {
-  if (values['client-secret'] !== undefined) {
-    throw new UsageError('--client-secret is not accepted: pass the secret in M2M_CLIENT_SECRET or with --client-secret-stdin');
-  }
-  const env = io.env;
-  const flag = (name: string) => values[name] as string | undefined;
-  const list = (name: string, variable: string) =>
-    (values[name] as string[] | undefined) ?? env[variable]?.split(' ').filter(Boolean);
-  const clientId = flag('client-id') ?? env.M2M_CLIENT_ID;
-  if (!clientId) throw new UsageError('missing client id: --client-id or M2M_CLIENT_ID');
-  const tokenEndpoint = flag('token-endpoint') ?? env.M2M_TOKEN_ENDPOINT;
-  const issuer = flag('issuer') ?? env.M2M_ISSUER;
-  if (!tokenEndpoint && !issuer) throw new UsageError('missing endpoint: --token-endpoint / M2M_TOKEN_ENDPOINT or --issuer / M2M_ISSUER');
-  const clientSecret = values['client-secret-stdin'] ? io.stdin().replace(/\r?\n$/, '') : env.M2M_CLIENT_SECRET || undefined;
-  const timeout = flag('timeout');
-  return {
-    tokenEndpoint,
-    issuer,
-    revocationEndpoint: flag('revocation-endpoint') ?? env.M2M_REVOCATION_ENDPOINT,
-    clientId,
-    ...(clientSecret !== undefined && { clientSecret }),
-    clientAuth: (flag('client-auth') ?? env.M2M_CLIENT_AUTH) as ClientAuthMethod | undefined,
-    scope: list('scope', 'M2M_SCOPE'),
-    audience: flag('audience') ?? env.M2M_AUDIENCE,
-    resource: list('resource', 'M2M_RESOURCE'),
-    timeout: timeout === undefined ? undefined : Number(timeout),
-    allowInsecureHttp: values['allow-insecure-http'] === true,
-  };
-}
-
-function newClient(options: ClientCredentialsOptions): ClientCredentialsClient {
-  try {
-    return new ClientCredentialsClient(options);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+    if (error instanceof TypeError) throw new UsageError(flagMessage(error.message));
+    throw error;
   }
 }
 
@@ -175,113 +121,187 @@ function decodeSegment(segment: string | undefined, what: string): Record<string
   throw new UsageError(`not a JWT: the ${what} is not a base64url JSON object (opaque tokens cannot be inspected)`);
 }
 
-const commands: Record<string, (args: string[], io: Io) => Promise<void>> = {
-  async token(args, io) {
-    const { values } = parse(args, { ...CLIENT_FLAGS, json: { type: 'boolean' } }, 0);
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+const commands: Record<string, (args: string[], run: Run) => Promise<number | void>> = {
+  async token(args, run) {
+    const { io } = run;
+    const { values } = parse(args, CLIENT_FLAGS, 0);
     if (values.help) return io.out(HELP.token!);
-    const client = newClient(clientOptions(values, io));
+    const client = newClient(clientOptions(values, io), run);
     try {
       const token = await client.getToken();
-      if (!values.json) return io.out(token.accessToken);
+      if (!run.json) return io.out(token.accessToken);
       io.out(
-        JSON.stringify(
-          {
-            access_token: token.accessToken,
-            token_type: token.tokenType,
-            expires_at: new Date(token.expiresAt).toISOString(),
-            expires_in: Math.round((token.expiresAt - io.now()) / 1000),
-            scope: token.scope,
-            ...token.extra,
-          },
-          null,
-          2,
-        ),
+        json({
+          access_token: token.accessToken,
+          token_type: token.tokenType,
+          expires_at: new Date(token.expiresAt).toISOString(),
+          expires_in: Math.round((token.expiresAt - io.now()) / 1000),
+          scope: token.scope,
+          ...token.extra,
+        }),
       );
     } finally {
       await client.close();
     }
   },
 
-  async revoke(args, io) {
+  async revoke(args, run) {
+    const { io } = run;
     const { values, positionals } = parse(args, CLIENT_FLAGS, 1);
     if (values.help) return io.out(HELP.revoke!);
     const token = tokenArgument(positionals[0]!, io);
-    const client = newClient(clientOptions(values, io));
+    const client = newClient(clientOptions(values, io), run);
     try {
       await client.revoke(token);
-      io.err('revoked');
+      if (run.json) io.out(JSON.stringify({ revoked: true }));
+      else io.err('revoked');
     } finally {
       await client.close();
     }
   },
 
-  async discover(args, io) {
-    const { values, positionals } = parse(
-      args,
-      { 'allow-insecure-http': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      1,
-    );
+  async discover(args, run) {
+    const { io } = run;
+    const { values, positionals } = parse(args, { ...COMMON_FLAGS, 'allow-insecure-http': { type: 'boolean' } }, 1);
     if (values.help) return io.out(HELP.discover!);
-    const client = newClient({ issuer: positionals[0]!, clientId: 'm2m-token-cli', allowInsecureHttp: values['allow-insecure-http'] === true });
+    const client = newClient({ issuer: positionals[0]!, clientId: 'm2m-token-cli', allowInsecureHttp: values['allow-insecure-http'] === true }, run);
     try {
       const metadata = await client.metadata();
+      if (run.json) return io.out(json(metadata));
       io.out(`issuer:               ${metadata.issuer}`);
       io.out(`token endpoint:       ${metadata.token_endpoint ?? '(none)'}`);
       io.out(`revocation endpoint:  ${metadata.revocation_endpoint ?? '(none)'}`);
       io.out(`client auth methods:  ${metadata.token_endpoint_auth_methods_supported?.join(', ') ?? '(not listed)'}`);
-      io.out(JSON.stringify(metadata, null, 2));
+      io.out(json(metadata));
     } finally {
       await client.close();
     }
   },
 
-  async inspect(args, io) {
-    const { values, positionals } = parse(args, { help: { type: 'boolean', short: 'h' } }, 1);
+  async inspect(args, run) {
+    const { io } = run;
+    const { values, positionals } = parse(args, COMMON_FLAGS, 1);
     if (values.help) return io.out(HELP.inspect!);
     const parts = tokenArgument(positionals[0]!, io).split('.');
     if (parts.length !== 3) throw new UsageError('not a JWT: expected three dot-separated parts (opaque tokens cannot be inspected)');
     const header = decodeSegment(parts[0], 'header');
     const claims = decodeSegment(parts[1], 'payload');
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+    if (run.json) {
+      return io.out(
+        json({
+          verified: false,
+          header,
+          claims,
+          expires_at: exp === undefined ? null : new Date(exp).toISOString(),
+          expires_in: exp === undefined ? null : Math.round((exp - io.now()) / 1000),
+        }),
+      );
+    }
     io.out('NOT VERIFIED: the signature was not checked; do not rely on these claims.');
-    io.out(JSON.stringify({ header, claims }, null, 2));
-    if (typeof claims.exp === 'number') io.out(`${formatDuration(claims.exp * 1000 - io.now())} (${new Date(claims.exp * 1000).toISOString()})`);
+    io.out(json({ header, claims }));
+    if (exp !== undefined) io.out(`${formatDuration(exp - io.now())} (${new Date(exp).toISOString()})`);
     else io.out('no exp claim');
   },
+
+  async doctor(args, run) {
+    const { io } = run;
+    const { values } = parse(args, CLIENT_FLAGS, 0);
+    if (values.help) return io.out(HELP.doctor!);
+    const options = clientOptions(values, io);
+    let checks;
+    try {
+      checks = await runDoctor({
+        options,
+        env: io.env,
+        now: io.now,
+        onExchange: run.trace,
+        onCheck: (check) => {
+          if (!run.json) io.out(formatCheck(check));
+        },
+      });
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(flagMessage(error.message));
+      throw error;
+    }
+    if (run.json) io.out(json(checks));
+    return checks.some((check) => check.status === 'fail') ? EXIT_FAILED : 0;
+  },
 };
+
+/** The package version, from the package.json next to the build output (`dist/../package.json`). */
+function version(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+    if (manifest.name === 'm2m-token' && typeof manifest.version === 'string') return manifest.version;
+  } catch {
+    // reported below
+  }
+  return 'unknown';
+}
+
+/** An error as the `--json` error object: `{ error: { code, message, … } }`. */
+function errorJson(code: string, message: string, error?: unknown): string {
+  const extra = error instanceof OAuthError ? { oauth_error: error.error, status: error.status } : TokenError.is(error) && error.status !== undefined ? { status: error.status } : {};
+  return JSON.stringify({ error: { code, message, ...extra } });
+}
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...args] = argv;
+  if (command === '--version' || command === '-V') {
+    io.out(version());
+    return 0;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     (command === undefined ? io.err : io.out)(HELP.main!);
     return command === undefined ? EXIT_USAGE : 0;
   }
+  // Flags are parsed per command; these two change how everything (errors included) is reported.
+  const asJson = args.includes('--json');
+  const verbose = args.includes('--verbose') || args.includes('-v');
+  const run: Run = {
+    io,
+    json: asJson,
+    trace: verbose ? (exchange) => io.err(asJson ? JSON.stringify({ exchange }) : formatExchange(exchange)) : undefined,
+  };
   // Own commands only: `constructor` or `__proto__` must not find Object.prototype members.
-  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
-  if (run === undefined) {
-    io.err(`m2m-token: unknown command "${command}"\n\n${HELP.main}`);
+  const command_ = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (command_ === undefined) {
+    if (asJson) io.err(errorJson('USAGE', `unknown command "${command}"`));
+    else io.err(`m2m-token: unknown command "${command}"\n\n${HELP.main}`);
     return EXIT_USAGE;
   }
   try {
-    await run(args, io);
-    return 0;
+    const code = await command_(args, run);
+    return typeof code === 'number' ? code : 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`m2m-token ${command}: ${error.message}\nRun "m2m-token ${command} --help" for usage.`);
+      if (asJson) io.err(errorJson('USAGE', error.message));
+      else io.err(`m2m-token ${command}: ${error.message}\nRun "m2m-token ${command} --help" for usage.`);
       return EXIT_USAGE;
     }
     if (TokenError.is(error)) {
-      io.err(`m2m-token ${command}: ${error.code}: ${error.message}`);
+      if (asJson) io.err(errorJson(error.code, error.message, error));
+      else io.err(`m2m-token ${command}: ${error.code}: ${error.message}`);
       return EXIT_FAILED;
     }
-    io.err(`m2m-token ${command}: ${(error as Error)?.message ?? String(error)}`);
+    const message = (error as Error)?.message ?? String(error);
+    if (asJson) io.err(errorJson('ERROR', message));
+    else io.err(`m2m-token ${command}: ${message}`);
     return EXIT_FAILED;
   }
 }
 
 const io: Io = {
-  out: (text) => process.stdout.write(`${text}\n`),
-  err: (text) => process.stderr.write(`${text}\n`),
+  out: (text) => {
+    process.stdout.write(`${text}\n`);
+  },
+  err: (text) => {
+    process.stderr.write(`${text}\n`);
+  },
   env: process.env,
   stdin: () => readFileSync(0, 'utf8'),
   now: () => Date.now(),

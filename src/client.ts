@@ -95,7 +95,7 @@ export class ClientCredentialsClient {
     if (options.fetch !== undefined && typeof options.fetch !== 'function') {
       throw new TypeError('m2m-token: option `fetch` must be a function');
     }
-    const { entries, dpop, send } = this.#core;
+    const { entries, dpop, fetch } = this.#core;
     const params = resolveParams(options, entries.default.params);
     // The source holds the entry; the entry stays pinned while the source (held by the wrapper) lives.
     const source: TokenSource & { entry?: TokenEntry } = {
@@ -104,7 +104,7 @@ export class ClientCredentialsClient {
       dpop,
     };
     source.entry = params === undefined ? entries.default : entries.pin(params, source);
-    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? send.fetch);
+    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? fetch);
   }
 
   /**

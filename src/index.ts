@@ -22,3 +22,4 @@ export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';
 export type { StoredToken, Token } from './token.js';
+export type { TraceExchange, TraceSink } from './trace.js';

@@ -6,6 +6,7 @@ import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import type { TokenStore } from './store.js';
+import type { TraceSink } from './trace.js';
 
 export type { ClientAuthMethod };
 
@@ -162,6 +163,13 @@ export interface ClientCredentialsOptions {
    * @default none: tokens live in this client's memory only
    */
   store?: TokenStore | undefined;
+  /**
+   * Called with each HTTP exchange with the authorization server (token, revocation and discovery
+   * requests): method, URL, status, duration, headers and bodies, with every secret redacted by field
+   * (client secret, `Authorization` values, `client_assertion`, tokens; DPoP proofs as header and claims
+   * only). For troubleshooting; the CLI's `--verbose` prints the same.
+   */
+  trace?: TraceSink | undefined;
 }
 
 /**
@@ -268,4 +276,5 @@ export interface ResolvedOptions {
   invalidClientBackoff: number;
   logger: Logger | undefined;
   store: TokenStore | undefined;
+  trace: TraceSink | undefined;
 }

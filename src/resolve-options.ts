@@ -10,7 +10,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'tokenEndpoint', 'issuer', 'revocationEndpoint', 'clientId', 'clientSecret', 'privateKey', 'clientAuth',
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
-  'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store',
+  'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -167,6 +167,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     }
   }
   if (input.fetch !== undefined && typeof input.fetch !== 'function') fail('fetch', 'a function');
+  if (input.trace !== undefined && typeof input.trace !== 'function') fail('trace', 'a function');
   if (
     input.store !== undefined &&
     (typeof input.store !== 'object' || input.store === null || !['get', 'set', 'delete'].every((m) => typeof (input.store as unknown as Record<string, unknown>)[m] === 'function'))
@@ -218,6 +219,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, { max: MAX_TIMER }),
     logger: input.logger,
     store: input.store,
+    trace: input.trace,
   };
 }
 

@@ -12,9 +12,9 @@ export interface TlsOptions {
   /** The certificate's private key, PEM. Never logged or serialised. */
   key: string | Buffer;
   /** Certificate authorities to trust for the servers, PEM. @default Node's default CAs */
-  ca?: string | Buffer | readonly (string | Buffer)[];
+  ca?: string | Buffer | readonly (string | Buffer)[] | undefined;
   /** Passphrase of an encrypted `key`. */
-  passphrase?: string;
+  passphrase?: string | undefined;
 }
 
 /**
