@@ -5,11 +5,13 @@ import type { TokenParams } from './token.js';
 
 /** A token was acquired from the token endpoint (first or refreshed). */
 export interface TokenEvent {
+  /** The client's `clientId`. */
   readonly clientId: string;
   /** What the token is for: `scope=… audience=… resource=…` (the cache key, readable). */
   readonly key: string;
   /** A short SHA-256 fingerprint of the access token, to correlate logs without the token. */
   readonly fingerprint: string;
+  /** When the token expires, in epoch ms. */
   readonly expiresAt: number;
   /** From the first attempt's start to the token, in ms. */
   readonly duration: number;
@@ -23,18 +25,23 @@ export interface TokenEvent {
 
 /** A request failed transiently and will be sent again. */
 export interface RetryEvent {
+  /** The client's `clientId`. */
   readonly clientId: string;
+  /** What was being requested: a token, a revocation, or the authorization server's metadata. */
   readonly operation: 'token' | 'revoke' | 'discovery';
   /** The attempt that failed, from 1. */
   readonly attempt: number;
   /** Wait before the next attempt, in ms (backoff, or the server's `Retry-After`). */
   readonly delay: number;
+  /** The `code` of the error of the failed attempt. */
   readonly reason: TokenErrorCode;
+  /** The HTTP status of the failed attempt, when it got a response. */
   readonly status: number | undefined;
 }
 
 /** An operation failed for good (after any retries). */
 export interface ErrorEvent {
+  /** The client's `clientId`. */
   readonly clientId: string;
   /**
    * `token`: a token could not be acquired (discovery failures included); `store`: the token store
@@ -52,18 +59,27 @@ export interface ErrorEvent {
 
 /** A token was revoked, or its revocation failed. */
 export interface RevokeEvent {
+  /** The client's `clientId`. */
   readonly clientId: string;
+  /** A short SHA-256 fingerprint of the revoked token, as in {@link TokenEvent.fingerprint}. */
   readonly fingerprint: string;
+  /** True when the revocation endpoint accepted the revocation. */
   readonly ok: boolean;
+  /** Why it failed, when it did. */
   readonly error: TokenError | undefined;
+  /** How long the revocation took, retries included, in ms. */
   readonly duration: number;
 }
 
 /** The events of a client, by name. */
 export interface ClientEventMap {
+  /** A token was acquired or refreshed. */
   token: TokenEvent;
+  /** A request failed transiently and will be sent again. */
   retry: RetryEvent;
+  /** An operation failed for good. */
   error: ErrorEvent;
+  /** A token was revoked, or its revocation failed. */
   revoke: RevokeEvent;
 }
 
@@ -90,6 +106,18 @@ export interface EventChannel<T> {
   publish(event: T): void;
 }
 
+/** The channels of {@link diagnosticsChannels}, one per event. */
+export interface DiagnosticsChannels {
+  /** `m2m-token:token`: {@link TokenEvent}s. */
+  readonly token: EventChannel<TokenEvent>;
+  /** `m2m-token:retry`: {@link RetryEvent}s. */
+  readonly retry: EventChannel<RetryEvent>;
+  /** `m2m-token:error`: {@link ErrorEvent}s. */
+  readonly error: EventChannel<ErrorEvent>;
+  /** `m2m-token:revoke`: {@link RevokeEvent}s. */
+  readonly revoke: EventChannel<RevokeEvent>;
+}
+
 /**
  * The `node:diagnostics_channel` channels the client publishes on, one per event: `m2m-token:token`,
  * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, typed with their payloads. Nothing is built
@@ -100,7 +128,7 @@ export interface EventChannel<T> {
  * diagnosticsChannels.retry.subscribe((event) => console.warn(`token retry: ${event.reason}`));
  * ```
  */
-export const diagnosticsChannels: { readonly [E in ClientEventName]: EventChannel<ClientEventMap[E]> } = Object.freeze({
+export const diagnosticsChannels: DiagnosticsChannels = Object.freeze({
   token: channel('m2m-token:token') as unknown as EventChannel<TokenEvent>,
   retry: channel('m2m-token:retry') as unknown as EventChannel<RetryEvent>,
   error: channel('m2m-token:error') as unknown as EventChannel<ErrorEvent>,
@@ -112,9 +140,13 @@ export const diagnosticsChannels: { readonly [E in ClientEventName]: EventChanne
  * called with a fields object first and a message second.
  */
 export interface Logger {
+  /** Tokens acquired. */
   debug?(fields: object, message: string): void;
+  /** Tokens revoked. */
   info?(fields: object, message: string): void;
+  /** Retries, failed background refreshes, failed revocations, a token store bypassed. */
   warn?(fields: object, message: string): void;
+  /** Token requests that failed for good. */
   error?(fields: object, message: string): void;
 }
 

@@ -226,17 +226,36 @@ export interface CloseResult {
 
 /** The defaults, declared once. */
 export const defaults = Object.freeze({
+  /** {@link ClientCredentialsOptions.timeout}, ms. */
   timeout: 10_000,
-  retry: Object.freeze({ retries: 3, minDelay: 250, maxDelay: 10_000 }),
+  /** {@link ClientCredentialsOptions.retry}. */
+  retry: Object.freeze({
+    /** {@link RetryOptions.retries}. */
+    retries: 3,
+    /** {@link RetryOptions.minDelay}, ms. */
+    minDelay: 250,
+    /** {@link RetryOptions.maxDelay}, ms. */
+    maxDelay: 10_000,
+  }),
+  /** {@link ClientCredentialsOptions.allowInsecureHttp}. */
   allowInsecureHttp: false,
+  /** {@link ClientCredentialsOptions.expiryMargin}, ms. */
   expiryMargin: 30_000,
+  /** {@link ClientCredentialsOptions.refreshRatio}. */
   refreshRatio: 0.8,
+  /** {@link ClientCredentialsOptions.refreshJitter}. */
   refreshJitter: 0.05,
+  /** {@link ClientCredentialsOptions.defaultLifetime}, ms. */
   defaultLifetime: 300_000,
+  /** {@link ClientCredentialsOptions.maxCacheEntries}. */
   maxCacheEntries: 100,
+  /** {@link ClientCredentialsOptions.maxResponseBytes}. */
   maxResponseBytes: 1_048_576,
+  /** {@link ClientCredentialsOptions.invalidClientBackoff}, ms. */
   invalidClientBackoff: 5_000,
+  /** {@link ClientAssertionOptions.lifetime}, ms. */
   assertionLifetime: 60_000,
+  /** {@link CloseOptions.timeout}, ms. */
   closeTimeout: 5_000,
 } as const);
 

@@ -21,7 +21,9 @@ import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
  * these methods works.
  */
 export interface RedisClientLike {
+  /** Runs a Lua script (`EVAL`): the store's writes, locks and deletes are atomic scripts. */
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** Reads one field of a hash (`HGET`): the stored token. */
   hget(key: string, field: string): Promise<string | null>;
 }
 

@@ -25,11 +25,17 @@ export interface Token {
  * sent (epoch ms), so every process rotates it on the same schedule.
  */
 export interface StoredToken {
+  /** The access token. Stores that share tokens across hosts should encrypt it (`RedisTokenStore` can). */
   readonly accessToken: string;
+  /** As in {@link Token.tokenType}. */
   readonly tokenType: string;
+  /** When the token expires, in epoch ms. */
   readonly expiresAt: number;
+  /** When its request was sent, in epoch ms: processes that adopt the token rotate it on the same schedule. */
   readonly sentAt: number;
+  /** As in {@link Token.scope}. */
   readonly scope?: string | undefined;
+  /** As in {@link Token.extra}. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

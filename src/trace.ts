@@ -7,13 +7,15 @@
  */
 
 /**
- * One HTTP exchange as reported by {@link traceFetch}. Every secret is already redacted:
+ * One HTTP exchange with the authorization server, as the `trace` option (and the CLI's `--verbose`)
+ * reports it. Every secret is already redacted:
  *
  * - headers `Authorization` and `Proxy-Authorization` keep only their scheme (`Basic [REDACTED]`);
  *   `Cookie`, `Set-Cookie` and `X-Api-Key` are `[REDACTED]`; a `DPoP` proof shows its decoded JWS header
  *   and claims, never its signature;
- * - form and JSON bodies (and URL query parameters) have the members named in {@link SECRET_FIELDS}
- *   replaced by `[REDACTED]`, at any depth of a JSON document;
+ * - form and JSON bodies (and URL query parameters) have their secret members (`client_secret`,
+ *   `client_assertion`, `access_token`, `refresh_token`, `token`, `id_token`, `password`, …) replaced
+ *   by `[REDACTED]`, at any depth of a JSON document;
  * - a JSON or form body that cannot be parsed (or was cut at the size limit) is not shown at all.
  */
 export interface TraceExchange {

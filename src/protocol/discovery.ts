@@ -8,11 +8,17 @@ import { errorFromResponse, parseJson } from './token-response.js';
 
 /** The authorization server metadata members the client uses (RFC 8414 §2). */
 export interface AuthorizationServerMetadata {
+  /** The authorization server's issuer identifier; equal to the configured `issuer`. */
   readonly issuer: string;
+  /** The token endpoint URL (RFC 6749 §3.2). */
   readonly token_endpoint?: string | undefined;
+  /** The revocation endpoint URL (RFC 7009). */
   readonly revocation_endpoint?: string | undefined;
+  /** The introspection endpoint URL (RFC 7662). */
   readonly introspection_endpoint?: string | undefined;
+  /** The client authentication methods the token endpoint accepts. */
   readonly token_endpoint_auth_methods_supported?: readonly string[] | undefined;
+  /** Endpoints to use with mutual TLS instead of the plain ones (RFC 8705 §5). */
   readonly mtls_endpoint_aliases?: Readonly<Record<string, string>> | undefined;
 }
 
