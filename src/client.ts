@@ -37,6 +37,8 @@ export type { CloseOptions, CloseResult, GetTokenOptions } from './options.js';
  */
 export class ClientCredentialsClient {
   readonly #core: Core;
+  /** The default entry, held directly: `getToken()` without options is the hot path. */
+  readonly #default: TokenEntry;
   #closing: Promise<CloseResult> | undefined;
 
   /**
@@ -51,6 +53,7 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsOptions, clock: Clock);
   constructor(options: ClientCredentialsOptions, clock: Clock = systemClock) {
     this.#core = assemble(resolveOptions(options), clock);
+    this.#default = this.#core.entries.default;
     this.fetch = this.createFetch();
   }
 
@@ -69,7 +72,7 @@ export class ClientCredentialsClient {
    * ```
    */
   getToken(options?: GetTokenOptions): Promise<Token> {
-    if (options === undefined) return this.#core.entries.default.get(undefined, false);
+    if (options === undefined) return this.#default.get(undefined, false);
     let entry: TokenEntry;
     try {
       entry = this.#entryFor(options);

@@ -51,6 +51,8 @@ export class TokenEntry {
   readonly key: string;
   readonly params: TokenParams;
   readonly #context: EntryContext;
+  /** The context's clock, held directly for the hot path. */
+  readonly #clock: Clock;
   #issued: Issued | undefined;
   /** `Promise.resolve(token)`, built once per token so the cached path allocates nothing. */
   #resolved: Promise<HeldToken> | undefined;
@@ -70,6 +72,7 @@ export class TokenEntry {
     this.key = key;
     this.params = params;
     this.#context = context;
+    this.#clock = context.clock;
   }
 
   /** The current token, usable or not. */
@@ -103,7 +106,7 @@ export class TokenEntry {
    */
   get(signal: AbortSignal | undefined, force: boolean): Promise<HeldToken> {
     if (!force && this.#resolved !== undefined) {
-      const now = this.#context.clock.now();
+      const now = this.#clock.now();
       // Inline of isUsable / shouldRefresh: this is the hot path.
       if (now < this.#usableUntil && signal?.aborted !== true) {
         if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
