@@ -1,0 +1,163 @@
+/**
+ * TokenEntry with a clock moved by hand and an acquire function the test settles: rotation, single
+ * flight, invalidation and failure rules, without HTTP.
+ */
+import { describe, expect, it } from 'vitest';
+import { REFUSAL_PAUSE } from '../../src/cache/token-entry.js';
+import { TokenError } from '../../src/errors.js';
+import { rejectionOf } from '../helpers/core.js';
+import { entryUnderTest, issued, settle } from './support.js';
+
+const HOUR = 3_600_000;
+const USABLE = HOUR - 30_000;
+const REFRESH = 0.8 * USABLE;
+
+describe('TokenEntry', () => {
+  it('is empty at first: callers share one acquire call, then the token is served without another', async () => {
+    const { entry, calls } = entryUnderTest();
+    expect(entry.isUsable(0)).toBe(false);
+    const waiting = [entry.get(undefined, false), entry.get(undefined, false)];
+    expect(calls).toHaveLength(1);
+    expect(entry.isRefreshing()).toBe(true);
+    calls[0]!.resolve(issued('a', 0));
+    const [first, second] = await Promise.all(waiting);
+    expect(first!.accessToken).toBe('a');
+    expect(second).toBe(first);
+    expect(await entry.get(undefined, false)).toBe(first);
+    expect(calls).toHaveLength(1);
+    expect(entry.isRefreshing()).toBe(false);
+  });
+
+  it('starts one background refresh at refreshAt (on the next turn), serving the current token meanwhile', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    const first = await pending;
+    clock.advance(REFRESH - 1);
+    expect(entry.shouldRefresh(clock.now())).toBe(false);
+    await entry.get(undefined, false);
+    await settle();
+    expect(calls).toHaveLength(1);
+    clock.advance(1);
+    expect(entry.shouldRefresh(clock.now())).toBe(true);
+    expect(await entry.get(undefined, false)).toBe(first);
+    expect(await entry.get(undefined, false)).toBe(first);
+    expect(calls).toHaveLength(1);
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(true);
+    calls[1]!.resolve(issued('b', clock.now()));
+    await settle();
+    expect((await entry.get(undefined, false)).accessToken).toBe('b');
+  });
+
+  it('never hands out a token at usableUntil: the caller waits for a new one', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    await pending;
+    clock.advance(USABLE);
+    const next = entry.get(undefined, false);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(false);
+    calls[1]!.resolve(issued('b', clock.now()));
+    expect((await next).accessToken).toBe('b');
+  });
+
+  it('after a failed background refresh keeps serving the token and waits before trying again', async () => {
+    const { entry, calls, clock, events } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    const first = await pending;
+    clock.advance(REFRESH);
+    await entry.get(undefined, false);
+    await settle();
+    calls[1]!.reject(new TokenError('NETWORK', 'down'));
+    await settle();
+    expect(events.error).toEqual([{ error: expect.objectContaining({ code: 'NETWORK' }), background: true }]);
+    // The pause: a quarter of the usable time left, at most 10 s.
+    clock.advance(9_999);
+    expect(await entry.get(undefined, false)).toBe(first);
+    await settle();
+    expect(calls).toHaveLength(2);
+    clock.advance(1);
+    expect(await entry.get(undefined, false)).toBe(first);
+    await settle();
+    expect(calls).toHaveLength(3);
+  });
+
+  it('rejects every waiter with the failure of a first request, and keeps nothing', async () => {
+    const { entry, calls } = entryUnderTest();
+    const waiting = [entry.get(undefined, false), entry.get(undefined, false)];
+    calls[0]!.reject(new TokenError('TIMEOUT', 'slow'));
+    for (const w of waiting) expect((await rejectionOf(w)).code).toBe('TIMEOUT');
+    void entry.get(undefined, false).catch(() => {});
+    expect(calls).toHaveLength(2);
+  });
+
+  it('hands a token that arrived too late to keep to its waiters, without keeping it', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    clock.advance(9_950);
+    // Sent at 0 with a 10 s life: usable until 9 s, arrives at 9.95 s (even the 1 s skew has passed).
+    calls[0]!.resolve(issued('late', 0, 10_000));
+    expect((await pending).accessToken).toBe('late');
+    expect(entry.token).toBeUndefined();
+    void entry.get(undefined, false);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('does not keep a token whose request started before clear() (revocation)', async () => {
+    const { entry, calls } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    entry.clear();
+    calls[0]!.resolve(issued('a', 0));
+    expect((await pending).accessToken).toBe('a');
+    expect(calls[0]!.request.isCurrent()).toBe(false);
+    expect(entry.token).toBeUndefined();
+  });
+
+  it('invalidates only the current token, once, and pauses refusals when its replacement is refused too', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const p1 = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    const a = await p1;
+    expect(entry.invalidate(a)).toBe('dropped');
+    expect(entry.invalidate(a)).toBe('not-current');
+    expect(entry.discarded).toBe('a');
+    const p2 = entry.get(undefined, false);
+    calls[1]!.resolve(issued('b', clock.now()));
+    const b = await p2;
+    // The replacement is refused too: no new token for REFUSAL_PAUSE.
+    expect(entry.invalidate(b)).toBe('paused');
+    expect(entry.invalidate(b)).toBe('paused');
+    expect(entry.token).toBe(b);
+    clock.advance(REFUSAL_PAUSE);
+    expect(entry.invalidate(b)).toBe('dropped');
+  });
+
+  it('forceRefresh asks even with a usable token, and joins a request in flight', async () => {
+    const { entry, calls } = entryUnderTest();
+    const p1 = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    await p1;
+    const forced = [entry.get(undefined, true), entry.get(undefined, true)];
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.force).toBe(true);
+    calls[1]!.resolve(issued('b', 0));
+    for (const f of forced) expect((await f).accessToken).toBe('b');
+  });
+
+  it('ABORTED for a caller whose signal is already aborted, even with a usable token; CLOSED after close', async () => {
+    const { entry, calls, closer } = entryUnderTest();
+    const p1 = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    await p1;
+    expect((await rejectionOf(entry.get(AbortSignal.abort(), false))).code).toBe('ABORTED');
+    entry.clear();
+    const waiting = entry.get(undefined, false);
+    closer.abort(new TokenError('CLOSED', 'closed'));
+    expect((await rejectionOf(waiting)).code).toBe('CLOSED');
+    expect((await rejectionOf(entry.get(undefined, false))).code).toBe('CLOSED');
+  });
+});
