@@ -12,7 +12,7 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
+    include: ['test/parts/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/fuzz/cli.test.ts', 'test/unit/lifecycle.test.ts'],
     coverage: { ...base.test?.coverage, enabled: false },
   },

@@ -127,7 +127,8 @@ export function toStored({ token, sentAtWall }: Issued): StoredToken {
   return { accessToken, tokenType, expiresAt, sentAt: sentAtWall, scope, extra };
 }
 
-const MAX_FUTURE_SKEW = 5_000;
+/** Hosts of a fleet disagree about the time: a token sent up to a minute "in the future" is still valid. */
+const MAX_FUTURE_SKEW = 60_000;
 
 /**
  * A token read from a store, dated on this process's monotonic clock; `undefined` for an entry that is
