@@ -1,5 +1,6 @@
 import { type Core, assemble } from './assemble.js';
 import type { TokenEntry } from './cache/token-entry.js';
+import { createDiscoveringFetch } from './discovering-fetch.js';
 import { TokenError } from './errors.js';
 import type { ClientEventMap, ClientEventName } from './events.js';
 import { type AuthorizedFetchOptions, createAuthorizedFetch, resolveAllowedOrigins, type TokenSource } from './fetch/authorized-fetch.js';
@@ -41,7 +42,8 @@ export class ClientCredentialsClient {
 
   /**
    * `fetch` with the client's default token attached; same signature as the global `fetch`, already
-   * bound. See {@link ClientCredentialsClient.createFetch}.
+   * bound. See {@link ClientCredentialsClient.createFetch}. With `resourceDiscovery`, resources that
+   * name their metadata get tokens from the (allowed) authorization server they name instead.
    */
   readonly fetch: typeof globalThis.fetch;
 
@@ -51,7 +53,8 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsOptions, clock: Clock);
   constructor(options: ClientCredentialsOptions, clock: Clock = systemClock) {
     this.#core = assemble(resolveOptions(options), clock);
-    this.fetch = this.createFetch();
+    const { resources } = this.#core;
+    this.fetch = resources === undefined ? this.createFetch() : createDiscoveringFetch(this.#core, resources, (entry, token) => this.#invalidate(entry, token));
   }
 
   /**

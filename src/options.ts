@@ -5,6 +5,7 @@ import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
+import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './resources/options.js';
 import type { TokenStore } from './store.js';
 
 export type { ClientAuthMethod };
@@ -162,6 +163,14 @@ export interface ClientCredentialsOptions {
    * @default none: tokens live in this client's memory only
    */
   store?: TokenStore | undefined;
+  /**
+   * Tokens for resources known only by URL (RFC 9728, as MCP servers publish them): a 401 from a
+   * resource that names its metadata leads `client.fetch` to the authorization server the resource
+   * names — only if it is one of `authorizationServers` — and a token for that resource. With it,
+   * `tokenEndpoint` and `issuer` are optional: they are the default for other requests.
+   * @default none: `client.fetch` always sends the client's default token
+   */
+  resourceDiscovery?: ResourceDiscoveryOptions | undefined;
 }
 
 /**
@@ -268,4 +277,5 @@ export interface ResolvedOptions {
   invalidClientBackoff: number;
   logger: Logger | undefined;
   store: TokenStore | undefined;
+  resourceDiscovery: ResolvedResourceDiscovery | undefined;
 }
