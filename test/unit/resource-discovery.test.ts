@@ -7,7 +7,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { MemoryTokenStore, TokenError } from '../../src/index.js';
 import { rejectionOf, SECRET, useClients } from '../helpers/core.js';
-import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 
 const server = useMswServer();
 
@@ -272,6 +272,34 @@ describe('resource discovery', () => {
     const response = await post(makeClient());
     expect(await response.json()).toEqual({ authorization: 'DPoP', dpop: true });
     expect(token.seen[0]!.headers.get('dpop')).not.toBeNull();
+  });
+
+  it("never sends a discovered server's token to the client's own revocation endpoint", async () => {
+    const own = tokenEndpoint((n) => HttpResponse.json({ access_token: `own-${n}`, token_type: 'Bearer', expires_in: 3600 }));
+    const revocation = revocationEndpoint();
+    const rs = resourceServer(CHALLENGE, (authorization) =>
+      authorization.startsWith('Bearer own-')
+        ? new HttpResponse('no', { status: 401, headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` } })
+        : HttpResponse.json({ authorization }),
+    );
+    server.use(
+      rs.handler,
+      prm({ resource: RESOURCE, authorization_servers: [AS] }).handler,
+      asMetadata().handler,
+      tokenEndpoint(undefined, AS_TOKEN).handler,
+      own.handler,
+      revocation.handler,
+    );
+    const client = makeClient({ tokenEndpoint: TOKEN_URL, revocationEndpoint: REVOKE_URL });
+    await client.getToken();
+    // The default token goes first, is refused with resource_metadata: discovery, not a new default token.
+    const response = await post(client);
+    expect(await response.json()).toEqual({ authorization: 'Bearer tok-1' });
+    expect(own.seen).toHaveLength(1);
+    expect(rs.seen).toEqual(['Bearer own-1', 'Bearer tok-1']);
+    const result = await client.close({ revoke: true });
+    expect(revocation.tokens).toEqual(['own-1']);
+    expect(result.revoked).toBe(1);
   });
 
   it('needs the allow-list: resourceDiscovery without authorizationServers is a TypeError', () => {
