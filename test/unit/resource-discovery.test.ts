@@ -71,6 +71,14 @@ function resourceServer(
   return { handler, seen };
 }
 
+/** A resource server that refuses the tokens of the client's own server (`own-n`) with a challenge naming its metadata. */
+const refusingOwnTokens = () =>
+  resourceServer(CHALLENGE, (authorization) =>
+    authorization.startsWith('Bearer own-')
+      ? new HttpResponse('no', { status: 401, headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` } })
+      : HttpResponse.json({ authorization }),
+  );
+
 const post = (client: ReturnType<typeof makeClient>, url = RESOURCE) => client.fetch(url, { method: 'POST', body: '{"jsonrpc":"2.0"}' });
 
 describe('resource discovery', () => {
@@ -221,18 +229,20 @@ describe('resource discovery', () => {
     expect(token2.seen).toHaveLength(1);
   });
 
-  it('shares a discovered token through a store under a key of its own server', async () => {
+  it('shares a discovered token through a store, and keeps it apart from the same scope and resource at the client\'s own server', async () => {
     const store = new MemoryTokenStore();
     const token = tokenEndpoint(undefined, AS_TOKEN);
-    server.use(resourceServer().handler, prm({ resource: RESOURCE, authorization_servers: [AS] }).handler, asMetadata().handler, token.handler);
-    expect((await post(makeClient({ store }))).status).toBe(200);
-    expect((await post(makeClient({ store }))).status).toBe(200);
+    const own = tokenEndpoint((n) => HttpResponse.json({ access_token: `own-${n}`, token_type: 'Bearer', expires_in: 3600 }));
+    server.use(refusingOwnTokens().handler, prm({ resource: RESOURCE, authorization_servers: [AS] }).handler, asMetadata().handler, token.handler, own.handler);
+    const first = makeClient({ store, tokenEndpoint: TOKEN_URL });
+    expect(await (await post(first)).json()).toEqual({ authorization: 'Bearer tok-1' });
+    // Another client (another process) adopts it from the store: no second token request.
+    expect(await (await post(makeClient({ store, tokenEndpoint: TOKEN_URL }))).json()).toEqual({ authorization: 'Bearer tok-1' });
     expect(token.seen).toHaveLength(1);
-    // The client's own server, same scope and resource: not the discovered server's token.
-    const own = tokenEndpoint((n) => HttpResponse.json({ access_token: `own-${n}`, token_type: 'Bearer', expires_in: 3600 }), 'https://auth.example.com/token');
-    server.use(own.handler);
-    const client = makeClient({ store, tokenEndpoint: 'https://auth.example.com/token', scope: 'tools:read', resource: RESOURCE });
-    expect((await client.getToken()).accessToken).toBe('own-1');
+    // The same scope and resource asked of the client's own server: its own token, not the discovered one.
+    const ownToken = await first.getToken({ scope: 'tools:read', resource: RESOURCE });
+    expect(ownToken.accessToken).toMatch(/^own-/);
+    expect(own.seen.at(-1)!.form.get('resource')).toBe(RESOURCE);
   });
 
   it('steps up once on 403 insufficient_scope: one token with the union of scopes, one more attempt', async () => {
@@ -277,11 +287,7 @@ describe('resource discovery', () => {
   it("never sends a discovered server's token to the client's own revocation endpoint", async () => {
     const own = tokenEndpoint((n) => HttpResponse.json({ access_token: `own-${n}`, token_type: 'Bearer', expires_in: 3600 }));
     const revocation = revocationEndpoint();
-    const rs = resourceServer(CHALLENGE, (authorization) =>
-      authorization.startsWith('Bearer own-')
-        ? new HttpResponse('no', { status: 401, headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` } })
-        : HttpResponse.json({ authorization }),
-    );
+    const rs = refusingOwnTokens();
     server.use(
       rs.handler,
       prm({ resource: RESOURCE, authorization_servers: [AS] }).handler,
