@@ -130,7 +130,7 @@ export async function startMcpServer(port = 0): Promise<EmbeddedMcpServer> {
       return answer(res, 403, { 'www-authenticate': header }, '{"error":"insufficient_scope"}');
     }
     const server = mcpServer(caller, toolCalls);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless;
     res.on('close', () => {
       void transport.close();
       void server.close();
