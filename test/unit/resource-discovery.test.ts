@@ -89,9 +89,12 @@ describe('resource discovery', () => {
     const token = tokenEndpoint(undefined, AS_TOKEN);
     server.use(rs.handler, meta.handler, as.handler, token.handler);
     const client = makeClient();
+    const keys: string[] = [];
+    client.on('token', (e) => keys.push(e.key));
 
     const response = await post(client);
     expect(response.status).toBe(200);
+    expect(keys).toEqual([`scope=tools:read resource=${RESOURCE} issuer=${AS}`]);
     expect(await response.json()).toEqual({ authorization: 'Bearer tok-1' });
     expect(token.seen).toHaveLength(1);
     expect(token.seen[0]!.form.get('resource')).toBe(RESOURCE);
