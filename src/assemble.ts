@@ -14,8 +14,10 @@ import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
 import { requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
+import { ResourceRegistry } from './resources/registry.js';
 import { Revocations } from './revocations.js';
 import { traceFetch } from './trace.js';
+import type { AuthorizationServerRef } from './token.js';
 import type { Clock } from './util/clock.js';
 
 /** The parts of one client, wired: what the façade's methods use. */
@@ -31,6 +33,10 @@ export interface Core {
   readonly revocations: Revocations;
   readonly store: GuardedStore | undefined;
   readonly dpop: DPoP | undefined;
+  /** The resources found by discovery (RFC 9728), with `resourceDiscovery`. */
+  readonly resources: ResourceRegistry | undefined;
+  /** The DPoP key of a discovered server's tokens: the client's, or one made for resources that require DPoP. */
+  dpopOf(server: AuthorizationServerRef | undefined): DPoP | undefined;
   readonly mtls: ReturnType<typeof mtlsFetch> | undefined;
   /** How requests to the authorization server are sent (tied to the client closing). */
   readonly send: SendOptions;
@@ -78,6 +84,19 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     send: { ...send, signal },
     onRetry: onRetry('discovery'),
   }));
+  // Resources that require DPoP get tokens bound to the client's key, or to one made for them.
+  let resourceDpop: DPoP | undefined;
+  const dpopOf = (server: AuthorizationServerRef | undefined) => (server?.dpop === undefined || server.dpop === dpop?.thumbprint ? dpop : resourceDpop);
+  const discovery = options.resourceDiscovery;
+  const resources =
+    discovery &&
+    new ResourceRegistry({
+      allowed: discovery.authorizationServers,
+      capacity: discovery.maxResources,
+      send,
+      discovery: (issuer) => ({ ...endpoints.config(closer.signal), issuer, issuerFromUrl: false, tokenEndpoint: undefined, revocationEndpoint: undefined }),
+      dpopKey: () => (dpop ?? (resourceDpop ??= new DPoP(true))).thumbprint,
+    });
   const authenticate = clientAuthFor({ method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime });
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
@@ -110,8 +129,17 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     clock,
     onRetry: onRetry('token'),
   };
-  let acquire: Acquire = async ({ entry, background }) =>
-    requestToken(tokenConfig, await endpoints.token(closer.signal), entry.params, background);
+  // A discovered server: its token endpoint, its issuer as the assertion audience, its DPoP key.
+  const serverConfig = (server: AuthorizationServerRef): TokenEndpointConfig => ({
+    ...tokenConfig,
+    assertionAudience: (endpoint) => (options.assertionAudience === 'issuer' ? server.issuer : endpoint.href),
+    dpop: dpopOf(server),
+  });
+  let acquire: Acquire = async ({ entry, background }) => {
+    const { server } = entry.params;
+    if (server !== undefined) return requestToken(serverConfig(server), server.tokenEndpoint, entry.params, background);
+    return requestToken(tokenConfig, await endpoints.token(closer.signal), entry.params, background);
+  };
   acquire = revocations.refuseRevoked(acquire);
   acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock);
   if (store !== undefined) {
@@ -152,6 +180,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     revocations,
     store,
     dpop,
+    resources,
+    dpopOf,
     mtls,
     send,
     fetch,

@@ -1,5 +1,6 @@
 import { type Core, assemble } from './assemble.js';
 import type { TokenEntry } from './cache/token-entry.js';
+import { createDiscoveringFetch } from './discovering-fetch.js';
 import { TokenError } from './errors.js';
 import type { ClientEventMap, ClientEventName } from './events.js';
 import { type AuthorizedFetchOptions, createAuthorizedFetch, resolveAllowedOrigins, type TokenSource } from './fetch/authorized-fetch.js';
@@ -7,6 +8,7 @@ import { closeClient } from './lifecycle.js';
 import type { ClientCredentialsOptions, CloseOptions, CloseResult, GetTokenOptions } from './options.js';
 import type { AuthorizationServerMetadata } from './protocol/discovery.js';
 import { resolveOptions, resolveParams } from './resolve-options.js';
+import { revocable } from './revocations.js';
 import type { HeldToken, Token } from './token.js';
 import { type Clock, systemClock } from './util/clock.js';
 
@@ -43,7 +45,8 @@ export class ClientCredentialsClient {
 
   /**
    * `fetch` with the client's default token attached; same signature as the global `fetch`, already
-   * bound. See {@link ClientCredentialsClient.createFetch}.
+   * bound. See {@link ClientCredentialsClient.createFetch}. With `resourceDiscovery`, resources that
+   * name their metadata get tokens from the (allowed) authorization server they name instead.
    */
   readonly fetch: typeof globalThis.fetch;
 
@@ -54,7 +57,8 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsOptions, clock: Clock = systemClock) {
     this.#core = assemble(resolveOptions(options), clock);
     this.#default = this.#core.entries.default;
-    this.fetch = this.createFetch();
+    const { resources } = this.#core;
+    this.fetch = resources === undefined ? this.createFetch() : createDiscoveringFetch(this.#core, resources, (entry, token) => this.#invalidate(entry, token));
   }
 
   /**
@@ -114,7 +118,8 @@ export class ClientCredentialsClient {
    * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`.
    * Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
    * are forgotten first, so they are never handed out again even if revocation fails; the next
-   * `getToken()` requests a new one.
+   * `getToken()` requests a new one. Tokens from servers found by resource discovery are forgotten, never
+   * sent to this client's revocation endpoint.
    *
    * @throws {TokenError} `CONFIG` when no revocation endpoint is configured or discovered; the error of
    *   the failed revocation (an aggregate `TokenError` with the errors in `cause` when several failed).
@@ -129,7 +134,7 @@ export class ClientCredentialsClient {
     const endpoint = await endpoints.revocation(closer.signal);
     const held = token === undefined ? revocations.forgetAll() : revocations.forget(typeof token === 'string' ? token : token.accessToken);
     await revocations.unshare(held);
-    const values = [...new Set(held.map((h) => h.value))];
+    const values = revocable(held);
     // Not tied to the client closing: a close() that comes meanwhile must not abandon these revocations
     // (it finds the tokens already forgotten). Each attempt is bounded by `timeout` all the same.
     const errors = await revocations.revokeAll(endpoint, this.#core.revocationConfig(undefined), values);

@@ -16,6 +16,11 @@ export class EndpointResolver {
     this.#config = config;
   }
 
+  /** The discovery configuration (retry policy, send options, mTLS), bounded by `signal`. */
+  config(signal: AbortSignal): DiscoveryConfig {
+    return this.#config(signal);
+  }
+
   /** The discovered endpoints and metadata (the client has an `issuer`). */
   discovered(signal: AbortSignal): Promise<Endpoints> {
     if (this.#discovered === undefined) {
@@ -28,9 +33,13 @@ export class EndpointResolver {
     return this.#discovered;
   }
 
-  /** The token endpoint: configured, or discovered. */
+  /** The token endpoint: configured, or discovered; `CONFIG` when the client has neither (resource discovery only). */
   async token(signal: AbortSignal): Promise<URL> {
-    return this.#options.tokenEndpoint ?? (await this.discovered(signal)).token;
+    const { tokenEndpoint, issuer } = this.#options;
+    if (tokenEndpoint === undefined && issuer === undefined) {
+      throw new TokenError('CONFIG', 'no default authorization server: set `tokenEndpoint` or `issuer` (resource discovery finds servers only for client.fetch)');
+    }
+    return tokenEndpoint ?? (await this.discovered(signal)).token;
   }
 
   /** The revocation endpoint: configured, or discovered; `CONFIG` when neither. */

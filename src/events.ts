@@ -226,10 +226,11 @@ function warn(who: string, error: unknown): void {
 }
 
 /** A readable description of what a token is for, for events and logs: `scope=… audience=… resource=…`. */
-export function describeKey({ scope, audience, resource }: TokenParams): string {
+export function describeKey({ scope, audience, resource, server }: TokenParams): string {
   const parts: string[] = [];
   if (scope.length > 0) parts.push(`scope=${scope.join(' ')}`);
   if (audience !== undefined) parts.push(`audience=${audience}`);
   if (resource.length > 0) parts.push(`resource=${resource.join(' ')}`);
+  if (server !== undefined) parts.push(`issuer=${server.issuer}`);
   return parts.join(' ');
 }

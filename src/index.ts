@@ -18,6 +18,7 @@ export type {
 export type { AuthorizationServerMetadata } from './protocol/discovery.js';
 export type { DPoPOptions } from './protocol/dpop.js';
 export type { PrivateKeyInput } from './protocol/keys.js';
+export type { ResourceDiscoveryOptions } from './resources/options.js';
 export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';

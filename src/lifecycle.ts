@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Core } from './assemble.js';
 import { asTokenError, TokenError } from './errors.js';
 import { type CloseOptions, type CloseResult, defaults } from './options.js';
-import type { Held } from './revocations.js';
+import { type Held, revocable } from './revocations.js';
 import { noop } from './util/abort.js';
 
 /**
@@ -22,7 +22,7 @@ export async function closeClient(core: Core, options: CloseOptions): Promise<Cl
 
 async function revokeOnClose(core: Core, held: readonly Held[], options: CloseOptions): Promise<CloseResult> {
   const { revoke = false, timeout = defaults.closeTimeout, revokeShared = false } = options;
-  const values = [...new Set(held.map((h) => h.value))];
+  const values = revocable(held);
   if (!revoke || values.length === 0) return { revoked: 0, errors: [], skipped: 0 };
   if (core.store?.store.shared === true && !revokeShared) return { revoked: 0, errors: [], skipped: values.length };
   const deadline = new AbortController();

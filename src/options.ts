@@ -5,6 +5,7 @@ import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
+import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './resources/options.js';
 import type { TokenStore } from './store.js';
 import type { TraceSink } from './trace.js';
 
@@ -170,6 +171,14 @@ export interface ClientCredentialsOptions {
    * only). For troubleshooting; the CLI's `--verbose` prints the same.
    */
   trace?: TraceSink | undefined;
+  /**
+   * Tokens for resources known only by URL (RFC 9728, as MCP servers publish them): a 401 from a
+   * resource that names its metadata leads `client.fetch` to the authorization server the resource
+   * names — only if it is one of `authorizationServers` — and a token for that resource. With it,
+   * `tokenEndpoint` and `issuer` are optional: they are the default for other requests.
+   * @default none: `client.fetch` always sends the client's default token
+   */
+  resourceDiscovery?: ResourceDiscoveryOptions | undefined;
 }
 
 /**
@@ -296,4 +305,5 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   store: TokenStore | undefined;
   trace: TraceSink | undefined;
+  resourceDiscovery: ResolvedResourceDiscovery | undefined;
 }

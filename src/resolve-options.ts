@@ -4,13 +4,14 @@ import type { TokenParams } from './token.js';
 import { parseEndpoint } from './util/endpoint.js';
 import { type ClientCredentialsOptions, defaults, type ResolvedOptions } from './options.js';
 import type { RetryPolicy } from './protocol/retry.js';
+import { resolveResourceDiscovery } from './resources/options.js';
 
 /** Every option of {@link ClientCredentialsOptions}: anything else is a `TypeError` naming the key. */
 const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'tokenEndpoint', 'issuer', 'revocationEndpoint', 'clientId', 'clientSecret', 'privateKey', 'clientAuth',
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
-  'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace',
+  'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -116,7 +117,8 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   const issuerUrl = endpoint('issuer');
   const issuer = input.issuer === undefined ? undefined : String(input.issuer);
   const revocationEndpoint = endpoint('revocationEndpoint');
-  if (!tokenEndpoint && !issuer) fail('tokenEndpoint', 'set (or `issuer`, for discovery)');
+  const resourceDiscovery = resolveResourceDiscovery(input.resourceDiscovery, allowInsecureHttp);
+  if (!tokenEndpoint && !issuer && !resourceDiscovery) fail('tokenEndpoint', 'set (or `issuer`, for discovery)');
   if (issuerUrl && (issuerUrl.search || issuerUrl.hash)) fail('issuer', 'a URL without query or fragment');
 
   if (typeof input.clientId !== 'string' || input.clientId === '') fail('clientId', 'a non-empty string');
@@ -220,6 +222,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     logger: input.logger,
     store: input.store,
     trace: input.trace,
+    resourceDiscovery,
   };
 }
 

@@ -14,6 +14,16 @@ const MAX_REVOKED_REMEMBERED = 1000;
 export interface Held {
   readonly value: string;
   readonly storeKey: string | undefined;
+  /**
+   * It comes from an authorization server found by resource discovery: never sent to the client's own
+   * revocation endpoint (that would hand it to another server); forgotten only.
+   */
+  readonly discovered?: boolean | undefined;
+}
+
+/** The distinct values of held tokens that may be revoked at the client's own revocation endpoint. */
+export function revocable(held: readonly Held[]): string[] {
+  return [...new Set(held.filter((h) => h.discovered !== true).map((h) => h.value))];
 }
 
 /** What revocation needs from the rest of the client. */
@@ -59,7 +69,8 @@ export class Revocations {
     const held: Held[] = [];
     for (const entry of this.#deps.entries) {
       const token = entry.clear();
-      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key) });
+      const discovered = entry.params.server !== undefined;
+      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key), discovered });
     }
     for (const { value } of held) this.#revoked.set(value, true);
     return held;
@@ -71,7 +82,7 @@ export class Revocations {
     for (const entry of this.#deps.entries) {
       if (entry.token?.accessToken !== value) continue;
       entry.clear();
-      held.push({ value, storeKey: this.#storeKey(entry.key) });
+      held.push({ value, storeKey: this.#storeKey(entry.key), discovered: entry.params.server !== undefined });
     }
     this.#revoked.set(value, true);
     return held.length > 0 ? held : [{ value, storeKey: undefined }];

@@ -52,6 +52,16 @@ export interface TokenParams {
   readonly scope: readonly string[];
   readonly audience: string | undefined;
   readonly resource: readonly string[];
+  /** For a resource found by discovery: the authorization server to ask instead of the client's own. */
+  readonly server?: AuthorizationServerRef | undefined;
+}
+
+/** Internal: a discovered authorization server, as a token entry asks it (part of the cache key). */
+export interface AuthorizationServerRef {
+  readonly issuer: string;
+  readonly tokenEndpoint: URL;
+  /** The RFC 7638 thumbprint of the DPoP key tokens must be bound to, when the resource requires DPoP. */
+  readonly dpop?: string | undefined;
 }
 
 /** Internal: a token with when its request was sent, as the cache needs it. */

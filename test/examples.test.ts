@@ -105,6 +105,17 @@ describe.concurrent('runnable examples (embedded authorization server)', () => {
     expect(result.stdout).toMatch(/^token requests: 3$/m);
   });
 
+  test('mcp-client reaches an MCP server known only by URL: one token for ten calls, one step-up', { timeout: TEST_TIMEOUT }, async () => {
+    const result = await run('examples/mcp-client.ts');
+    expectCleanExit(result);
+    expect(result.stdout).toMatch(/^tools: whoami, admin-report$/m);
+    expect(result.stdout).toMatch(/^10 concurrent calls of whoami -> \{"client_id":"mcp-agent","scope":"mcp:tools"\}$/m);
+    expect(result.stdout).toMatch(/^token requests so far: 1$/m);
+    expect(result.stdout).toMatch(/^admin-report \(after one step-up\) -> report for mcp-agent$/m);
+    expect(result.stdout).toMatch(/^token requests: 2$/m);
+    expect(result.stdout).not.toContain('mcp-agent-demo-secret');
+  });
+
   test('graceful-shutdown revokes its token on SIGTERM and exits 0', { timeout: TEST_TIMEOUT }, async () => {
     let signalled = false;
     const result = await run('examples/graceful-shutdown.ts', (stdout, child) => {

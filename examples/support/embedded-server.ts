@@ -121,6 +121,13 @@ export interface AuthorizationServerOptions {
    * @default none
    */
   mtls?: MutualTlsOptions;
+  /**
+   * Further resource indicators (RFC 8707) the server issues tokens for, each with the scopes it knows
+   * (added to the server's known scopes): tokens for them are RS256 JWTs with `aud` = the indicator,
+   * like those of {@link API_RESOURCE}.
+   * @default none
+   */
+  resources?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The TLS material of the mutual-TLS listener, PEM. */
@@ -326,7 +333,7 @@ function loadProvider(): Promise<typeof import('oidc-provider')> {
  * Signing keys and cookie keys are generated at start, so oidc-provider prints no development warnings.
  */
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
-  const { accessTokenTtl = 300, clients = [], introspectors = [demoClients.resourceServer.clientId], port = 0, dpopNonce = false, mtls } = options;
+  const { accessTokenTtl = 300, clients = [], introspectors = [demoClients.resourceServer.clientId], port = 0, dpopNonce = false, mtls, resources = {} } = options;
   if (!Number.isSafeInteger(accessTokenTtl) || accessTokenTtl <= 0) {
     throw new TypeError('accessTokenTtl must be a positive integer (seconds)');
   }
@@ -384,7 +391,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     // Known scopes: opaque tokens carry only these (other scopes are dropped), and a known scope a client
     // is not registered for is an invalid_scope.
-    scopes: [...API_SCOPES, RESTRICTED_SCOPE],
+    scopes: [...new Set([...API_SCOPES, RESTRICTED_SCOPE, ...Object.values(resources).flat()])],
     clients: [
       registered(demoClients.basic),
       registered(demoClients.post),
@@ -415,6 +422,8 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         defaultResource: () => undefined,
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resourceIndicator): ResourceServerInfo => {
+          const other = Object.hasOwn(resources, resourceIndicator) ? resources[resourceIndicator] : undefined;
+          if (other !== undefined) return { scope: other.join(' '), audience: resourceIndicator, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
           if (resourceIndicator !== API_RESOURCE) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return { scope: apiScope, audience: API_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
         },

@@ -2,9 +2,16 @@ import type { TokenParams } from '../token.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { type EntryContext, TokenEntry } from './token-entry.js';
 
-/** The cache key of `params`: scope and resource are sets, so their order does not matter. */
+/**
+ * The cache key of `params`: scope and resource are sets, so their order does not matter. A discovered
+ * authorization server (issuer, token endpoint, DPoP key) is part of it; the key of the client's own
+ * server is unchanged, so that stores keep their keys.
+ */
 export function cacheKey(params: TokenParams): string {
-  return JSON.stringify([[...params.scope].sort(), params.audience ?? null, [...params.resource].sort()]);
+  const key: unknown[] = [[...params.scope].sort(), params.audience ?? null, [...params.resource].sort()];
+  const { server } = params;
+  if (server !== undefined) key.push([server.issuer, server.tokenEndpoint.href, server.dpop ?? null]);
+  return JSON.stringify(key);
 }
 
 /**

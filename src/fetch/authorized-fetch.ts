@@ -42,7 +42,7 @@ const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location'
 const CREDENTIAL_HEADERS = ['authorization', 'dpop', 'proxy-authorization', 'cookie'];
 
 /** Bodies that can be sent a second time: the 401 retry and 307/308 redirects need one. */
-function isReplayable(body: unknown): boolean {
+export function isReplayable(body: unknown): boolean {
   return (
     body == null ||
     typeof body === 'string' ||
@@ -66,7 +66,7 @@ function isStaleTokenChallenge(response: Response, tokenType: string): boolean {
 }
 
 /** A `Request` by shape, so that one from another fetch implementation (undici's) is recognised too. */
-function isRequest(input: unknown): input is Request {
+export function isRequest(input: unknown): input is Request {
   if (input instanceof Request) return true;
   const r = input as Partial<Request> | null;
   return typeof r === 'object' && r !== null && typeof r.url === 'string' && typeof r.method === 'string' && typeof r.clone === 'function' && r.headers !== undefined;
@@ -116,6 +116,8 @@ export function createAuthorizedFetch(
   source: TokenSource,
   allowedOrigins: ReadonlySet<string> | undefined,
   fetchOption: FetchLike | undefined,
+  /** Whether a 401 for a stale token is worth a fresh one (resource discovery handles some itself). */
+  recovers: (response: Response) => boolean = () => true,
 ): typeof globalThis.fetch {
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = isRequest(input) ? input : undefined;
@@ -205,7 +207,7 @@ export function createAuthorizedFetch(
 
     const first = await source.get(signal ?? undefined);
     const { response, carried } = await sendWith(first);
-    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType)) {
+    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType) || !recovers(response)) {
       return response;
     }
     if (!source.invalidate(first)) return response;

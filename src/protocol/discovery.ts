@@ -24,13 +24,16 @@ export interface AuthorizationServerMetadata {
 
 /**
  * The metadata URLs to try for an issuer, in order: RFC 8414 §3.1 (the well-known segment inserted
- * between host and path), then OpenID Connect Discovery 1.0 §4 (appended to the issuer).
+ * between host and path); for an issuer with a path, OpenID Connect with the same path insertion (the
+ * form the MCP authorization specification lists); then OpenID Connect Discovery 1.0 §4 (appended to the
+ * issuer).
  */
 export function metadataUrls(issuer: string): URL[] {
   const base = new URL(issuer);
   const path = base.pathname.replace(/\/$/, '');
   return [
     new URL(`${base.origin}/.well-known/oauth-authorization-server${path}`),
+    ...(path === '' ? [] : [new URL(`${base.origin}/.well-known/openid-configuration${path}`)]),
     new URL(`${base.origin}${path}/.well-known/openid-configuration`),
   ];
 }

@@ -33,6 +33,13 @@ function build(z: typeof import('zod/mini')) {
       token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
       mtls_endpoint_aliases: z.optional(z.record(z.string(), z.string())),
     }),
+    /** The protected resource metadata members the client uses (RFC 9728 §2). */
+    ResourceMetadata: z.object({
+      resource: url,
+      authorization_servers: z.optional(z.array(url).check(z.maxLength(100))),
+      scopes_supported: z.optional(z.array(z.string()).check(z.maxLength(1000))),
+      dpop_bound_access_tokens_required: z.optional(z.boolean()),
+    }),
   };
 }
 

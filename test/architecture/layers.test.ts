@@ -39,6 +39,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   cache: ['cache', 'util', 'errors', 'token'],
   acquire: ['acquire', 'cache', 'protocol', 'util', 'errors', 'token', 'store'],
   fetch: ['fetch', 'protocol', 'util', 'errors', 'token', 'options'],
+  resources: ['resources', 'fetch', 'protocol', 'util', 'errors', 'token', 'options'],
 };
 
 describe('architecture', () => {

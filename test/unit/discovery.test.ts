@@ -45,15 +45,27 @@ describe('discovery', () => {
     expect(token.seen).toHaveLength(1);
   });
 
-  it('falls back to OpenID Connect discovery, appended to the issuer, when RFC 8414 metadata is 404', async () => {
+  it('falls back to OpenID Connect discovery, path-inserted then appended to the issuer, when RFC 8414 metadata is 404', async () => {
     const rfc8414 = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server/tenant1`, () => new HttpResponse('no', { status: 404 }));
+    const inserted = metadataAt(`${ISSUER}/.well-known/openid-configuration/tenant1`, () => new HttpResponse('no', { status: 404 }));
     const oidc = metadataAt(`${ISSUER}/tenant1/.well-known/openid-configuration`, () => metadata(TENANT, TENANT_TOKEN_URL));
     const token = tokenEndpoint(undefined, TENANT_TOKEN_URL);
-    server.use(rfc8414.handler, oidc.handler, token.handler);
+    server.use(rfc8414.handler, inserted.handler, oidc.handler, token.handler);
     const client = makeClient({ tokenEndpoint: undefined, issuer: TENANT });
     expect((await client.getToken()).accessToken).toBe('tok-1');
     expect(rfc8414.seen).toHaveLength(1);
+    expect(inserted.seen).toHaveLength(1);
     expect(oidc.seen).toHaveLength(1);
+  });
+
+  it('finds OpenID Connect metadata at the path-inserted location the MCP specification lists', async () => {
+    const rfc8414 = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server/tenant1`, () => new HttpResponse('no', { status: 404 }));
+    const inserted = metadataAt(`${ISSUER}/.well-known/openid-configuration/tenant1`, () => metadata(TENANT, TENANT_TOKEN_URL));
+    const token = tokenEndpoint(undefined, TENANT_TOKEN_URL);
+    server.use(rfc8414.handler, inserted.handler, token.handler);
+    const client = makeClient({ tokenEndpoint: undefined, issuer: TENANT });
+    expect((await client.getToken()).accessToken).toBe('tok-1');
+    expect(inserted.seen).toHaveLength(1);
   });
 
   it('fails with INVALID_RESPONSE when neither location has metadata', async () => {
