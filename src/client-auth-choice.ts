@@ -15,7 +15,7 @@ export function resolveBasicEncoding(value: unknown): BasicEncodingOption {
   return value;
 }
 
-/** The methods a client's credentials allow, in the order the client prefers them. */
+/** The methods a client's credentials allow, in the order the client prefers them (its default first). */
 function usableMethods(options: ResolvedOptions): ClientAuthMethod[] {
   return [
     ...(options.clientSecret === undefined ? [] : (['client_secret_basic', 'client_secret_post', 'client_secret_jwt'] as const)),
@@ -32,8 +32,8 @@ function usableMethods(options: ResolvedOptions): ClientAuthMethod[] {
  * self_signed_tls_client_auth), else the default (the server will say what it refuses).
  */
 export function methodForMetadata(options: ResolvedOptions, supported: readonly string[] | undefined): ClientAuthMethod {
-  if (supported === undefined || supported.length === 0 || supported.includes(options.clientAuth)) return options.clientAuth;
-  return usableMethods(options).find((method) => supported.includes(method)) ?? options.clientAuth;
+  // The default method is the first usable one, so it wins whenever it is listed.
+  return usableMethods(options).find((method) => supported?.includes(method)) ?? options.clientAuth;
 }
 
 /**
