@@ -155,8 +155,9 @@ export interface ClientCredentialsOptions {
    */
   maxResponseBytes?: number | undefined;
   /**
-   * After `invalid_client`, token requests fail fast with the same error for this long instead of
-   * calling the server again.
+   * After `invalid_client` (or a bare 401 / 403 from the token endpoint, which some servers send for
+   * bad credentials), token requests fail fast with the same error for this long instead of calling
+   * the server again.
    * @default 5000
    */
   invalidClientBackoff?: number | undefined;
