@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { ClientAuthChoice } from './client-auth-choice.js';
 import { GuardedStore, storeKey, withSharedStore } from './acquire/shared-store.js';
 import { withInvalidClientBackoff } from './acquire/invalid-client.js';
 import { TokenEntries } from './cache/entries.js';
@@ -7,7 +8,7 @@ import { Waiters } from './cache/waiting.js';
 import { EndpointResolver } from './endpoints.js';
 import { describeKey, Events, fingerprint } from './events.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
-import { clientAuthFor, secretForms } from './protocol/client-auth.js';
+import { secretForms } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
 import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
@@ -49,11 +50,12 @@ export interface Core {
 }
 
 /**
- * Wires a client from its resolved options: the protocol configuration, the token request decorated
+ * Wires a client from its resolved options: the protocol configuration, the client authentication
+ * (its method and Basic encoding decided lazily: {@link ClientAuthChoice}), the token request decorated
  * (revoked tokens refused → `invalid_client` backoff → shared store), the cache entries, the events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
-  const { clientId, clientSecret, clientAuth, signingKey, assertionLifetime, tls, store: userStore } = options;
+  const { clientId, clientSecret, tls, store: userStore } = options;
   const events = new Events(options.logger);
   const closer = new AbortController();
   // Each token request in flight (one per cache entry at most) listens for the client closing.
@@ -97,7 +99,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       discovery: (issuer) => ({ ...endpoints.config(closer.signal), issuer, issuerFromUrl: false, tokenEndpoint: undefined, revocationEndpoint: undefined }),
       dpopKey: () => (dpop ?? (resourceDpop ??= new DPoP(true))).thumbprint,
     });
-  const authenticate = clientAuthFor({ method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime });
+  const auth = new ClientAuthChoice(options, endpoints, closer.signal);
+  const authenticate = auth.authenticate;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
   const binding = [dpop && `jkt:${dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean).join(' ') || null;
@@ -138,7 +141,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   let acquire: Acquire = async ({ entry, background }) => {
     const { server } = entry.params;
     if (server !== undefined) return requestToken(serverConfig(server), server.tokenEndpoint, entry.params, background);
-    return requestToken(tokenConfig, await endpoints.token(closer.signal), entry.params, background);
+    const endpoint = await endpoints.token(closer.signal);
+    return auth.tokenRequest((authenticate) => requestToken({ ...tokenConfig, authenticate }, endpoint, entry.params, background));
   };
   acquire = revocations.refuseRevoked(acquire);
   acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock);

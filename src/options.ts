@@ -67,12 +67,24 @@ export interface ClientCredentialsOptions {
   /** The private key of `private_key_jwt`: a JWK, a PEM string or a `KeyObject`. Never logged or serialised. */
   privateKey?: PrivateKeyInput;
   /**
-   * Client authentication method.
+   * Client authentication method. When not set and the endpoints come from discovery, a method the
+   * server's `token_endpoint_auth_methods_supported` lists is used instead of the default if the
+   * default is not listed (client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt,
+   * tls_client_auth, self_signed_tls_client_auth, in that order, among those the credentials allow).
    * @default 'client_secret_basic' with a secret, 'private_key_jwt' with a private key, 'tls_client_auth' with `tls`, else 'none'
    */
   clientAuth?: ClientAuthMethod | undefined;
   /** Client assertions of `private_key_jwt` and `client_secret_jwt`. */
   clientAssertion?: ClientAssertionOptions | undefined;
+  /**
+   * How `client_secret_basic` encodes the client id and secret before base64: `'form'`, form-encoded
+   * first, as RFC 6749 §2.3.1 requires; `'raw'`, as they are, for servers that do not form-decode
+   * them; `'auto'`, form-encoded, and when that changed them (reserved characters such as `: + % &`
+   * or a space) and the token endpoint refuses them (`invalid_client` or a bare 401 / 403), once
+   * more raw: the encoding that worked is kept for the client's later requests.
+   * @default 'auto'
+   */
+  basicEncoding?: 'form' | 'raw' | 'auto' | undefined;
   /**
    * A client certificate for mutual TLS (RFC 8705): client authentication with `tls_client_auth` /
    * `self_signed_tls_client_auth`, and certificate-bound tokens, presented to resource servers by the
@@ -145,8 +157,9 @@ export interface ClientCredentialsOptions {
    */
   maxResponseBytes?: number | undefined;
   /**
-   * After `invalid_client`, token requests fail fast with the same error for this long instead of
-   * calling the server again.
+   * After `invalid_client` (or a bare 401 / 403 from the token endpoint, which some servers send for
+   * bad credentials), token requests fail fast with the same error for this long instead of calling
+   * the server again.
    * @default 5000
    */
   invalidClientBackoff?: number | undefined;
@@ -282,6 +295,9 @@ export interface ResolvedOptions {
   clientId: string;
   clientSecret: string | undefined;
   clientAuth: ClientAuthMethod;
+  /** `clientAuth` was not set: with discovery, a method the metadata lists may be used instead. */
+  clientAuthDefaulted: boolean;
+  basicEncoding: 'form' | 'raw' | 'auto';
   signingKey: SigningKey | undefined;
   assertionAudience: 'issuer' | 'token_endpoint' | 'endpoint';
   assertionLifetime: number;

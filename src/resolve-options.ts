@@ -1,3 +1,4 @@
+import { resolveBasicEncoding } from './client-auth-choice.js';
 import { type ClientAuthMethod } from './protocol/client-auth.js';
 import { signingKey } from './protocol/keys.js';
 import type { TokenParams } from './token.js';
@@ -12,6 +13,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
   'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
+  'basicEncoding',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -199,6 +201,8 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     clientId: input.clientId,
     clientSecret: input.clientSecret,
     clientAuth,
+    clientAuthDefaulted: input.clientAuth === undefined,
+    basicEncoding: resolveBasicEncoding(input.basicEncoding),
     signingKey: key,
     assertionAudience,
     assertionLifetime: positive('clientAssertion.lifetime', assertion.lifetime, defaults.assertionLifetime, MAX_TIMER),

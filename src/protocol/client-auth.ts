@@ -28,9 +28,21 @@ function formEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
-/** The Basic credential: id and secret form-encoded, joined by `:`, in base64 (RFC 6749 §2.3.1). */
-function basicCredential(clientId: string, clientSecret: string): string {
-  return Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64');
+/**
+ * How id and secret are encoded inside the Basic credential: `'form'`, form-encoded first as RFC 6749
+ * §2.3.1 requires; `'raw'`, as they are (what servers that do not form-decode expect, RFC 7617 style).
+ */
+export type BasicEncoding = 'form' | 'raw';
+
+/** The Basic credential: id and secret (form-encoded unless `'raw'`), joined by `:`, in base64. */
+function basicCredential(clientId: string, clientSecret: string, encoding: BasicEncoding = 'form'): string {
+  const encode = encoding === 'form' ? formEncode : (value: string) => value;
+  return Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64');
+}
+
+/** True when form-encoding changes the id or the secret: only then do the two Basic encodings differ. */
+export function basicEncodingMatters(clientId: string, clientSecret: string | undefined): boolean {
+  return clientSecret !== undefined && (formEncode(clientId) !== clientId || formEncode(clientSecret) !== clientSecret);
 }
 
 /**
@@ -39,16 +51,23 @@ function basicCredential(clientId: string, clientSecret: string): string {
  */
 export function secretForms(clientId: string, clientSecret: string | undefined): readonly string[] {
   if (clientSecret === undefined || clientSecret === '') return [];
-  return [clientSecret, formEncode(clientSecret), Buffer.from(clientSecret).toString('base64'), basicCredential(clientId, clientSecret)];
+  return [
+    clientSecret,
+    formEncode(clientSecret),
+    Buffer.from(clientSecret).toString('base64'),
+    basicCredential(clientId, clientSecret),
+    basicCredential(clientId, clientSecret, 'raw'),
+  ];
 }
 
 /**
  * `client_secret_basic`: id and secret form-encoded before base64 (RFC 6749 §2.3.1), so secrets with
- * `:`, `%`, `+`, spaces or non-ASCII characters survive.
+ * `:`, `%`, `+`, spaces or non-ASCII characters survive; with `encoding` `'raw'`, as they are, for
+ * servers that do not form-decode them.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  */
-export function clientSecretBasic(clientId: string, clientSecret: string): ClientAuth {
-  const authorization = `Basic ${basicCredential(clientId, clientSecret)}`;
+export function clientSecretBasic(clientId: string, clientSecret: string, encoding: BasicEncoding = 'form'): ClientAuth {
+  const authorization = `Basic ${basicCredential(clientId, clientSecret, encoding)}`;
   return (_body, headers) => {
     headers.authorization = authorization;
   };
@@ -114,13 +133,15 @@ export interface ClientCredentials {
   readonly signingKey: SigningKey | undefined;
   /** Lifetime of a client assertion, in ms. */
   readonly assertionLifetime: number;
+  /** For `client_secret_basic`. @default 'form' */
+  readonly basicEncoding?: BasicEncoding | undefined;
 }
 
 /** The client authentication of a configured method (options are validated: what it needs is set). */
-export function clientAuthFor({ method, clientId, clientSecret = '', signingKey, assertionLifetime }: ClientCredentials): ClientAuth {
+export function clientAuthFor({ method, clientId, clientSecret = '', signingKey, assertionLifetime, basicEncoding }: ClientCredentials): ClientAuth {
   switch (method) {
     case 'client_secret_basic':
-      return clientSecretBasic(clientId, clientSecret);
+      return clientSecretBasic(clientId, clientSecret, basicEncoding);
     case 'client_secret_post':
       return clientSecretPost(clientId, clientSecret);
     case 'client_secret_jwt':

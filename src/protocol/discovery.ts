@@ -39,7 +39,8 @@ export function metadataUrls(issuer: string): URL[] {
 }
 
 /**
- * Fetches and validates authorization server metadata. A 404 (or other 4xx) at the RFC 8414 location
+ * Fetches and validates authorization server metadata (`get` follows same-origin redirects: see
+ * {@link getMetadata}). A 404 (or other 4xx) at the RFC 8414 location
  * falls back to the OpenID Connect location. The document's `issuer` must equal `issuer` exactly
  * (RFC 8414 §3.3) — or, with `ignoreTrailingSlash`, up to one trailing `/` — or the metadata is refused
  * with `INVALID_RESPONSE`. `secrets` are redacted from the server's text in errors.
@@ -76,6 +77,30 @@ export async function discover(
   throw new TokenError('INVALID_RESPONSE', `no metadata found for ${issuer}`);
 }
 
+/** Redirects a metadata GET follows, at most, within the metadata URL's origin. */
+export const MAX_METADATA_REDIRECTS = 5;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * GETs a metadata document, following redirects that stay within `url`'s origin (scheme, host and
+ * port), at most {@link MAX_METADATA_REDIRECTS}: Django OAuth Toolkit, for one, redirects
+ * `/.well-known/openid-configuration` to the same path with a trailing slash. A redirect to another
+ * origin, one hop too many, or a `Location` that is not a URL ends it: that 3xx response is returned,
+ * and discovery fails with its status. Token and revocation requests never follow redirects.
+ */
+export async function getMetadata(url: URL, options: SendOptions): Promise<HttpResult> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const result = await send(current, { method: 'GET', headers: { accept: 'application/json' } }, options);
+    const location = REDIRECT_STATUSES.has(result.status) ? result.headers.get('location') : null;
+    if (location === null || hop >= MAX_METADATA_REDIRECTS) return result;
+    const next = URL.canParse(location, current.href) ? new URL(location, current) : undefined;
+    if (next === undefined || next.origin !== url.origin) return result;
+    current = next;
+  }
+}
+
 /** The endpoints the client uses, from its options and the issuer's metadata. */
 export interface Endpoints {
   readonly token: URL;
@@ -107,7 +132,7 @@ export async function discoverEndpoints(config: DiscoveryConfig): Promise<Endpoi
   const get = (url: URL) =>
     withRetry(
       async () => {
-        const result = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, sendOptions);
+        const result = await getMetadata(url, sendOptions);
         if (result.status >= 500 || result.status === 429) throw errorFromResponse(result, `discovery at ${url.href}`, sendOptions.secrets);
         return result;
       },

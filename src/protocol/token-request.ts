@@ -7,6 +7,9 @@ import { type HttpResult, postForm, type SendOptions } from './http.js';
 import { type RetryInfo, type RetryPolicy, transient, withRetry } from './retry.js';
 import { parseOAuthError, processTokenResponse } from './token-response.js';
 
+/** The bare 401 / 403 answers of token endpoints (no OAuth error body): credential refusals. */
+const refusals = new WeakSet<TokenError>();
+
 /** Everything a token request needs besides what it is for: the client's configuration, stateless. */
 export interface TokenEndpointConfig {
   readonly clientId: string;
@@ -62,12 +65,18 @@ export function requestToken(config: TokenEndpointConfig, endpoint: URL, params:
         const newNonce = dpop?.observe(endpoint, result.headers, proof) ?? false;
         if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
       }
-      const token = processTokenResponse(result, {
-        sentAt: sentAtWall!,
-        defaultLifetime: config.defaultLifetime,
-        requestedScope,
-        secrets: send.secrets ?? [],
-      });
+      let token;
+      try {
+        token = processTokenResponse(result, {
+          sentAt: sentAtWall!,
+          defaultLifetime: config.defaultLifetime,
+          requestedScope,
+          secrets: send.secrets ?? [],
+        });
+      } catch (error) {
+        if (!OAuthError.is(error) && TokenError.is(error) && (result.status === 401 || result.status === 403)) refusals.add(error);
+        throw error;
+      }
       const lifetime = token.expiresAt - sentAtWall!;
       if (sentAt! + lifetime <= clock.now()) {
         const message = `token for ${config.clientId} expired before its response arrived (lifetime ${lifetime} ms)`;
@@ -80,7 +89,13 @@ export function requestToken(config: TokenEndpointConfig, endpoint: URL, params:
   );
 }
 
-/** True for an error that says the client's credentials were refused. */
-export function isInvalidClient(error: unknown): error is OAuthError {
-  return OAuthError.is(error) && error.error === 'invalid_client';
+/**
+ * True for an error that says the client's credentials were refused: an `invalid_client` OAuth error,
+ * or a bare 401 / 403 from a token endpoint (no OAuth error body, not discovery's; some servers answer bad credentials
+ * with an empty 401 or 403). The latter stays a `TokenError` `INVALID_RESPONSE` with that `status`: the
+ * server did not say `invalid_client`, so the client does not claim it did.
+ */
+export function isInvalidClient(error: unknown): error is TokenError {
+  if (OAuthError.is(error)) return error.error === 'invalid_client';
+  return TokenError.is(error) && refusals.has(error);
 }
