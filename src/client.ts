@@ -5,14 +5,15 @@ import { TokenError } from './errors.js';
 import type { ClientEventMap, ClientEventName } from './events.js';
 import { type AuthorizedFetchOptions, createAuthorizedFetch, resolveAllowedOrigins, type TokenSource } from './fetch/authorized-fetch.js';
 import { closeClient } from './lifecycle.js';
-import type { ClientCredentialsOptions, CloseOptions, CloseResult, GetTokenOptions } from './options.js';
+import type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
+import type { ClientCredentialsOptions } from './options.js';
 import type { AuthorizationServerMetadata } from './protocol/discovery.js';
 import { resolveOptions, resolveParams } from './resolve-options.js';
 import { revocable } from './revocations.js';
 import type { HeldToken, Token } from './token.js';
 import { type Clock, systemClock } from './util/clock.js';
 
-export type { CloseOptions, CloseResult, GetTokenOptions } from './options.js';
+export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 
 /**
  * An OAuth 2.0 client credentials grant client (RFC 6749 §4.4) that caches tokens, refreshes them ahead

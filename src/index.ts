@@ -4,15 +4,13 @@ export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
 export type { ClientEventMap, ClientEventName, DiagnosticsChannels, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
+export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 export { defaults } from './options.js';
 export type {
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientCredentialsOptions,
-  CloseOptions,
-  CloseResult,
   FetchLike,
-  GetTokenOptions,
   RetryOptions,
 } from './options.js';
 export type { AuthorizationServerMetadata } from './protocol/discovery.js';

@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Core } from './assemble.js';
 import { asTokenError, TokenError } from './errors.js';
-import { type CloseOptions, type CloseResult, defaults } from './options.js';
+import type { CloseOptions, CloseResult } from './call-options.js';
+import { defaults } from './options.js';
 import { type Held, revocable } from './revocations.js';
 import { noop } from './util/abort.js';
 
