@@ -1,19 +1,22 @@
 import { setMaxListeners } from 'node:events';
 import { GuardedStore, storeKey, withSharedStore } from './acquire/shared-store.js';
 import { withInvalidClientBackoff } from './acquire/invalid-client.js';
+import { type CredentialUse, type VersionedAcquire, withCredentialRotation } from './acquire/credential-rotation.js';
+import { withRefreshTokens } from './acquire/refresh-token.js';
+import { credentialsFor } from './credentials.js';
 import { TokenEntries } from './cache/entries.js';
-import type { Acquire, EntryContext } from './cache/token-entry.js';
+import type { Acquire, AcquireRequest, EntryContext } from './cache/token-entry.js';
 import { Waiters } from './cache/waiting.js';
 import { EndpointResolver } from './endpoints.js';
 import { describeKey, Events, fingerprint } from './events.js';
 import type { ResolvedOptions } from './options.js';
-import { clientAuthFor, secretForms } from './protocol/client-auth.js';
+import type { ClientAuth } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
 import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
-import { requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
+import { type Grant, requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
 import { Revocations } from './revocations.js';
 import type { Clock } from './util/clock.js';
 
@@ -41,10 +44,11 @@ export interface Core {
 
 /**
  * Wires a client from its resolved options: the protocol configuration, the token request decorated
- * (revoked tokens refused → `invalid_client` backoff → shared store), the cache entries, the events.
+ * (refresh tokens → new credentials after a refusal → revoked tokens refused → `invalid_client` backoff
+ * → shared store), the cache entries, the events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
-  const { clientId, clientSecret, clientAuth, signingKey, assertionLifetime, tls, store: userStore } = options;
+  const { clientId, tls, store: userStore } = options;
   const events = new Events(options.logger);
   const closer = new AbortController();
   // Each token request in flight (one per cache entry at most) listens for the client closing.
@@ -53,12 +57,14 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
   const mtls = tls === undefined ? undefined : mtlsFetch(tls);
+  const credentials = credentialsFor(options, clock);
   const send: SendOptions = {
     fetch: options.fetch ?? mtls?.fetch,
     timeout: options.timeout,
     maxResponseBytes: options.maxResponseBytes,
     signal: closer.signal,
-    secrets: secretForms(clientId, clientSecret),
+    // Updated in place when a provider returns a new secret or assertion.
+    secrets: credentials.secrets,
   };
   const onRetry = (operation: 'token' | 'revoke' | 'discovery') => (info: RetryInfo) =>
     events.emit('retry', () => ({ clientId, operation, attempt: info.attempt, delay: info.delay, reason: info.error.code, status: info.error.status }));
@@ -73,7 +79,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     send: { ...send, signal },
     onRetry: onRetry('discovery'),
   }));
-  const authenticate = clientAuthFor({ method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime });
+  const { authenticate } = credentials;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
   const binding = [dpop && `jkt:${dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean).join(' ') || null;
@@ -105,10 +111,21 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     clock,
     onRetry: onRetry('token'),
   };
-  let acquire: Acquire = async ({ entry, background }) =>
-    requestToken(tokenConfig, await endpoints.token(closer.signal), entry.params, background);
+  // Each request records the version of the credentials it sent: a refusal is retried with newer ones.
+  const tokenRequest = async ({ entry, background }: AcquireRequest, used: CredentialUse, grant?: Grant) => {
+    const recording: ClientAuth = async (body, headers, audience) => {
+      await authenticate(body, headers, audience);
+      used.version = credentials.versions.current;
+    };
+    return requestToken({ ...tokenConfig, authenticate: recording }, await endpoints.token(closer.signal), entry.params, background, grant);
+  };
+  let versioned: VersionedAcquire = (request, used) => tokenRequest(request, used);
+  if (options.refreshTokens) {
+    versioned = withRefreshTokens(versioned, (request, used, refreshToken) => tokenRequest(request, used, { type: 'refresh_token', refreshToken }));
+  }
+  let acquire: Acquire = withCredentialRotation(versioned, credentials);
   acquire = revocations.refuseRevoked(acquire);
-  acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock);
+  acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock, credentials);
   if (store !== undefined) {
     const { timeout: lockTtl, expiryMargin } = options;
     acquire = withSharedStore(acquire, store, { clock, keyOf, lockTtl, expiryMargin, closed: closer.signal, isRevoked: (v) => revocations.isRevoked(v) });

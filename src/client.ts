@@ -7,6 +7,7 @@ import { closeClient } from './lifecycle.js';
 import type { ClientCredentialsOptions, CloseOptions, CloseResult, GetTokenOptions } from './options.js';
 import type { AuthorizationServerMetadata } from './protocol/discovery.js';
 import { resolveOptions, resolveParams } from './resolve-options.js';
+import { refreshTokensOf } from './revocations.js';
 import type { HeldToken, Token } from './token.js';
 import { type Clock, systemClock } from './util/clock.js';
 
@@ -108,8 +109,8 @@ export class ClientCredentialsClient {
   }
 
   /**
-   * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`.
-   * Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
+   * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`, and
+   * the refresh token that came with each (`refresh_token`), if any. Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
    * are forgotten first, so they are never handed out again even if revocation fails; the next
    * `getToken()` requests a new one.
    *
@@ -129,7 +130,7 @@ export class ClientCredentialsClient {
     const values = [...new Set(held.map((h) => h.value))];
     // Not tied to the client closing: a close() that comes meanwhile must not abandon these revocations
     // (it finds the tokens already forgotten). Each attempt is bounded by `timeout` all the same.
-    const errors = await revocations.revokeAll(endpoint, this.#core.revocationConfig(undefined), values);
+    const errors = await revocations.revokeAll(endpoint, this.#core.revocationConfig(undefined), values, refreshTokensOf(held));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
       throw new TokenError(errors[0]!.code, `${errors.length} of ${values.length} revocations failed; first: ${errors[0]!.message}`, {

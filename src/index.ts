@@ -10,6 +10,7 @@ export type {
   ClientAuthMethod,
   ClientCredentialsOptions,
   CloseOptions,
+  CredentialProvider,
   CloseResult,
   FetchLike,
   GetTokenOptions,
@@ -18,6 +19,7 @@ export type {
 export type { AuthorizationServerMetadata } from './protocol/discovery.js';
 export type { DPoPOptions } from './protocol/dpop.js';
 export type { PrivateKeyInput } from './protocol/keys.js';
+export { secretFromFile } from './protocol/secret-file.js';
 export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';
