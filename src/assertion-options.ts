@@ -1,4 +1,5 @@
 import type { CredentialProvider } from './protocol/credential-source.js';
+import type { secretFromFile } from './protocol/secret-file.js';
 
 /**
  * How client assertions (`private_key_jwt`, `client_secret_jwt`) are made,
@@ -29,11 +30,17 @@ export interface ClientAssertionOptions {
    * Excludes `alg`, `kid`, `audience` and `lifetime`, which describe assertions the client signs.
    * Never logged or serialised.
    */
-  token?: string | CredentialProvider<string> | { readonly file: string } | undefined;
+  token?: string | CredentialProvider<string> | AssertionFile | undefined;
   /**
    * The `client_assertion_type` of `token`, for example
    * `urn:ietf:params:oauth:client-assertion-type:jwt-spiffe` for a SPIFFE JWT-SVID.
    * @default 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
    */
   type?: string | undefined;
+}
+
+/** A file holding a client assertion, read again whenever it changes (see {@link secretFromFile}). */
+export interface AssertionFile {
+  /** The file's path. */
+  readonly file: string;
 }

@@ -6,6 +6,7 @@ export type { ClientEventMap, ClientEventName, ErrorEvent, EventChannel, Logger,
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export { defaults } from './options.js';
 export type {
+  AssertionFile,
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientCredentialsOptions,

@@ -1,7 +1,7 @@
 import type { TokenError } from './errors.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
-import type { ClientAssertionOptions } from './assertion-options.js';
+import type { AssertionFile, ClientAssertionOptions } from './assertion-options.js';
 import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
@@ -9,7 +9,7 @@ import type { TlsOptions } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import type { TokenStore } from './store.js';
 
-export type { ClientAssertionOptions, ClientAuthMethod, CredentialProvider };
+export type { AssertionFile, ClientAssertionOptions, ClientAuthMethod, CredentialProvider };
 
 /** Retry policy for the token, revocation and discovery requests. */
 export interface RetryOptions {
