@@ -51,11 +51,6 @@ export class CredentialSource<T> {
     this.#onChange = onChange;
   }
 
-  /** A source of one fixed, already checked credential. */
-  static fixed<T>(value: T, option: string, versions: CredentialVersions): CredentialSource<T> {
-    return new CredentialSource(() => value, { option, check: (v) => v as T }, versions);
-  }
-
   /** The current credential: the provider's answer, checked. */
   async get(): Promise<T> {
     const { option, check, same = (a: T, b: T) => a === b } = this.#rules;
