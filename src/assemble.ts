@@ -2,19 +2,22 @@ import { setMaxListeners } from 'node:events';
 import { ClientAuthChoice } from './client-auth-choice.js';
 import { GuardedStore, storeKey, withSharedStore } from './acquire/shared-store.js';
 import { withInvalidClientBackoff } from './acquire/invalid-client.js';
+import { type CredentialUse, type VersionedAcquire, withCredentialRotation } from './acquire/credential-rotation.js';
+import { withRefreshTokens } from './acquire/refresh-token.js';
+import { credentialsFor } from './credentials.js';
 import { TokenEntries } from './cache/entries.js';
-import type { Acquire, EntryContext } from './cache/token-entry.js';
+import type { Acquire, AcquireRequest, EntryContext } from './cache/token-entry.js';
 import { Waiters } from './cache/waiting.js';
 import { EndpointResolver } from './endpoints.js';
 import { describeKey, Events, fingerprint } from './events.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
-import { secretForms } from './protocol/client-auth.js';
+import type { ClientAuth } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
 import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
-import { requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
+import { type Grant, requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
 import { ResourceRegistry } from './resources/registry.js';
 import { Revocations } from './revocations.js';
 import { traceFetch } from './trace.js';
@@ -51,11 +54,13 @@ export interface Core {
 
 /**
  * Wires a client from its resolved options: the protocol configuration, the client authentication
- * (its method and Basic encoding decided lazily: {@link ClientAuthChoice}), the token request decorated
- * (revoked tokens refused → `invalid_client` backoff → shared store), the cache entries, the events.
+ * (its credentials read through providers, its method and Basic encoding decided lazily:
+ * {@link ClientAuthChoice}), the token request decorated (refresh tokens → new credentials after a
+ * refusal → revoked tokens refused → `invalid_client` backoff → shared store), the cache entries, the
+ * events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
-  const { clientId, clientSecret, tls, store: userStore } = options;
+  const { clientId, tls, store: userStore } = options;
   const events = new Events(options.logger);
   const closer = new AbortController();
   // Each token request in flight (one per cache entry at most) listens for the client closing.
@@ -65,13 +70,15 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
   const mtls = tls === undefined ? undefined : mtlsFetch(tls);
   const fetch = options.fetch ?? mtls?.fetch;
+  const credentials = credentialsFor(options, clock);
   const send: SendOptions = {
     // Traced: the exchanges with the authorization server, not the resource requests of client.fetch.
     fetch: options.trace === undefined ? fetch : traceFetch(fetch ?? ((input, init) => globalThis.fetch(input, init)), options.trace),
     timeout: options.timeout,
     maxResponseBytes: options.maxResponseBytes,
     signal: closer.signal,
-    secrets: secretForms(clientId, clientSecret),
+    // Updated in place when a provider returns a new secret or assertion.
+    secrets: credentials.secrets,
   };
   const onRetry = (operation: 'token' | 'revoke' | 'discovery') => (info: RetryInfo) =>
     events.emit('retry', () => ({ clientId, operation, attempt: info.attempt, delay: info.delay, reason: info.error.code, status: info.error.status }));
@@ -99,7 +106,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       discovery: (issuer) => ({ ...endpoints.config(closer.signal), issuer, issuerFromUrl: false, tokenEndpoint: undefined, revocationEndpoint: undefined }),
       dpopKey: () => (dpop ?? (resourceDpop ??= new DPoP(true))).thumbprint,
     });
-  const auth = new ClientAuthChoice(options, endpoints, closer.signal);
+  const auth = new ClientAuthChoice(options, endpoints, closer.signal, credentials.authFor);
   const authenticate = auth.authenticate;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
@@ -138,14 +145,27 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     assertionAudience: (endpoint) => (options.assertionAudience === 'issuer' ? server.issuer : endpoint.href),
     dpop: dpopOf(server),
   });
-  let acquire: Acquire = async ({ entry, background }) => {
+  // Each request records the version of the credentials it sent: a refusal is retried with newer ones.
+  const tokenRequest = async ({ entry, background }: AcquireRequest, used: CredentialUse, grant?: Grant) => {
     const { server } = entry.params;
-    if (server !== undefined) return requestToken(serverConfig(server), server.tokenEndpoint, entry.params, background);
+    const record = (chosen: ClientAuth): ClientAuth => async (body, headers, audience) => {
+      await chosen(body, headers, audience);
+      used.version = credentials.versions.current;
+    };
+    if (server !== undefined) {
+      const config = serverConfig(server);
+      return requestToken({ ...config, authenticate: record(config.authenticate) }, server.tokenEndpoint, entry.params, background, grant);
+    }
     const endpoint = await endpoints.token(closer.signal);
-    return auth.tokenRequest((authenticate) => requestToken({ ...tokenConfig, authenticate }, endpoint, entry.params, background));
+    return auth.tokenRequest((chosen) => requestToken({ ...tokenConfig, authenticate: record(chosen) }, endpoint, entry.params, background, grant));
   };
+  let versioned: VersionedAcquire = (request, used) => tokenRequest(request, used);
+  if (options.refreshTokens) {
+    versioned = withRefreshTokens(versioned, (request, used, refreshToken) => tokenRequest(request, used, { type: 'refresh_token', refreshToken }));
+  }
+  let acquire: Acquire = withCredentialRotation(versioned, credentials);
   acquire = revocations.refuseRevoked(acquire);
-  acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock);
+  acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock, credentials);
   if (store !== undefined) {
     const { timeout: lockTtl, expiryMargin } = options;
     acquire = withSharedStore(acquire, store, { clock, keyOf, lockTtl, expiryMargin, closed: closer.signal, isRevoked: (v) => revocations.isRevoked(v) });

@@ -1,6 +1,6 @@
 import type { EndpointResolver } from './endpoints.js';
 import type { ResolvedOptions } from './options.js';
-import { type BasicEncoding, basicEncodingMatters, type ClientAuth, clientAuthFor, type ClientAuthMethod } from './protocol/client-auth.js';
+import { type BasicEncoding, basicEncodingMatters, type ClientAuth, type ClientAuthMethod } from './protocol/client-auth.js';
 import { isInvalidClient } from './protocol/token-request.js';
 
 /** The `basicEncoding` option: a fixed encoding of the Basic credential, or `'auto'` (learn it). */
@@ -54,8 +54,11 @@ export class ClientAuthChoice {
   readonly #auths = new Map<string, ClientAuth>();
   #learned: BasicEncoding | undefined;
 
-  constructor(options: ResolvedOptions, endpoints: EndpointResolver, signal: AbortSignal) {
+  readonly #authFor: (method: ClientAuthMethod, encoding: BasicEncoding) => ClientAuth;
+
+  constructor(options: ResolvedOptions, endpoints: EndpointResolver, signal: AbortSignal, authFor: (method: ClientAuthMethod, encoding: BasicEncoding) => ClientAuth) {
     this.#options = options;
+    this.#authFor = authFor;
     const discovered = options.clientAuthDefaulted && options.issuer !== undefined && options.tokenEndpoint === undefined;
     this.#method = discovered
       ? async () => methodForMetadata(options, (await endpoints.discovered(signal)).metadata.token_endpoint_auth_methods_supported)
@@ -78,7 +81,9 @@ export class ClientAuthChoice {
       result = await run(this.#with(encoding, used));
     } catch (error) {
       if (this.#learned !== undefined || used.method !== 'client_secret_basic' || !isInvalidClient(error)) throw error;
-      if (!basicEncodingMatters(this.#options.clientId, this.#options.clientSecret)) throw error;
+      // A secret from a provider may or may not have reserved characters: try the raw form.
+      const { clientId, clientSecret } = this.#options;
+      if (typeof clientSecret === 'string' && !basicEncodingMatters(clientId, clientSecret)) throw error;
       try {
         result = await run(this.#with('raw'));
       } catch {
@@ -100,8 +105,7 @@ export class ClientAuthChoice {
       const key = `${method} ${encoding}`;
       let auth = this.#auths.get(key);
       if (auth === undefined) {
-        const { clientId, clientSecret, signingKey, assertionLifetime } = this.#options;
-        auth = clientAuthFor({ method, clientId, clientSecret, signingKey, assertionLifetime, basicEncoding: encoding });
+        auth = this.#authFor(method, encoding);
         this.#auths.set(key, auth);
       }
       return auth(body, headers, audience);

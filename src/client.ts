@@ -9,7 +9,7 @@ import type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.
 import type { ClientCredentialsOptions } from './options.js';
 import type { AuthorizationServerMetadata } from './protocol/discovery.js';
 import { resolveOptions, resolveParams } from './resolve-options.js';
-import { revocable } from './revocations.js';
+import { refreshTokensOf, revocable } from './revocations.js';
 import type { HeldToken, Token } from './token.js';
 import { type Clock, systemClock } from './util/clock.js';
 
@@ -116,8 +116,8 @@ export class ClientCredentialsClient {
   }
 
   /**
-   * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`.
-   * Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
+   * Revokes tokens at the revocation endpoint (RFC 7009) with `token_type_hint=access_token`, and
+   * the refresh token that came with each (`refresh_token`), if any. Without an argument it revokes every token the client holds; with one, that token. Revoked tokens
    * are forgotten first, so they are never handed out again even if revocation fails; the next
    * `getToken()` requests a new one. Tokens from servers found by resource discovery are forgotten, never
    * sent to this client's revocation endpoint.
@@ -138,7 +138,7 @@ export class ClientCredentialsClient {
     const values = revocable(held);
     // Not tied to the client closing: a close() that comes meanwhile must not abandon these revocations
     // (it finds the tokens already forgotten). Each attempt is bounded by `timeout` all the same.
-    const errors = await revocations.revokeAll(endpoint, this.#core.revocationConfig(undefined), values);
+    const errors = await revocations.revokeAll(endpoint, this.#core.revocationConfig(undefined), values, refreshTokensOf(held));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) {
       throw new TokenError(errors[0]!.code, `${errors.length} of ${values.length} revocations failed; first: ${errors[0]!.message}`, {

@@ -7,9 +7,11 @@ export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 export { defaults } from './options.js';
 export type {
+  AssertionFile,
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientCredentialsOptions,
+  CredentialProvider,
   FetchLike,
   RetryOptions,
 } from './options.js';
@@ -17,6 +19,7 @@ export type { AuthorizationServerMetadata } from './protocol/discovery.js';
 export type { DPoPOptions } from './protocol/dpop.js';
 export type { PrivateKeyInput } from './protocol/keys.js';
 export type { ResourceDiscoveryOptions } from './resources/options.js';
+export { secretFromFile } from './protocol/secret-file.js';
 export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';

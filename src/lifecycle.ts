@@ -3,7 +3,7 @@ import type { Core } from './assemble.js';
 import { asTokenError, TokenError } from './errors.js';
 import type { CloseOptions, CloseResult } from './call-options.js';
 import { defaults } from './options.js';
-import { type Held, revocable } from './revocations.js';
+import { type Held, refreshTokensOf, revocable } from './revocations.js';
 import { noop } from './util/abort.js';
 
 /**
@@ -34,7 +34,7 @@ async function revokeOnClose(core: Core, held: readonly Held[], options: CloseOp
   try {
     const endpoint = await core.endpoints.revocation(deadline.signal);
     await core.revocations.unshare(held);
-    const errors = await core.revocations.revokeAll(endpoint, core.revocationConfig(deadline.signal), values);
+    const errors = await core.revocations.revokeAll(endpoint, core.revocationConfig(deadline.signal), values, refreshTokensOf(held));
     return { revoked: values.length - errors.length, errors, skipped: 0 };
   } catch (error) {
     return { revoked: 0, errors: [asTokenError(error)], skipped: 0 };

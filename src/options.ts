@@ -1,5 +1,7 @@
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
+import type { AssertionFile, ClientAssertionOptions } from './assertion-options.js';
+import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
@@ -8,26 +10,7 @@ import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './reso
 import type { TokenStore } from './store.js';
 import type { TraceSink } from './trace.js';
 
-export type { ClientAuthMethod };
-
-/** How client assertions (`private_key_jwt`, `client_secret_jwt`) are made. */
-export interface ClientAssertionOptions {
-  /** Signing algorithm of `private_key_jwt`. @default inferred from the key: RS256, PS256 (RSA-PSS keys), ES256/ES384/ES512, EdDSA */
-  alg?: string | undefined;
-  /** `kid` header. @default the JWK's `kid`, if any */
-  kid?: string | undefined;
-  /**
-   * The assertion's `aud`: `'issuer'`, the authorization server's issuer identifier (RFC 7523bis, the
-   * safe default since CVE-2025-27370); `'token_endpoint'`, the token endpoint URL, for every endpoint;
-   * `'endpoint'`, the URL of the endpoint being called (the token endpoint for token requests, the
-   * revocation endpoint for revocation), for servers that accept only that. Without a known issuer,
-   * `'issuer'` means the token endpoint URL.
-   * @default 'issuer'
-   */
-  audience?: 'issuer' | 'token_endpoint' | 'endpoint' | undefined;
-  /** Lifetime of each assertion (`exp − iat`), in ms. @default 60000 */
-  lifetime?: number | undefined;
-}
+export type { AssertionFile, ClientAssertionOptions, ClientAuthMethod, CredentialProvider };
 
 /** Retry policy for the token, revocation and discovery requests. */
 export interface RetryOptions {
@@ -61,10 +44,19 @@ export interface ClientCredentialsOptions {
   revocationEndpoint?: string | URL | undefined;
   /** The client identifier. */
   clientId: string;
-  /** The client secret. Never logged, serialised or shown by `inspect`. */
-  clientSecret?: string;
-  /** The private key of `private_key_jwt`: a JWK, a PEM string or a `KeyObject`. Never logged or serialised. */
-  privateKey?: PrivateKeyInput;
+  /**
+   * The client secret, or a function returning it (for example {@link secretFromFile}), called whenever
+   * a request needs it: a secret that rotates is picked up without a restart, and a request refused
+   * with `invalid_client` is sent once more at once when the function returns a different secret.
+   * Never logged, serialised or shown by `inspect`.
+   */
+  clientSecret?: string | CredentialProvider<string>;
+  /**
+   * The private key of `private_key_jwt`: a JWK, a PEM string or a `KeyObject`, or a function returning
+   * one, called for every assertion (a new key, and its JWK `kid`, is used as soon as it returns one).
+   * Never logged or serialised.
+   */
+  privateKey?: PrivateKeyInput | CredentialProvider<PrivateKeyInput>;
   /**
    * Client authentication method. When not set and the endpoints come from discovery, a method the
    * server's `token_endpoint_auth_methods_supported` lists is used instead of the default if the
@@ -73,7 +65,7 @@ export interface ClientCredentialsOptions {
    * @default 'client_secret_basic' with a secret, 'private_key_jwt' with a private key, 'tls_client_auth' with `tls`, else 'none'
    */
   clientAuth?: ClientAuthMethod | undefined;
-  /** Client assertions of `private_key_jwt` and `client_secret_jwt`. */
+  /** Client assertions of `private_key_jwt` and `client_secret_jwt`, or one made elsewhere (`token`). */
   clientAssertion?: ClientAssertionOptions | undefined;
   /**
    * How `client_secret_basic` encodes the client id and secret before base64: `'form'`, form-encoded
@@ -191,6 +183,15 @@ export interface ClientCredentialsOptions {
    * @default none: `client.fetch` always sends the client's default token
    */
   resourceDiscovery?: ResourceDiscoveryOptions | undefined;
+  /**
+   * When a token response carries a `refresh_token`, renew with it (`grant_type=refresh_token`, RFC 6749
+   * §6), keeping the newest one the server sends, and fall back to the client credentials grant when it
+   * is refused (`invalid_grant`). A refresh token stays in this client's memory: it is never put in a
+   * `store`, logged or shown, and `revoke()` / `close({ revoke: true })` revoke it too. `false` ignores
+   * refresh tokens.
+   * @default true
+   */
+  refreshTokens?: boolean | undefined;
 }
 
 /**
@@ -248,12 +249,17 @@ export interface ResolvedOptions {
   issuerFromUrl: boolean;
   revocationEndpoint: URL | undefined;
   clientId: string;
-  clientSecret: string | undefined;
+  clientSecret: string | CredentialProvider<unknown> | undefined;
   clientAuth: ClientAuthMethod;
   /** `clientAuth` was not set: with discovery, a method the metadata lists may be used instead. */
   clientAuthDefaulted: boolean;
   basicEncoding: 'form' | 'raw' | 'auto';
   signingKey: SigningKey | undefined;
+  /** A `privateKey` function, with the `alg` and `kid` options its keys are read with. */
+  keyProvider: { readonly get: CredentialProvider<unknown>; readonly alg: string | undefined; readonly kid: string | undefined } | undefined;
+  /** `clientAssertion.token` and its type. */
+  assertion: { readonly token: string | CredentialProvider<unknown> | { readonly file: string }; readonly type: string } | undefined;
+  refreshTokens: boolean;
   assertionAudience: 'issuer' | 'token_endpoint' | 'endpoint';
   assertionLifetime: number;
   tls: TlsOptions | undefined;

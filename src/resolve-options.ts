@@ -1,6 +1,7 @@
 import { resolveBasicEncoding } from './client-auth-choice.js';
 import { type ClientAuthMethod } from './protocol/client-auth.js';
-import { signingKey } from './protocol/keys.js';
+import { resolveCredentialOptions } from './credentials.js';
+import { type PrivateKeyInput, signingKey } from './protocol/keys.js';
 import type { TokenParams } from './token.js';
 import { parseEndpoint } from './util/endpoint.js';
 import { type ClientCredentialsOptions, defaults, type ResolvedOptions } from './options.js';
@@ -13,7 +14,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
   'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
-  'basicEncoding',
+  'basicEncoding', 'refreshTokens',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -56,7 +57,7 @@ const NEEDS: Partial<Record<ClientAuthMethod, 'clientSecret' | 'privateKey' | 't
   tls_client_auth: 'tls',
   self_signed_tls_client_auth: 'tls',
 };
-const RESERVED_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'resource']);
+const RESERVED_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'resource', 'refresh_token']);
 
 function fail(option: string, expected: string): never {
   throw new TypeError(`m2m-token: option \`${option}\` must be ${expected}`);
@@ -124,21 +125,19 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   if (issuerUrl && (issuerUrl.search || issuerUrl.hash)) fail('issuer', 'a URL without query or fragment');
 
   if (typeof input.clientId !== 'string' || input.clientId === '') fail('clientId', 'a non-empty string');
-  if (input.clientSecret !== undefined && (typeof input.clientSecret !== 'string' || input.clientSecret === '')) {
-    fail('clientSecret', 'a non-empty string');
-  }
+  const credentials = resolveCredentialOptions(input);
   const clientAuth =
     input.clientAuth ??
     (input.clientSecret !== undefined
       ? 'client_secret_basic'
-      : input.privateKey !== undefined
+      : input.privateKey !== undefined || credentials.assertion !== undefined
         ? 'private_key_jwt'
         : input.tls !== undefined
           ? 'tls_client_auth'
           : 'none');
   if (!CLIENT_AUTH_METHODS.includes(clientAuth)) fail('clientAuth', `one of ${CLIENT_AUTH_METHODS.join(', ')}`);
   const needed = NEEDS[clientAuth];
-  if (needed !== undefined && input[needed] === undefined) fail(needed, `set for clientAuth ${clientAuth}`);
+  if (needed !== undefined && input[needed] === undefined && !(needed === 'privateKey' && credentials.assertion)) fail(needed, `set for clientAuth ${clientAuth}`);
 
   const assertion = input.clientAssertion ?? {};
   if (typeof assertion !== 'object' || assertion === null) fail('clientAssertion', 'an object');
@@ -146,7 +145,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   if (assertion.kid !== undefined && typeof assertion.kid !== 'string') fail('clientAssertion.kid', 'a string');
   const assertionAudience = assertion.audience ?? 'issuer';
   if (!['issuer', 'token_endpoint', 'endpoint'].includes(assertionAudience)) fail('clientAssertion.audience', "'issuer', 'token_endpoint' or 'endpoint'");
-  const key = input.privateKey === undefined ? undefined : signingKey('privateKey', input.privateKey, assertion.alg, assertion.kid);
+  const key = credentials.fixedKey ? signingKey('privateKey', input.privateKey as PrivateKeyInput, assertion.alg, assertion.kid) : undefined;
 
   if (input.tls !== undefined) {
     const { cert, key: tlsKey } = input.tls ?? {};
@@ -204,6 +203,9 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     clientAuthDefaulted: input.clientAuth === undefined,
     basicEncoding: resolveBasicEncoding(input.basicEncoding),
     signingKey: key,
+    keyProvider: credentials.keyProvider,
+    assertion: credentials.assertion,
+    refreshTokens: credentials.refreshTokens,
     assertionAudience,
     assertionLifetime: positive('clientAssertion.lifetime', assertion.lifetime, defaults.assertionLifetime, MAX_TIMER),
     tls: input.tls === undefined ? undefined : { ...input.tls },

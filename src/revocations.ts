@@ -4,6 +4,7 @@ import type { TokenEntries } from './cache/entries.js';
 import { asTokenError, TokenError } from './errors.js';
 import { type Events, fingerprint } from './events.js';
 import { type RevocationConfig, revokeToken } from './protocol/revocation.js';
+import { REFRESH_TOKEN } from './token.js';
 import type { Clock } from './util/clock.js';
 import { BoundedMap } from './util/bounded-map.js';
 
@@ -19,11 +20,18 @@ export interface Held {
    * revocation endpoint (that would hand it to another server); forgotten only.
    */
   readonly discovered?: boolean | undefined;
+  /** The refresh token that came with it: revoked with it, never stored. */
+  readonly refreshToken?: string | undefined;
 }
 
 /** The distinct values of held tokens that may be revoked at the client's own revocation endpoint. */
 export function revocable(held: readonly Held[]): string[] {
   return [...new Set(held.filter((h) => h.discovered !== true).map((h) => h.value))];
+}
+
+/** The refresh tokens of held tokens, by access token. */
+export function refreshTokensOf(held: readonly Held[]): ReadonlyMap<string, string> {
+  return new Map(held.flatMap(({ value, refreshToken }) => (refreshToken === undefined ? [] : [[value, refreshToken] as const])));
 }
 
 /** What revocation needs from the rest of the client. */
@@ -70,7 +78,7 @@ export class Revocations {
     for (const entry of this.#deps.entries) {
       const token = entry.clear();
       const discovered = entry.params.server !== undefined;
-      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key), discovered });
+      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key), discovered, refreshToken: token[REFRESH_TOKEN] });
     }
     for (const { value } of held) this.#revoked.set(value, true);
     return held;
@@ -81,8 +89,8 @@ export class Revocations {
     const held: Held[] = [];
     for (const entry of this.#deps.entries) {
       if (entry.token?.accessToken !== value) continue;
-      entry.clear();
-      held.push({ value, storeKey: this.#storeKey(entry.key), discovered: entry.params.server !== undefined });
+      const token = entry.clear();
+      held.push({ value, storeKey: this.#storeKey(entry.key), discovered: entry.params.server !== undefined, refreshToken: token?.[REFRESH_TOKEN] });
     }
     this.#revoked.set(value, true);
     return held.length > 0 ? held : [{ value, storeKey: undefined }];
@@ -95,16 +103,23 @@ export class Revocations {
     await Promise.all(held.map(({ value, storeKey }) => storeKey !== undefined && store.call((s) => s.delete(storeKey, value))));
   }
 
-  /** Revokes each value in parallel at `endpoint`; resolves with the errors of those that failed. */
-  async revokeAll(endpoint: URL, config: RevocationConfig, values: readonly string[]): Promise<TokenError[]> {
+  /**
+   * Revokes each value in parallel at `endpoint`, its refresh token first (`refresh_token` hint) when
+   * it came with one; resolves with the errors of those that failed (one per value).
+   */
+  async revokeAll(endpoint: URL, config: RevocationConfig, values: readonly string[], refreshTokens: ReadonlyMap<string, string> = new Map()): Promise<TokenError[]> {
     const { events, clock, clientId } = this.#deps;
     const results = await Promise.allSettled(
       values.map(async (token) => {
         const started = clock.now();
-        const outcome = await revokeToken(config, endpoint, token).then(
-          () => undefined,
-          (error: unknown) => asTokenError(error),
-        );
+        const refreshToken = refreshTokens.get(token);
+        const attempt = (value: string, hint: 'access_token' | 'refresh_token') =>
+          revokeToken(config, endpoint, value, hint).then(
+            () => undefined,
+            (error: unknown) => asTokenError(error),
+          );
+        const refreshOutcome = refreshToken === undefined ? undefined : await attempt(refreshToken, 'refresh_token');
+        const outcome = (await attempt(token, 'access_token')) ?? refreshOutcome;
         events.emit('revoke', () => ({
           clientId,
           fingerprint: fingerprint(token),

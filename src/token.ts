@@ -42,9 +42,13 @@ export interface StoredToken {
 /** Internal: the `Authorization` header value for a token, built once per token. */
 export const AUTHORIZATION = Symbol('m2m-token.authorization');
 
+/** Internal: the refresh token that came with a token, if any (RFC 6749 §5.1). Never stored or shown. */
+export const REFRESH_TOKEN = Symbol('m2m-token.refreshToken');
+
 /** Internal shape: a {@link Token} with its prebuilt `Authorization` header value. */
 export interface HeldToken extends Token {
   readonly [AUTHORIZATION]: string;
+  readonly [REFRESH_TOKEN]: string | undefined;
 }
 
 /** What a token is requested for: the parts of the cache key that vary per call. */
@@ -93,6 +97,7 @@ export function normalizeTokenType(type: string): string {
 class AccessToken implements HeldToken {
   readonly #accessToken: string;
   readonly #authorization: string;
+  readonly #refreshToken: string | undefined;
   declare readonly tokenType: string;
   declare readonly expiresAt: number;
   declare readonly scope?: string;
@@ -101,6 +106,7 @@ class AccessToken implements HeldToken {
   constructor(fields: TokenFields) {
     this.#accessToken = fields.accessToken;
     this.#authorization = `${fields.tokenType} ${fields.accessToken}`;
+    this.#refreshToken = fields.refreshToken;
     this.tokenType = fields.tokenType;
     this.expiresAt = fields.expiresAt;
     if (fields.scope !== undefined) this.scope = fields.scope;
@@ -116,6 +122,10 @@ class AccessToken implements HeldToken {
     return this.#authorization;
   }
 
+  get [REFRESH_TOKEN](): string | undefined {
+    return this.#refreshToken;
+  }
+
   /** `util.inspect` (whatever its options: `showHidden`, `getters`, `%o`) shows the token's fields, never its value. */
   [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
     const { tokenType, expiresAt, scope, extra } = this;
@@ -124,9 +134,12 @@ class AccessToken implements HeldToken {
 }
 Object.defineProperty(AccessToken.prototype, Symbol.toStringTag, { value: 'Token' });
 
-type TokenFields = Omit<StoredToken, 'sentAt'>;
+type TokenFields = Omit<StoredToken, 'sentAt'> & { readonly refreshToken?: string | undefined };
 
-/** Creates a frozen token whose secret value stays out of JSON and `inspect` output. */
+/**
+ * Creates a frozen token whose secret value (and refresh token, kept only in memory: {@link toStored}
+ * leaves it out) stays out of JSON and `inspect` output.
+ */
 export function createToken(fields: TokenFields): HeldToken {
   return new AccessToken(fields);
 }

@@ -133,7 +133,7 @@ function oauthHint(error: OAuthError, ctx: Context): string {
   const { method, options } = ctx;
   switch (error.error) {
     case 'invalid_client':
-      if (method === 'client_secret_basic' && options.clientSecret !== undefined && RESERVED.test(options.clientSecret)) {
+      if (method === 'client_secret_basic' && typeof options.clientSecret === 'string' && RESERVED.test(options.clientSecret)) {
         return 'the secret contains characters that client_secret_basic form-encodes (RFC 6749 §2.3.1) and some servers do not decode: try --client-auth client_secret_post; otherwise the secret is wrong, rotated or expired';
       }
       if (method === 'client_secret_basic' || method === 'client_secret_post') {

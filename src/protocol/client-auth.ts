@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadJose } from '../util/peers.js';
+import { CredentialSource } from './credential-source.js';
 import type { SigningKey } from './keys.js';
 
 /**
@@ -21,7 +22,8 @@ export type ClientAuthMethod =
  */
 export type ClientAuth = (body: URLSearchParams, headers: Record<string, string>, audience: () => string | Promise<string>) => void | Promise<void>;
 
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The default `client_assertion_type` (RFC 7523 §2.2). */
+export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** application/x-www-form-urlencoded encoding of one value, as RFC 6749 §2.3.1 requires for Basic. */
 function formEncode(value: string): string {
@@ -60,24 +62,30 @@ export function secretForms(clientId: string, clientSecret: string | undefined):
   ];
 }
 
+/** A credential a client authentication reads on each request: fixed, or asked of a provider. */
+type Source<T> = T | CredentialSource<T>;
+
+function read<T>(source: Source<T>): T | Promise<T> {
+  return source instanceof CredentialSource ? source.get() : source;
+}
+
 /**
  * `client_secret_basic`: id and secret form-encoded before base64 (RFC 6749 §2.3.1), so secrets with
  * `:`, `%`, `+`, spaces or non-ASCII characters survive; with `encoding` `'raw'`, as they are, for
  * servers that do not form-decode them.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  */
-export function clientSecretBasic(clientId: string, clientSecret: string, encoding: BasicEncoding = 'form'): ClientAuth {
-  const authorization = `Basic ${basicCredential(clientId, clientSecret, encoding)}`;
-  return (_body, headers) => {
-    headers.authorization = authorization;
+export function clientSecretBasic(clientId: string, clientSecret: Source<string>, encoding: BasicEncoding = 'form'): ClientAuth {
+  return async (_body, headers) => {
+    headers.authorization = `Basic ${basicCredential(clientId, await read(clientSecret), encoding)}`;
   };
 }
 
 /** `client_secret_post`: id and secret in the form body (RFC 6749 §2.3.1). */
-export function clientSecretPost(clientId: string, clientSecret: string): ClientAuth {
-  return (body) => {
+export function clientSecretPost(clientId: string, clientSecret: Source<string>): ClientAuth {
+  return async (body) => {
     body.set('client_id', clientId);
-    body.set('client_secret', clientSecret);
+    body.set('client_secret', await read(clientSecret));
   };
 }
 
@@ -112,25 +120,44 @@ function clientAssertion(clientId: string, lifetime: number, method: string, sig
   };
 }
 
-/** `private_key_jwt`: an assertion signed with the client's private key. */
-export function privateKeyJwt(clientId: string, key: SigningKey, lifetime: number): ClientAuth {
-  const header = { alg: key.alg, typ: 'JWT', ...(key.kid && { kid: key.kid }) };
-  return clientAssertion(clientId, lifetime, 'private_key_jwt', (jwt) => jwt.setProtectedHeader(header).sign(key.key));
+/** `private_key_jwt`: an assertion signed with the client's private key (its `kid`, if any, in the header). */
+export function privateKeyJwt(clientId: string, key: Source<SigningKey>, lifetime: number): ClientAuth {
+  return clientAssertion(clientId, lifetime, 'private_key_jwt', async (jwt) => {
+    const { key: privateKey, alg, kid } = await read(key);
+    return jwt.setProtectedHeader({ alg, typ: 'JWT', ...(kid && { kid }) }).sign(privateKey);
+  });
 }
 
 /** `client_secret_jwt`: an assertion signed HS256 with the client secret. */
-export function clientSecretJwt(clientId: string, clientSecret: string, lifetime: number): ClientAuth {
-  const secret = new TextEncoder().encode(clientSecret);
-  return clientAssertion(clientId, lifetime, 'client_secret_jwt', (jwt) => jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(secret));
+export function clientSecretJwt(clientId: string, clientSecret: Source<string>, lifetime: number): ClientAuth {
+  return clientAssertion(clientId, lifetime, 'client_secret_jwt', async (jwt) =>
+    jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(await read(clientSecret))),
+  );
+}
+
+/**
+ * A client assertion made elsewhere (RFC 7521 §4.2): a Kubernetes service account token, an Azure
+ * federated token, a GitHub Actions OIDC token, a SPIFFE JWT-SVID. Read anew for every request (every
+ * retry too), sent as `client_assertion` with `client_assertion_type` `type`.
+ * @see https://www.rfc-editor.org/rfc/rfc7521#section-4.2
+ */
+export function externalAssertion(clientId: string, assertion: Source<string>, type: string = JWT_BEARER): ClientAuth {
+  return async (body) => {
+    body.set('client_id', clientId);
+    body.set('client_assertion_type', type);
+    body.set('client_assertion', await read(assertion));
+  };
 }
 
 /** The credentials options resolve to, for {@link clientAuthFor}. */
 export interface ClientCredentials {
   readonly method: ClientAuthMethod;
   readonly clientId: string;
-  readonly clientSecret: string | undefined;
+  readonly clientSecret: Source<string> | undefined;
   /** For `private_key_jwt`. */
-  readonly signingKey: SigningKey | undefined;
+  readonly signingKey: Source<SigningKey> | undefined;
+  /** For `private_key_jwt` with an assertion made elsewhere, instead of `signingKey`. */
+  readonly assertion?: { readonly token: Source<string>; readonly type: string } | undefined;
   /** Lifetime of a client assertion, in ms. */
   readonly assertionLifetime: number;
   /** For `client_secret_basic`. @default 'form' */
@@ -138,7 +165,7 @@ export interface ClientCredentials {
 }
 
 /** The client authentication of a configured method (options are validated: what it needs is set). */
-export function clientAuthFor({ method, clientId, clientSecret = '', signingKey, assertionLifetime, basicEncoding }: ClientCredentials): ClientAuth {
+export function clientAuthFor({ method, clientId, clientSecret = '', signingKey, assertion, assertionLifetime, basicEncoding }: ClientCredentials): ClientAuth {
   switch (method) {
     case 'client_secret_basic':
       return clientSecretBasic(clientId, clientSecret, basicEncoding);
@@ -147,7 +174,7 @@ export function clientAuthFor({ method, clientId, clientSecret = '', signingKey,
     case 'client_secret_jwt':
       return clientSecretJwt(clientId, clientSecret, assertionLifetime);
     case 'private_key_jwt':
-      return privateKeyJwt(clientId, signingKey!, assertionLifetime);
+      return assertion !== undefined ? externalAssertion(clientId, assertion.token, assertion.type) : privateKeyJwt(clientId, signingKey!, assertionLifetime);
     default:
       return clientIdOnly(clientId);
   }

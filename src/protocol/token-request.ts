@@ -26,9 +26,18 @@ export interface TokenEndpointConfig {
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
 }
 
-/** The grant's form body (RFC 6749 §4.4.2, RFC 8707 `resource`, and the configured extra parameters). */
-export function tokenRequestBody(params: TokenParams, extraParams: Readonly<Record<string, string>>): URLSearchParams {
-  const body = new URLSearchParams({ grant_type: 'client_credentials' });
+/**
+ * The grant of a token request: client credentials (RFC 6749 §4.4), or a refresh token the server
+ * issued with an earlier token (RFC 6749 §6).
+ */
+export type Grant = { readonly type: 'client_credentials' } | { readonly type: 'refresh_token'; readonly refreshToken: string };
+
+const CLIENT_CREDENTIALS: Grant = { type: 'client_credentials' };
+
+/** The grant's form body (RFC 6749 §4.4.2 or §6, RFC 8707 `resource`, and the configured extra parameters). */
+export function tokenRequestBody(params: TokenParams, extraParams: Readonly<Record<string, string>>, grant: Grant = CLIENT_CREDENTIALS): URLSearchParams {
+  const body = new URLSearchParams({ grant_type: grant.type });
+  if (grant.type === 'refresh_token') body.set('refresh_token', grant.refreshToken);
   if (params.scope.length > 0) body.set('scope', params.scope.join(' '));
   if (params.audience !== undefined) body.set('audience', params.audience);
   for (const resource of params.resource) body.append('resource', resource);
@@ -45,8 +54,19 @@ export function tokenRequestBody(params: TokenParams, extraParams: Readonly<Reco
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
-export function requestToken(config: TokenEndpointConfig, endpoint: URL, params: TokenParams, background: boolean): Promise<Issued> {
-  const { clock, dpop, send } = config;
+export function requestToken(
+  config: TokenEndpointConfig,
+  endpoint: URL,
+  params: TokenParams,
+  background: boolean,
+  grant: Grant = CLIENT_CREDENTIALS,
+): Promise<Issued> {
+  const { clock, dpop } = config;
+  // A refresh token is redacted like the client secret from whatever a server or a custom fetch echoes.
+  const send =
+    grant.type === 'refresh_token'
+      ? { ...config.send, secrets: [grant.refreshToken, new URLSearchParams({ t: grant.refreshToken }).toString().slice(2), ...(config.send.secrets ?? [])] }
+      : config.send;
   const requestedScope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
   const audience = () => config.assertionAudience(endpoint);
   return withRetry(
@@ -56,7 +76,7 @@ export function requestToken(config: TokenEndpointConfig, endpoint: URL, params:
       let result: HttpResult;
       for (let nonceRetry = 0; ; nonceRetry++) {
         let proof: string | undefined;
-        result = await postForm(endpoint, tokenRequestBody(params, config.extraParams), send, async (body, headers) => {
+        result = await postForm(endpoint, tokenRequestBody(params, config.extraParams, grant), send, async (body, headers) => {
           await config.authenticate(body, headers, audience);
           if (dpop !== undefined) headers.dpop = proof = await dpop.proof('POST', endpoint);
           sentAt = clock.now();

@@ -81,7 +81,9 @@ export function processTokenResponse(result: HttpResult, context: TokenRequestCo
   const { access_token, token_type, expires_in, scope } = parsed.data;
   const lifetime = expires_in == null ? context.defaultLifetime : Number(expires_in) * 1000;
   const extra = Object.fromEntries(Object.entries(body).filter(([key]) => !OWN_MEMBERS.has(key)));
+  const refreshToken = (body as { refresh_token?: unknown }).refresh_token;
   return createToken({
+    refreshToken: typeof refreshToken === 'string' && refreshToken !== '' ? refreshToken : undefined,
     accessToken: access_token,
     tokenType: normalizeTokenType(token_type ?? 'Bearer'),
     expiresAt: context.sentAt + lifetime,

@@ -1,0 +1,87 @@
+import { TokenError } from '../errors.js';
+
+/**
+ * A function that returns a credential (a client secret, a private key, a client assertion) when a
+ * request needs it, synchronously or as a promise: a secret manager, a mounted file, a metadata service.
+ */
+export type CredentialProvider<T> = () => T | Promise<T>;
+
+/** Counts credential changes: a request remembers the count it was sent with. */
+export class CredentialVersions {
+  #version = 0;
+
+  /** How many times a provider returned a credential different from its previous one. */
+  get current(): number {
+    return this.#version;
+  }
+
+  /** Records a change. */
+  bump(): void {
+    this.#version++;
+  }
+}
+
+/** How a source checks and compares what its provider returns. */
+export interface SourceRules<T> {
+  /** The option, named in errors. */
+  readonly option: string;
+  /** Checks a provided value: returns the credential, or throws {@link InvalidCredential}. */
+  readonly check: (value: unknown) => T;
+  /** True when two credentials are the same. @default `===` */
+  readonly same?: ((a: T, b: T) => boolean) | undefined;
+}
+
+/**
+ * A credential that is either fixed or asked of a provider on each use. A provider that throws, or
+ * returns something unusable, rejects with `TokenError` `CONFIG` (whose message never includes what it
+ * returned), and is asked again on the next use. When a provider returns a credential different from
+ * its previous one, `versions` counts a change and `onChange` sees the new value (to redact it).
+ */
+export class CredentialSource<T> {
+  readonly #provider: CredentialProvider<unknown>;
+  readonly #rules: SourceRules<T>;
+  readonly #versions: CredentialVersions;
+  readonly #onChange: (value: T) => void;
+  #last: T | undefined;
+
+  constructor(provider: CredentialProvider<unknown>, rules: SourceRules<T>, versions: CredentialVersions, onChange: (value: T) => void = () => {}) {
+    this.#provider = provider;
+    this.#rules = rules;
+    this.#versions = versions;
+    this.#onChange = onChange;
+  }
+
+  /** The current credential: the provider's answer, checked. */
+  async get(): Promise<T> {
+    const { option, check, same = (a: T, b: T) => a === b } = this.#rules;
+    let provided: unknown;
+    let value: T;
+    try {
+      provided = await this.#provider();
+    } catch (error) {
+      throw new TokenError('CONFIG', `the \`${option}\` provider failed`, { cause: error });
+    }
+    try {
+      value = check(provided);
+    } catch (error) {
+      if (!(error instanceof InvalidCredential)) throw error;
+      throw new TokenError('CONFIG', `\`${option}\` gave ${error.message}`);
+    }
+    if (this.#last === undefined || !same(this.#last, value)) {
+      if (this.#last !== undefined) this.#versions.bump();
+      this.#last = value;
+      this.#onChange(value);
+    }
+    return value;
+  }
+}
+
+/** Thrown by a source's check: its message says what is wrong with a provided value, never the value. */
+export class InvalidCredential extends Error {}
+
+/** The check of a string credential: a non-empty string. */
+export function checkString(value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidCredential(value === null ? 'null, not a string' : `a value of type ${typeof value}, not a string`);
+  if (value === '') throw new InvalidCredential('an empty string');
+  return value;
+}
