@@ -106,7 +106,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       discovery: (issuer) => ({ ...endpoints.config(closer.signal), issuer, issuerFromUrl: false, tokenEndpoint: undefined, revocationEndpoint: undefined }),
       dpopKey: () => (dpop ?? (resourceDpop ??= new DPoP(true))).thumbprint,
     });
-  const auth = new ClientAuthChoice(options, endpoints, closer.signal, credentials.authFor);
+  const auth = new ClientAuthChoice(options, endpoints, closer.signal, credentials);
   const authenticate = auth.authenticate;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.

@@ -55,10 +55,18 @@ export class ClientAuthChoice {
   #learned: BasicEncoding | undefined;
 
   readonly #authFor: (method: ClientAuthMethod, encoding: BasicEncoding) => ClientAuth;
+  readonly #currentSecret: () => string | undefined;
 
-  constructor(options: ResolvedOptions, endpoints: EndpointResolver, signal: AbortSignal, authFor: (method: ClientAuthMethod, encoding: BasicEncoding) => ClientAuth) {
+  /** `credentials` builds each method's authentication and tells the secret last sent (a provider's may change). */
+  constructor(
+    options: ResolvedOptions,
+    endpoints: EndpointResolver,
+    signal: AbortSignal,
+    credentials: { authFor(method: ClientAuthMethod, encoding: BasicEncoding): ClientAuth; currentSecret(): string | undefined },
+  ) {
     this.#options = options;
-    this.#authFor = authFor;
+    this.#authFor = credentials.authFor;
+    this.#currentSecret = credentials.currentSecret;
     const discovered = options.clientAuthDefaulted && options.issuer !== undefined && options.tokenEndpoint === undefined;
     this.#method = discovered
       ? async () => methodForMetadata(options, (await endpoints.discovered(signal)).metadata.token_endpoint_auth_methods_supported)
@@ -81,9 +89,7 @@ export class ClientAuthChoice {
       result = await run(this.#with(encoding, used));
     } catch (error) {
       if (this.#learned !== undefined || used.method !== 'client_secret_basic' || !isInvalidClient(error)) throw error;
-      // A secret from a provider may or may not have reserved characters: try the raw form.
-      const { clientId, clientSecret } = this.#options;
-      if (typeof clientSecret === 'string' && !basicEncodingMatters(clientId, clientSecret)) throw error;
+      if (!basicEncodingMatters(this.#options.clientId, this.#currentSecret())) throw error;
       try {
         result = await run(this.#with('raw'));
       } catch {

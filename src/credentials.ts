@@ -12,6 +12,8 @@ const REDACTED_GENERATIONS = 4;
 export interface Credentials {
   /** Authenticates one request with the current credentials, the configured method and form-encoded Basic. */
   readonly authenticate: ClientAuth;
+  /** The client secret last read (fixed, or the provider's latest), if any. */
+  currentSecret(): string | undefined;
   /** The client authentication of `method` (and `basicEncoding`) over the same credentials. */
   authFor(method: ClientAuthMethod, basicEncoding: BasicEncoding): ClientAuth;
   /** Counts credential changes: a request refused with one version may be retried with a newer one. */
@@ -59,9 +61,15 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
   };
 
   let secret: string | CredentialSource<string> | undefined;
-  if (typeof clientSecret === 'function') secret = source(clientSecret, 'clientSecret', checkString, (s) => redactAlso(secretForms(clientId, s)));
-  else if (clientSecret !== undefined) {
+  let lastSecret: string | undefined;
+  if (typeof clientSecret === 'function') {
+    secret = source(clientSecret, 'clientSecret', checkString, (s) => {
+      lastSecret = s;
+      redactAlso(secretForms(clientId, s));
+    });
+  } else if (clientSecret !== undefined) {
     secret = clientSecret;
+    lastSecret = clientSecret;
     redactAlso(secretForms(clientId, clientSecret));
   }
 
@@ -104,6 +112,7 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
   return {
     authenticate: authFor(options.clientAuth, 'form'),
     authFor,
+    currentSecret: () => lastSecret,
     versions,
     rotating: sources.length > 0,
     refresh: async () => {
