@@ -10,9 +10,10 @@ import type { ResolvedOptions } from './options.js';
 import { clientAuthFor, secretForms } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
-import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
+import { certificateThumbprint } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
+import { createTransport, type Transport } from './protocol/transport.js';
 import { requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
 import { Revocations } from './revocations.js';
 import type { Clock } from './util/clock.js';
@@ -30,7 +31,8 @@ export interface Core {
   readonly revocations: Revocations;
   readonly store: GuardedStore | undefined;
   readonly dpop: DPoP | undefined;
-  readonly mtls: ReturnType<typeof mtlsFetch> | undefined;
+  /** The client's own fetch, when `tls` or `proxy` asks for one (closed with the client). */
+  readonly transport: Transport | undefined;
   /** How requests to the authorization server are sent (tied to the client closing). */
   readonly send: SendOptions;
   /** The configuration of revocation requests, bounded by `signal` (none: not tied to closing). */
@@ -52,9 +54,9 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const waiters = new Waiters();
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
-  const mtls = tls === undefined ? undefined : mtlsFetch(tls);
+  const transport = createTransport(tls, options.proxy);
   const send: SendOptions = {
-    fetch: options.fetch ?? mtls?.fetch,
+    fetch: options.fetch ?? transport?.fetch,
     timeout: options.timeout,
     maxResponseBytes: options.maxResponseBytes,
     signal: closer.signal,
@@ -68,7 +70,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     tokenEndpoint: options.tokenEndpoint,
     revocationEndpoint: options.revocationEndpoint,
     allowInsecureHttp: options.allowInsecureHttp,
-    mtls: tls !== undefined,
+    mtls: tls?.cert !== undefined,
     retry: options.retry,
     send: { ...send, signal },
     onRetry: onRetry('discovery'),
@@ -76,7 +78,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const authenticate = clientAuthFor({ method: clientAuth, clientId, clientSecret, signingKey, assertionLifetime });
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
-  const binding = [dpop && `jkt:${dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean).join(' ') || null;
+  const x5t = tls && certificateThumbprint(tls);
+  const binding = [dpop && `jkt:${dpop.thumbprint}`, x5t && `x5t:${x5t}`].filter(Boolean).join(' ') || null;
   const storeKeys = new Map<string, string>();
   const keyOf = (cacheKey: string) => {
     let key = storeKeys.get(cacheKey);
@@ -147,7 +150,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     revocations,
     store,
     dpop,
-    mtls,
+    transport,
     send,
     keyOf,
     revocationConfig: (signal) => ({

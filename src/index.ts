@@ -19,6 +19,7 @@ export type { AuthorizationServerMetadata } from './protocol/discovery.js';
 export type { DPoPOptions } from './protocol/dpop.js';
 export type { PrivateKeyInput } from './protocol/keys.js';
 export type { TlsOptions } from './protocol/mtls.js';
+export type { ProxyOption } from './protocol/transport.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';
 export type { StoredToken, Token } from './token.js';
