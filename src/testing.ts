@@ -14,6 +14,7 @@
 export { checkToken } from './testing/check.js';
 export { createTestAuthorizationServer } from './testing/server.js';
 export type {
+  ActiveTokenInfo,
   InjectedFailure,
   RequestCounts,
   TestAuthorizationServer,

@@ -51,6 +51,7 @@ export interface InjectedFailure {
 /** What the server knows of a token (RFC 7662 introspection, in camelCase). */
 export type TokenInfo =
   | {
+      /** The token was issued by the server and is neither expired nor revoked. */
       readonly active: true;
       /** The client the token was issued to. */
       readonly clientId: string;
@@ -59,15 +60,27 @@ export type TokenInfo =
       /** When the token expires, epoch milliseconds. */
       readonly expiresAt: number;
     }
-  | { readonly active: false };
+  | {
+      /** The token is unknown, expired or revoked. */
+      readonly active: false;
+    };
+
+/** A token's information when it is active. */
+export type ActiveTokenInfo = Extract<TokenInfo, { active: true }>;
 
 /**
  * The outcome of {@link checkToken}: the token's information, or the status and `WWW-Authenticate`
  * challenge (RFC 6750 §3) a resource server answers with.
  */
 export type TokenCheck =
-  | { readonly ok: true; readonly token: Extract<TokenInfo, { active: true }> }
   | {
+      /** The request may proceed. */
+      readonly ok: true;
+      /** What the server knows of the token. */
+      readonly token: ActiveTokenInfo;
+    }
+  | {
+      /** The request must be refused. */
       readonly ok: false;
       /** 401 for a missing, unknown, expired or revoked token; 403 for a missing scope. */
       readonly status: 401 | 403;
@@ -79,9 +92,13 @@ export type TokenCheck =
 
 /** Requests the server received, per endpoint (answered or not, failures injected included). */
 export interface RequestCounts {
+  /** `POST /token`. */
   readonly token: number;
+  /** `POST /revoke`. */
   readonly revocation: number;
+  /** `POST /introspect`. */
   readonly introspection: number;
+  /** `GET /.well-known/oauth-authorization-server`. */
   readonly metadata: number;
 }
 

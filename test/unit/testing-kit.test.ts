@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OAuthError } from '../../src/index.js';
 import { checkToken, createTestAuthorizationServer, type TestAuthorizationServer } from '../../src/testing.js';
 import { rejectionOf, useClients } from '../helpers/core.js';
@@ -16,7 +16,7 @@ beforeAll(async () => {
     scopes: ['orders:read', 'orders:write'],
     clients: [
       { clientId: 'svc', clientSecret: 'svc-secret' },
-      { clientId: 'reader', clientSecret: 'reader secret/+', scopes: ['orders:read'] },
+      { clientId: 'reader app', clientSecret: 'reader secret/+', scopes: ['orders:read'] },
     ],
   });
 });
@@ -60,11 +60,21 @@ describe('token endpoint', () => {
     server.expiresIn = 3600;
   });
 
+  it('a token expires after expiresIn seconds: verify() then calls it inactive', async () => {
+    const token = await newClient({ tokenEndpoint: server.tokenEndpoint }).getToken();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 3599_000);
+    expect(server.verify(token.accessToken).active).toBe(true);
+    vi.setSystemTime(Date.now() + 2000);
+    expect(server.verify(token.accessToken)).toEqual({ active: false });
+    expect(server.activeTokens).toBe(0);
+  });
+
   it('an unknown scope is invalid_scope, and a client is limited to its own scopes', async () => {
     const unknown = await rejectionOf(newClient({ tokenEndpoint: server.tokenEndpoint }).getToken({ scope: 'admin' }));
     expect(unknown).toBeInstanceOf(OAuthError);
     expect(unknown).toMatchObject({ error: 'invalid_scope', status: 400 });
-    const reader = newClient({ tokenEndpoint: server.tokenEndpoint, clientId: 'reader', clientSecret: 'reader secret/+' });
+    const reader = newClient({ tokenEndpoint: server.tokenEndpoint, clientId: 'reader app', clientSecret: 'reader secret/+' });
     expect(await rejectionOf(reader.getToken({ scope: 'orders:write' }))).toMatchObject({ error: 'invalid_scope' });
     await expect(reader.getToken({ scope: 'orders:read' })).resolves.toBeDefined();
   });
@@ -94,7 +104,7 @@ describe('revocation and introspection', () => {
 
   it("a client cannot revoke another client's token", async () => {
     const token = await newClient({ tokenEndpoint: server.tokenEndpoint, scope: 'orders:read' }).getToken();
-    expect((await post(server.revocationEndpoint, { token: token.accessToken }, 'reader:reader%20secret%2F%2B')).status).toBe(200);
+    expect((await post(server.revocationEndpoint, { token: token.accessToken }, 'reader+app:reader%20secret%2F%2B')).status).toBe(200);
     expect(server.verify(token.accessToken).active).toBe(true);
   });
 
