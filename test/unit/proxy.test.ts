@@ -167,8 +167,10 @@ describe('proxy: url', () => {
     await authenticated.getToken();
     expect(tunnels).toEqual([hostOf(origin)]);
     expect(inspect(authenticated, { depth: 10 }) + JSON.stringify(authenticated)).not.toContain(SECRET);
-    const refused = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa(), proxy: proxyUrl });
-    expect((await rejectionOf(refused.getToken())).code).toBe('NETWORK');
+    const refused = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa(), proxy: proxyUrl.replace('//', `//u:${SECRET}-wrong@`) });
+    const error = await rejectionOf(refused.getToken());
+    expect(error.code).toBe('NETWORK');
+    expect(`${error.message} ${inspect(error, { depth: 10 })}`).not.toContain(SECRET);
   });
 
   it.each([
