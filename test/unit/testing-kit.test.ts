@@ -113,7 +113,7 @@ describe('revocation and introspection', () => {
     const active = await post(server.introspectionEndpoint, { token: token.accessToken });
     expect(active.body).toMatchObject({ active: true, client_id: 'svc', scope: 'orders:read orders:write', token_type: 'Bearer' });
     // The server's clock and the client's (which counts from when it sent the request) differ slightly.
-    expect(Math.abs(active.body.exp - token.expiresAt / 1000)).toBeLessThan(5);
+    expect(Math.abs((active.body as { exp: number }).exp - token.expiresAt / 1000)).toBeLessThan(5);
     server.revoke(token.accessToken);
     expect((await post(server.introspectionEndpoint, { token: token.accessToken })).body).toEqual({ active: false });
     expect((await post(server.introspectionEndpoint, { token: token.accessToken }, 'svc:wrong')).status).toBe(401);
