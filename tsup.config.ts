@@ -60,10 +60,10 @@ export default defineConfig([
   // they share (the client, zod's parts) lives in shared chunks loaded once, not copied into cli.js.
   {
     ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts', cli: 'src/cli.ts' },
+    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', cli: 'src/cli.ts' },
     format: 'esm',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts' } },
+    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' } },
     async onSuccess() {
       writeThirdPartyLicenses();
     },
@@ -72,9 +72,9 @@ export default defineConfig([
   // 20.18 cannot require() ES modules, so bundling is needed here in any case.
   {
     ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts' },
+    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' },
     format: 'cjs',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts' } },
+    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' } },
   },
 ]);

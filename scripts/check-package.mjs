@@ -40,7 +40,7 @@ try {
   await check('ships only dist, README, LICENSE, CHANGELOG and package.json', () => {
     const stray = shipped.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p));
     if (stray.length) throw new Error(`unexpected files: ${stray.join(', ')}`);
-    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/THIRD-PARTY-LICENSES.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts'].filter((p) => !shipped.includes(p));
+    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/THIRD-PARTY-LICENSES.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts'].filter((p) => !shipped.includes(p));
     if (missing.length) throw new Error(`missing files: ${missing.join(', ')}`);
   });
 
@@ -115,9 +115,15 @@ try {
     if (token.accessToken !== 'packed-token' || token.tokenType !== 'Bearer') throw new Error('wrong token');
     if (!(new mod.OAuthError({ error: 'x', status: 400 }) instanceof mod.TokenError)) throw new Error('error hierarchy');
     await client.close();
+    const server = await testing.createTestAuthorizationServer({ scopes: ['a'] });
+    const tested = new mod.ClientCredentialsClient({ issuer: server.issuer, clientId: 'test-client', clientSecret: 'test-secret', scope: 'a' });
+    const issued = await tested.getToken();
+    if (!testing.checkToken(server, 'Bearer ' + issued.accessToken, 'a').ok || server.tokenRequests !== 1) throw new Error('testing kit');
+    await tested.close();
+    await server.close();
     console.log('ok');`;
-  writeFileSync(join(scratch, 'esm.mjs'), `import * as mod from 'm2m-token';\n${use()}`);
-  writeFileSync(join(scratch, 'cjs.cjs'), `const mod = require('m2m-token');\n(async () => {${use()}})().catch((e) => { console.error(e); process.exit(1); });`);
+  writeFileSync(join(scratch, 'esm.mjs'), `import * as mod from 'm2m-token';\nimport * as testing from 'm2m-token/testing';\n${use()}`);
+  writeFileSync(join(scratch, 'cjs.cjs'), `const mod = require('m2m-token');\nconst testing = require('m2m-token/testing');\n(async () => {${use()}})().catch((e) => { console.error(e); process.exit(1); });`);
   // Asynchronously: the token endpoint is served by this process.
   const node = async (file) => {
     const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: scratch, env: { ...process.env, ENDPOINT: endpoint } });
@@ -129,6 +135,14 @@ try {
   writeFileSync(
     join(scratch, 'consumer.ts'),
     `import { ClientCredentialsClient, TokenError, type Token, type TokenErrorCode } from 'm2m-token';
+import { checkToken, createTestAuthorizationServer, type TestAuthorizationServer, type TokenCheck } from 'm2m-token/testing';
+export async function g(): Promise<boolean> {
+  const server: TestAuthorizationServer = await createTestAuthorizationServer({ expiresIn: 60, scopes: ['a'] });
+  server.failNext({ status: 503, retryAfter: 1 });
+  const check: TokenCheck = checkToken(server, 'Bearer x', 'a');
+  await server.close();
+  return check.ok;
+}
 const client = new ClientCredentialsClient({ tokenEndpoint: 'https://a.example/token', clientId: 'c', clientSecret: 's', scope: ['a'] });
 export async function f(): Promise<string> {
   const t: Token = await client.getToken({ scope: 'b' });

@@ -14,10 +14,11 @@ import type { FetchLike, ResolvedOptions } from './options.js';
 import type { ClientAuth } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
-import { certificateThumbprint, mtlsFetch } from './protocol/mtls.js';
+import { certificateThumbprint } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
 import { type Grant, requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
+import { createTransport, type Transport } from './protocol/transport.js';
 import { ResourceRegistry } from './resources/registry.js';
 import { Revocations } from './revocations.js';
 import { traceFetch } from './trace.js';
@@ -41,7 +42,8 @@ export interface Core {
   readonly resources: ResourceRegistry | undefined;
   /** The DPoP key of a discovered server's tokens: the client's, or one made for resources that require DPoP. */
   dpopOf(server: AuthorizationServerRef | undefined): DPoP | undefined;
-  readonly mtls: ReturnType<typeof mtlsFetch> | undefined;
+  /** The client's own fetch, when `tls` or `proxy` asks for one (closed with the client). */
+  readonly transport: Transport | undefined;
   /** How requests to the authorization server are sent (tied to the client closing). */
   readonly send: SendOptions;
   /** The `fetch` of resource requests (`client.fetch`): the `fetch` option, or the mTLS one. */
@@ -68,8 +70,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const waiters = new Waiters();
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
-  const mtls = tls === undefined ? undefined : mtlsFetch(tls);
-  const fetch = options.fetch ?? mtls?.fetch;
+  const transport = createTransport(tls, options.proxy);
+  const fetch = options.fetch ?? transport?.fetch;
   const credentials = credentialsFor(options, clock);
   const send: SendOptions = {
     // Traced: the exchanges with the authorization server, not the resource requests of client.fetch.
@@ -88,7 +90,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     tokenEndpoint: options.tokenEndpoint,
     revocationEndpoint: options.revocationEndpoint,
     allowInsecureHttp: options.allowInsecureHttp,
-    mtls: tls !== undefined,
+    mtls: tls?.cert !== undefined,
     retry: options.retry,
     send: { ...send, signal },
     onRetry: onRetry('discovery'),
@@ -110,7 +112,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const authenticate = auth.authenticate;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key.
-  const binding = [dpop && `jkt:${dpop.thumbprint}`, tls && `x5t:${certificateThumbprint(tls)}`].filter(Boolean).join(' ') || null;
+  const x5t = tls && certificateThumbprint(tls);
+  const binding = [dpop && `jkt:${dpop.thumbprint}`, x5t && `x5t:${x5t}`].filter(Boolean).join(' ') || null;
   const storeKeys = new Map<string, string>();
   const keyOf = (cacheKey: string) => {
     let key = storeKeys.get(cacheKey);
@@ -206,7 +209,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     dpop,
     resources,
     dpopOf,
-    mtls,
+    transport,
     send,
     fetch,
     keyOf,

@@ -21,6 +21,7 @@ export type { PrivateKeyInput } from './protocol/keys.js';
 export type { ResourceDiscoveryOptions } from './resources/options.js';
 export { secretFromFile } from './protocol/secret-file.js';
 export type { TlsOptions } from './protocol/mtls.js';
+export type { ProxyOption } from './protocol/transport.js';
 export { MemoryTokenStore } from './store.js';
 export type { TokenStore, TokenStoreLock } from './store.js';
 export type { StoredToken, Token } from './token.js';

@@ -17,7 +17,7 @@ export async function closeClient(core: Core, options: CloseOptions): Promise<Cl
   try {
     return await revokeOnClose(core, held, options);
   } finally {
-    await core.mtls?.close().catch(noop);
+    await core.transport?.close().catch(noop);
   }
 }
 

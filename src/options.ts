@@ -5,6 +5,7 @@ import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
+import type { ProxyOption } from './protocol/transport.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './resources/options.js';
 import type { TokenStore } from './store.js';
@@ -79,9 +80,18 @@ export interface ClientCredentialsOptions {
   /**
    * A client certificate for mutual TLS (RFC 8705): client authentication with `tls_client_auth` /
    * `self_signed_tls_client_auth`, and certificate-bound tokens, presented to resource servers by the
-   * client's `fetch` too. Needs the `undici` package. Cannot be combined with `fetch`.
+   * client's `fetch` too; and/or certificate authorities to trust (`{ ca }` alone: a private CA of the
+   * authorization server). Needs the `undici` package. Cannot be combined with `fetch`.
    */
   tls?: TlsOptions | undefined;
+  /**
+   * An HTTP proxy for every request of the client (token, revocation, discovery, and its `fetch`):
+   * `'env'` for `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (or their lower-case forms), or the proxy's
+   * URL. Works with `tls` (tunnelled with `CONNECT`) and DPoP. Needs the `undici` package. Cannot be
+   * combined with `fetch`.
+   * @default no proxy (Node's global `fetch` ignores the proxy environment variables)
+   */
+  proxy?: ProxyOption | undefined;
   /**
    * Sender-constrained tokens with DPoP (RFC 9449): `true` for a generated ES256 key, or `{ privateKey, alg }`.
    * Needs the `jose` package.
@@ -263,6 +273,7 @@ export interface ResolvedOptions {
   assertionAudience: 'issuer' | 'token_endpoint' | 'endpoint';
   assertionLifetime: number;
   tls: TlsOptions | undefined;
+  proxy: 'env' | URL | undefined;
   dpop: DPoPOptions | true | undefined;
   scope: readonly string[];
   audience: string | undefined;

@@ -7,6 +7,7 @@ import { parseEndpoint } from './util/endpoint.js';
 import { type ClientCredentialsOptions, defaults, type ResolvedOptions } from './options.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import { resolveResourceDiscovery } from './resources/options.js';
+import { validateTransport } from './protocol/transport.js';
 
 /** Every option of {@link ClientCredentialsOptions}: anything else is a `TypeError` naming the key. */
 const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
@@ -14,7 +15,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
   'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
-  'basicEncoding', 'refreshTokens',
+  'basicEncoding', 'refreshTokens', 'proxy',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -132,7 +133,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
       ? 'client_secret_basic'
       : input.privateKey !== undefined || credentials.assertion !== undefined
         ? 'private_key_jwt'
-        : input.tls !== undefined
+        : input.tls?.cert !== undefined
           ? 'tls_client_auth'
           : 'none');
   if (!CLIENT_AUTH_METHODS.includes(clientAuth)) fail('clientAuth', `one of ${CLIENT_AUTH_METHODS.join(', ')}`);
@@ -147,13 +148,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   if (!['issuer', 'token_endpoint', 'endpoint'].includes(assertionAudience)) fail('clientAssertion.audience', "'issuer', 'token_endpoint' or 'endpoint'");
   const key = credentials.fixedKey ? signingKey('privateKey', input.privateKey as PrivateKeyInput, assertion.alg, assertion.kid) : undefined;
 
-  if (input.tls !== undefined) {
-    const { cert, key: tlsKey } = input.tls ?? {};
-    const pem = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
-    if (!pem(cert)) fail('tls.cert', 'a PEM certificate (string or Buffer)');
-    if (!pem(tlsKey)) fail('tls.key', 'a PEM private key (string or Buffer)');
-    if (input.fetch !== undefined) fail('fetch', 'unset when `tls` is set (the client presents the certificate with its own fetch)');
-  }
+  const proxy = validateTransport(input);
   const dpop = input.dpop === undefined || input.dpop === false ? undefined : input.dpop;
   if (dpop !== undefined && dpop !== true && (typeof dpop !== 'object' || dpop === null)) fail('dpop', 'a boolean or { privateKey, alg }');
 
@@ -209,6 +204,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     assertionAudience,
     assertionLifetime: positive('clientAssertion.lifetime', assertion.lifetime, defaults.assertionLifetime, MAX_TIMER),
     tls: input.tls === undefined ? undefined : { ...input.tls },
+    proxy,
     dpop,
     scope: scopeList('scope', input.scope),
     audience: input.audience,
