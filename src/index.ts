@@ -4,6 +4,7 @@ export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
 export type { ClientEventMap, ClientEventName, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
+export type { RequestHeadersOptions } from './fetch/request-headers.js';
 export { defaults } from './options.js';
 export type {
   ClientAssertionOptions,
