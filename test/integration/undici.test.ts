@@ -1,10 +1,13 @@
 import { Readable } from 'node:stream';
 import { Agent, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
 import { rejectionOf, useClients } from '../helpers/core.js';
+import { jwtHeader, startDPoPResourceServer } from '../helpers/bound-resource.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
+import { sendJson, startServer } from '../helpers/resource.js';
 
 const newClient = useClients({ clientId: 'svc-u', clientSecret: 'undici-test-secret', retry: false, allowInsecureHttp: true });
 const startApi = useLoopbackApi();
@@ -178,5 +181,36 @@ describe('m2m-token/undici authorize()', () => {
     expect(() => authorize(client, { origins: [] })).toThrow(/`origins` is required/);
     expect(() => authorize(client, { origins: ['not a url'] })).toThrow(/`origins` has an entry that is not a URL/);
     expect(() => authorize({} as never, { origins: ['https://api.example.com'] })).toThrow(TypeError);
+  });
+
+  it('DPoP: a proof per request for its method and URL; a 401 use_dpop_nonce gets one resend with the nonce', async () => {
+    const jkts = new Map<string, string>();
+    const tokens = await startServer((req, res) => {
+      const token = `dpop-${jkts.size + 1}`;
+      void calculateJwkThumbprint(jwtHeader(String(req.headers.dpop)).jwk as JWK).then((jkt) => {
+        jkts.set(token, jkt);
+        sendJson(res, 200, { access_token: token, token_type: 'DPoP', expires_in: 3600 });
+      });
+    });
+    const rs = await startDPoPResourceServer({ requireNonce: true, claims: async (t) => (jkts.has(t) ? { cnf: { jkt: jkts.get(t)! } } : undefined) });
+    try {
+      const client = newClient({ tokenEndpoint: tokens.url('/token'), dpop: true });
+      const agent = new Agent();
+      agents.push(agent);
+      const dispatcher = agent.compose(authorize(client, { origins: [rs.url] }));
+
+      const first = await request(`${rs.url}/orders?x=1`, { dispatcher, method: 'POST', body: 'a=1' });
+      const second = await request(`${rs.url}/invoices`, { dispatcher });
+
+      expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+      await Promise.all([first.body.dump(), second.body.dump()]);
+      expect(rs.seen.map((s) => [s.status, s.proof?.htm, s.proof?.htu, s.proof?.nonce])).toEqual([
+        [401, 'POST', `${rs.url}/orders`, undefined],
+        [200, 'POST', `${rs.url}/orders`, rs.nonce()],
+        [200, 'GET', `${rs.url}/invoices`, rs.nonce()],
+      ]);
+    } finally {
+      await Promise.all([rs.close(), tokens.close()]);
+    }
   });
 });
