@@ -114,17 +114,17 @@ class AuthorizedRequest {
   }
 
   start(): void {
-    let abortWait: ((reason: Error) => void) | undefined;
-    this.#controller.onAbort = (reason) => abortWait?.(reason);
+    let abortWait!: (reason: Error) => void;
+    const aborted = new Promise<never>((_, reject) => (abortWait = reject));
+    aborted.catch(() => {});
+    // An abort before the first attempt is dispatched stops the wait for the token.
+    this.#controller.onAbort = (reason) => abortWait(reason);
     try {
       this.handler.onRequestStart?.(this.#controller, {});
     } catch (error) {
       this.#fail(error);
       return;
     }
-    const aborted = new Promise<never>((_, reject) => (abortWait = reject));
-    aborted.catch(() => {});
-    if (this.#controller.aborted) abortWait!(this.#controller.reason!);
     void this.#send(aborted);
   }
 

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import axios, { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { authorizeAxios } from '../../src/axios.js';
-import { TokenError } from '../../src/index.js';
-import { rejectionOf, useClients } from '../helpers/core.js';
+import { ClientCredentialsClient, TokenError } from '../../src/index.js';
+import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
 
 const newClient = useClients({ clientId: 'svc-x', clientSecret: 'axios-test-secret', retry: false, allowInsecureHttp: true });
@@ -72,6 +72,27 @@ describe('m2m-token/axios authorizeAxios()', () => {
     expect(error).toBeInstanceOf(AxiosError);
     expect(error.response.status).toBe(401);
     expect(state.api.requests.map((r) => r.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+  });
+
+  it('sends once more only, even when refusals are far apart (no pause): the second 401 rejects', async () => {
+    const state = await startApi();
+    const clock = manualClock();
+    const client = new ClientCredentialsClient({ tokenEndpoint: state.tokenUrl, clientId: 'svc-x', clientSecret: 's', retry: false, allowInsecureHttp: true }, clock);
+    const instance = axios.create({ adapter: 'http' });
+    authorizeAxios(instance, client, { origins: [state.api.origin] });
+    // Each refusal comes 11 s after the last: the replacement of a refused token is not protected by the pause.
+    state.accepts = () => {
+      clock.advance(11_000);
+      return false;
+    };
+    try {
+      const error = await rejectionOf(instance.get(state.api.url('/o')));
+
+      expect(error.response.status).toBe(401);
+      expect(state.api.requests.map((r) => r.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+    } finally {
+      await client.close();
+    }
   });
 
   it('a 401 with another error (insufficient_scope) is not answered with a new token', async () => {

@@ -4,9 +4,11 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
-import { rejectionOf, useClients } from '../helpers/core.js';
+import { ClientCredentialsClient } from '../../src/index.js';
+import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
 import { jwtHeader, startDPoPResourceServer } from '../helpers/bound-resource.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
+import { waitUntil } from '../helpers/time.js';
 import { sendJson, startServer } from '../helpers/resource.js';
 
 const newClient = useClients({ clientId: 'svc-u', clientSecret: 'undici-test-secret', retry: false, allowInsecureHttp: true });
@@ -165,14 +167,47 @@ describe('m2m-token/undici authorize()', () => {
   });
 
   it('an abort while the token is awaited rejects the request without sending it', async () => {
-    const state = await setup();
-    const controller = new AbortController();
-    controller.abort(new Error('caller gave up'));
+    const { api } = await startApi();
+    const held = await startServer(() => {}); // a token endpoint that never answers
+    try {
+      const client = newClient({ tokenEndpoint: held.url('/token') });
+      const agent = new Agent();
+      agents.push(agent);
+      const dispatcher = agent.compose(authorize(client, { origins: [api.origin] }));
+      const controller = new AbortController();
 
-    const error = await rejectionOf(request(state.api.url('/orders'), { dispatcher: state.dispatcher, signal: controller.signal }));
+      const pending = rejectionOf(request(api.url('/orders'), { dispatcher, signal: controller.signal }));
+      await waitUntil(() => held.requests.length > 0);
+      controller.abort(new Error('caller gave up'));
 
-    expect(String(error)).toMatch(/abort|gave up/i);
-    expect(state.api.requests).toHaveLength(0);
+      expect(String(await pending)).toMatch(/abort|gave up/i);
+      expect(api.requests).toHaveLength(0);
+    } finally {
+      await held.close();
+    }
+  });
+
+  it('sends once more only, even when refusals are far apart (no pause): the second 401 goes back', async () => {
+    const state = await startApi();
+    const clock = manualClock();
+    const client = new ClientCredentialsClient({ tokenEndpoint: state.tokenUrl, clientId: 'svc-u', clientSecret: 's', retry: false, allowInsecureHttp: true }, clock);
+    const agent = new Agent();
+    agents.push(agent);
+    const dispatcher = agent.compose(authorize(client, { origins: [state.api.origin] }));
+    // Each refusal comes 11 s after the last: the replacement of a refused token is not protected by the pause.
+    state.accepts = () => {
+      clock.advance(11_000);
+      return false;
+    };
+    try {
+      const res = await request(state.api.url('/o'), { dispatcher });
+      await res.body.dump();
+
+      expect(res.statusCode).toBe(401);
+      expect(state.api.requests.map((r) => r.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2']);
+    } finally {
+      await client.close();
+    }
   });
 
   it('requires origins, and a client', async () => {
