@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { HeldToken } from '../token.js';
+import { AUTHORIZATION, type HeldToken } from '../token.js';
 import type { TokenSource } from './authorized-fetch.js';
 import { isStaleTokenChallenge, observeNonce, shouldResendForNonce } from './challenge.js';
 import { authorizationHeaders } from './request-headers.js';
@@ -37,6 +37,12 @@ function headersWithout(headers: unknown, drop: readonly string[]): Record<strin
 function headerOf(headers: IncomingHttpHeaders, name: string): string | null {
   const value = headers[name];
   return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The origin of a dispatch: undici passes the origin itself as a string, parsed only when it is not one. */
+function originOf(origin: string | URL): string {
+  if (typeof origin === 'string' && !origin.endsWith('/') && !/[A-Z]/.test(origin)) return origin;
+  return new URL(String(origin)).origin;
 }
 
 /**
@@ -85,8 +91,7 @@ class AttemptsController implements Controller {
  */
 export function undiciInterceptor(source: TokenSource, origins: ReadonlySet<string>): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => {
-    const origin = opts.origin === undefined ? undefined : new URL(String(opts.origin)).origin;
-    if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
+    if (opts.origin === undefined || !origins.has(originOf(opts.origin))) return dispatch(opts, handler);
     if (typeof (handler as Handler).onRequestStart !== 'function') {
       throw new TypeError('m2m-token/undici: the interceptor needs undici >= 7 (the onRequestStart handler API)');
     }
@@ -98,7 +103,7 @@ export function undiciInterceptor(source: TokenSource, origins: ReadonlySet<stri
 /** One request through the interceptor: its attempts, and what the caller's handler sees of them. */
 class AuthorizedRequest {
   readonly #controller = new AttemptsController();
-  readonly #url: URL;
+  #url: URL | undefined;
   readonly #replayable: boolean;
   #tokenResent = false;
   #nonceResent = false;
@@ -109,7 +114,6 @@ class AuthorizedRequest {
     readonly opts: Dispatcher.DispatchOptions,
     readonly handler: Handler,
   ) {
-    this.#url = new URL(opts.path, String(opts.origin));
     this.#replayable = isReplayable(opts.body);
   }
 
@@ -128,6 +132,11 @@ class AuthorizedRequest {
     void this.#send(aborted);
   }
 
+  /** The request's URL, for DPoP proofs and nonces. */
+  #target(): URL {
+    return (this.#url ??= new URL(this.opts.path, String(this.opts.origin)));
+  }
+
   #fail(error: unknown): void {
     this.handler.onResponseError?.(this.#controller, error instanceof Error ? error : new Error(String(error)));
   }
@@ -137,7 +146,7 @@ class AuthorizedRequest {
     let headers: Record<string, string | string[]>;
     try {
       token = await Promise.race([this.source.get(undefined), aborted]);
-      const ours = await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#url);
+      const ours = this.source.dpop === undefined ? { authorization: token[AUTHORIZATION] } : await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#target());
       headers = { ...headersWithout(this.opts.headers, ['authorization', 'dpop']), ...ours };
     } catch (error) {
       this.#fail(error);
@@ -160,7 +169,7 @@ class AuthorizedRequest {
       onRequestUpgrade: (_c, status, headers, socket) => forward.onRequestUpgrade?.(ctl, status, headers, socket),
       onResponseStart: (_c, status, headers, message) => {
         const challenge = headerOf(headers, 'www-authenticate');
-        const newNonce = observeNonce(this.source.dpop, this.#url, headerOf(headers, 'dpop-nonce'), proof);
+        const newNonce = this.source.dpop !== undefined && observeNonce(this.source.dpop, this.#target(), headerOf(headers, 'dpop-nonce'), proof);
         if (this.#replayable && !this.#nonceResent && proof !== undefined && shouldResendForNonce(status, challenge, newNonce)) {
           this.#nonceResent = swallowed = true;
         } else if (
