@@ -7,7 +7,7 @@ import { defineConfig, type Options } from 'tsup';
  * The runtime dependencies of the source (the design card's `zod/mini` and `p-retry`, and what p-retry
  * imports) are bundled into the build, tree-shaken to what m2m-token calls: the published package has
  * no `dependencies`, so installing it installs nothing else, and Node.js loads a few files instead of
- * zod's hundred modules. The optional peers (jose, ioredis, undici) stay external: they are imported
+ * zod's hundred modules. The optional peers (jose, ioredis, undici, axios) stay external: they are imported
  * only when a feature needs them, from the user's own installation.
  */
 const bundled = ['zod', 'p-retry', 'is-network-error'];
@@ -60,10 +60,10 @@ export default defineConfig([
   // they share (the client, zod's parts) lives in shared chunks loaded once, not copied into cli.js.
   {
     ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', cli: 'src/cli.ts' },
+    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts', cli: 'src/cli.ts' },
     format: 'esm',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' } },
+    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' } },
     async onSuccess() {
       writeThirdPartyLicenses();
     },
@@ -72,9 +72,9 @@ export default defineConfig([
   // 20.18 cannot require() ES modules, so bundling is needed here in any case.
   {
     ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' },
+    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
     format: 'cjs',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts' } },
+    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' } },
   },
 ]);

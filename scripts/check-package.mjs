@@ -27,9 +27,11 @@ const check = async (name, fn) => {
   }
 };
 
+// The token endpoint, and the API of the undici and axios checks: every answer says which
+// Authorization header came with the request.
 const server = createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ access_token: 'packed-token', token_type: 'bearer', expires_in: 60 }));
+  res.end(JSON.stringify({ access_token: 'packed-token', token_type: 'bearer', expires_in: 60, seen: req.headers.authorization ?? null }));
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const endpoint = `http://127.0.0.1:${server.address().port}/token`;
@@ -45,7 +47,9 @@ try {
   });
 
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(scratch, filename), 'typescript@5', '@types/node@20']);
+  const devVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  // The optional peers the m2m-token/undici and m2m-token/axios entries work with.
+  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(scratch, filename), 'typescript@5', '@types/node@20', `undici@${devVersion('undici')}`, `axios@${devVersion('axios')}`]);
 
   const installed = join(scratch, 'node_modules', 'm2m-token');
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
@@ -86,6 +90,11 @@ try {
     if (foreign.size) throw new Error(`imports packages that are not installed with it: ${[...foreign].join(', ')}`);
   });
 
+  await check('no packed file loads axios: only users of m2m-token/axios bring it, and that entry uses their instance', () => {
+    const loading = code.filter((p) => /(?:from\s*["']axios["']|(?:require|import)\s*\(\s*["']axios["']\s*\))/.test(readFileSync(join(installed, p), 'utf8')));
+    if (loading.length) throw new Error(`imports axios: ${loading.join(', ')}`);
+  });
+
   await check('ships no source map that embeds the sources', () => {
     const maps = shipped.filter((p) => p.endsWith('.map'));
     const withSources = maps.filter((p) => {
@@ -114,6 +123,15 @@ try {
     const token = await client.getToken();
     if (token.accessToken !== 'packed-token' || token.tokenType !== 'Bearer') throw new Error('wrong token');
     if (!(new mod.OAuthError({ error: 'x', status: 400 }) instanceof mod.TokenError)) throw new Error('error hierarchy');
+    const api = new URL(process.env.ENDPOINT).origin;
+    const dispatcher = new undici.Agent().compose(viaUndici.authorize(client, { origins: [api] }));
+    const fromUndici = await (await undici.request(api + '/orders', { dispatcher })).body.json();
+    if (fromUndici.seen !== 'Bearer packed-token') throw new Error('m2m-token/undici sent ' + fromUndici.seen);
+    const instance = axios.create({ adapter: 'http' });
+    viaAxios.authorizeAxios(instance, client, { origins: [api] });
+    const fromAxios = (await instance.get(api + '/orders')).data;
+    if (fromAxios.seen !== 'Bearer packed-token') throw new Error('m2m-token/axios sent ' + fromAxios.seen);
+    await dispatcher.close();
     await client.close();
     const server = await testing.createTestAuthorizationServer({ scopes: ['a'] });
     const tested = new mod.ClientCredentialsClient({ issuer: server.issuer, clientId: 'test-client', clientSecret: 'test-secret', scope: 'a' });
@@ -122,8 +140,14 @@ try {
     await tested.close();
     await server.close();
     console.log('ok');`;
-  writeFileSync(join(scratch, 'esm.mjs'), `import * as mod from 'm2m-token';\nimport * as testing from 'm2m-token/testing';\n${use()}`);
-  writeFileSync(join(scratch, 'cjs.cjs'), `const mod = require('m2m-token');\nconst testing = require('m2m-token/testing');\n(async () => {${use()}})().catch((e) => { console.error(e); process.exit(1); });`);
+  writeFileSync(
+    join(scratch, 'esm.mjs'),
+    `import * as mod from 'm2m-token';\nimport * as testing from 'm2m-token/testing';\nimport * as viaUndici from 'm2m-token/undici';\nimport * as viaAxios from 'm2m-token/axios';\nimport * as undici from 'undici';\nimport axios from 'axios';\n${use()}`,
+  );
+  writeFileSync(
+    join(scratch, 'cjs.cjs'),
+    `const mod = require('m2m-token');\nconst testing = require('m2m-token/testing');\nconst viaUndici = require('m2m-token/undici');\nconst viaAxios = require('m2m-token/axios');\nconst undici = require('undici');\nconst axios = require('axios');\n(async () => {${use()}})().catch((e) => { console.error(e); process.exit(1); });`,
+  );
   // Asynchronously: the token endpoint is served by this process.
   const node = async (file) => {
     const { stdout } = await promisify(execFile)(process.execPath, [file], { cwd: scratch, env: { ...process.env, ENDPOINT: endpoint } });
@@ -135,6 +159,10 @@ try {
   writeFileSync(
     join(scratch, 'consumer.ts'),
     `import { ClientCredentialsClient, TokenError, type Token, type TokenErrorCode } from 'm2m-token';
+import { authorize, type AuthorizeOptions } from 'm2m-token/undici';
+import { authorizeAxios, type AuthorizeAxiosOptions } from 'm2m-token/axios';
+import { Agent } from 'undici';
+import axios from 'axios';
 import { checkToken, createTestAuthorizationServer, type TestAuthorizationServer, type TokenCheck } from 'm2m-token/testing';
 export async function g(): Promise<boolean> {
   const server: TestAuthorizationServer = await createTestAuthorizationServer({ expiresIn: 60, scopes: ['a'] });
@@ -148,7 +176,15 @@ export async function f(): Promise<string> {
   const t: Token = await client.getToken({ scope: 'b' });
   const r: Response = await client.fetch('https://api.example/x');
   try { await client.revoke(t); } catch (e) { if (e instanceof TokenError) { const c: TokenErrorCode = e.code; return c; } }
-  return t.accessToken + r.status;
+  const headers: Record<string, string> = await client.getRequestHeaders('https://api.example/x', { method: 'POST' });
+  const retry: boolean = client.invalidate(headers.authorization!);
+  const u: AuthorizeOptions = { origins: ['https://api.example'] };
+  const dispatcher = new Agent().compose(authorize(client, u));
+  const a: AuthorizeAxiosOptions = { origins: [new URL('https://api.example')] };
+  const eject: () => void = authorizeAxios(axios.create(), client, a);
+  eject();
+  await dispatcher.close();
+  return t.accessToken + r.status + String(retry);
 }
 `,
   );

@@ -3,7 +3,8 @@ import type { TokenEntry } from './cache/token-entry.js';
 import { createDiscoveringFetch } from './discovering-fetch.js';
 import { TokenError } from './errors.js';
 import type { ClientEventMap, ClientEventName } from './events.js';
-import { type AuthorizedFetchOptions, createAuthorizedFetch, resolveAllowedOrigins, type TokenSource } from './fetch/authorized-fetch.js';
+import { type AuthorizedFetchOptions, createAuthorizedFetch, resolveAllowedOrigins } from './fetch/authorized-fetch.js';
+import { accessTokenOf, authorizationHeaders, type RequestHeadersOptions, requestMethod, requestUrl } from './fetch/request-headers.js';
 import { closeClient } from './lifecycle.js';
 import type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 import type { ClientCredentialsOptions } from './options.js';
@@ -11,6 +12,7 @@ import type { AuthorizationServerMetadata } from './protocol/discovery.js';
 import { resolveOptions, resolveParams } from './resolve-options.js';
 import { refreshTokensOf, revocable } from './revocations.js';
 import type { HeldToken, Token } from './token.js';
+import { invalidateIn, invalidateValue, registerCore, tokenSource } from './token-sources.js';
 import { type Clock, systemClock } from './util/clock.js';
 
 export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
@@ -58,8 +60,9 @@ export class ClientCredentialsClient {
   constructor(options: ClientCredentialsOptions, clock: Clock = systemClock) {
     this.#core = assemble(resolveOptions(options), clock);
     this.#default = this.#core.entries.default;
+    registerCore(this, this.#core);
     const { resources } = this.#core;
-    this.fetch = resources === undefined ? this.createFetch() : createDiscoveringFetch(this.#core, resources, (entry, token) => this.#invalidate(entry, token));
+    this.fetch = resources === undefined ? this.createFetch() : createDiscoveringFetch(this.#core, resources, (entry, token) => invalidateIn(this.#core, entry, token));
   }
 
   /**
@@ -103,16 +106,42 @@ export class ClientCredentialsClient {
     if (options.fetch !== undefined && typeof options.fetch !== 'function') {
       throw new TypeError('m2m-token: option `fetch` must be a function');
     }
-    const { entries, dpop, fetch } = this.#core;
-    const params = resolveParams(options, entries.default.params);
-    // The source holds the entry; the entry stays pinned while the source (held by the wrapper) lives.
-    const source: TokenSource & { entry?: TokenEntry } = {
-      get: (signal) => source.entry!.get(signal, false),
-      invalidate: (token) => this.#invalidate(source.entry!, token),
-      dpop,
-    };
-    source.entry = params === undefined ? entries.default : entries.pin(params, source);
-    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? fetch);
+    const source = tokenSource(this.#core, options);
+    return createAuthorizedFetch(source, allowedOrigins, options.fetch ?? this.#core.fetch);
+  }
+
+  /**
+   * The headers that authorize one request to `url` with any HTTP client: `authorization`
+   * (`<token_type> <access_token>`) and, for a DPoP token, `dpop` with a fresh proof for this method and
+   * URL. Takes the options of {@link ClientCredentialsClient.getToken} and the request's `method`.
+   * On a 401 for these headers, pass `authorization` to {@link ClientCredentialsClient.invalidate} and
+   * send once more with new headers.
+   *
+   * @throws {TypeError} when `url` is not absolute; otherwise as {@link ClientCredentialsClient.getToken}.
+   * @example
+   * ```ts
+   * const headers = await client.getRequestHeaders('https://api.example.com/orders', { method: 'POST' });
+   * ```
+   */
+  async getRequestHeaders(url: string | URL, options: RequestHeadersOptions = {}): Promise<Record<string, string>> {
+    const target = requestUrl(url);
+    const method = requestMethod(options.method);
+    const token = (await this.getToken(options)) as HeldToken;
+    return { ...(await authorizationHeaders(token, this.#core.dpop, method, target)) };
+  }
+
+  /**
+   * A resource server refused a token (a 401 for it): drops exactly that token if it is still the
+   * current one of its cache entry (and from the shared store), so that the next call gets a new one.
+   * Any number of calls for one token cause one token request; a token already replaced changes nothing.
+   *
+   * @param token the refused token: a {@link Token}, its access token, or the `Authorization` header
+   *   value that was sent (`Bearer xyz`, `DPoP xyz`).
+   * @returns whether to send once more: false when the replacement of a refused token was refused too
+   *   (the resource server refuses every token; refusals are then ignored for 10 s).
+   */
+  invalidate(token: Token | string): boolean {
+    return invalidateValue(this.#core, accessTokenOf(token));
   }
 
   /**
@@ -210,13 +239,5 @@ export class ClientCredentialsClient {
     const { entries } = this.#core;
     const params = resolveParams(options, entries.default.params);
     return params === undefined ? entries.default : entries.get(params);
-  }
-
-  /** After a refusal: drops the token from its entry and, if it is still there, from the store. */
-  #invalidate(entry: TokenEntry, token: HeldToken): boolean {
-    const outcome = entry.invalidate(token);
-    const { store, keyOf } = this.#core;
-    if (outcome === 'dropped' && store !== undefined) void store.call((s) => s.delete(keyOf(entry.key), token.accessToken));
-    return outcome !== 'paused';
   }
 }

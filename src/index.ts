@@ -5,6 +5,7 @@ export { diagnosticsChannels } from './events.js';
 export type { ClientEventMap, ClientEventName, DiagnosticsChannels, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
+export type { RequestHeadersOptions } from './fetch/request-headers.js';
 export { defaults } from './options.js';
 export type {
   AssertionFile,

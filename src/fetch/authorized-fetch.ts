@@ -1,8 +1,8 @@
 import { TokenError } from '../errors.js';
 import type { FetchLike } from '../options.js';
 import type { DPoP } from '../protocol/dpop.js';
-import { parseWwwAuthenticate } from '../protocol/www-authenticate.js';
 import { AUTHORIZATION, type HeldToken } from '../token.js';
+import { isStaleTokenChallenge, observeNonce, shouldResendForNonce } from './challenge.js';
 
 /** Options of {@link ClientCredentialsClient.createFetch}. */
 export interface AuthorizedFetchOptions {
@@ -54,29 +54,11 @@ export function isReplayable(body: unknown): boolean {
   );
 }
 
-/**
- * A 401 is worth one retry with a fresh token when it has no challenge for the token's scheme, or one
- * whose `error` is absent or `invalid_token` (RFC 6750 §3.1).
- */
-function isStaleTokenChallenge(response: Response, tokenType: string): boolean {
-  const scheme = tokenType.toLowerCase();
-  const challenge = parseWwwAuthenticate(response.headers.get('www-authenticate')).find((c) => c.scheme === scheme);
-  const error = challenge?.params.get('error');
-  return error === undefined || error === 'invalid_token';
-}
-
 /** A `Request` by shape, so that one from another fetch implementation (undici's) is recognised too. */
 export function isRequest(input: unknown): input is Request {
   if (input instanceof Request) return true;
   const r = input as Partial<Request> | null;
   return typeof r === 'object' && r !== null && typeof r.url === 'string' && typeof r.method === 'string' && typeof r.clone === 'function' && r.headers !== undefined;
-}
-
-/** A 401 asking for a DPoP nonce (RFC 9449 §9): worth one more proof with the nonce the server sent. */
-function asksForNonce(response: Response): boolean {
-  return parseWwwAuthenticate(response.headers.get('www-authenticate')).some(
-    (c) => c.scheme === 'dpop' && c.params.get('error') === 'use_dpop_nonce',
-  );
 }
 
 function originOf(url: string | URL): string {
@@ -149,7 +131,7 @@ export function createAuthorizedFetch(
         if (proves) headers.set('dpop', await dpop.proof(method, target, token.accessToken));
       };
       const observe = (target: string | URL, response: Response) =>
-        dpop?.observe(target, response.headers, proves ? (headers.get('dpop') ?? undefined) : undefined) ?? false;
+        observeNonce(dpop, target, response.headers.get('dpop-nonce'), proves ? (headers.get('dpop') ?? undefined) : undefined);
       await prove(url);
       if (!follow) {
         const response = await fetchImpl(input, { ...init, headers });
@@ -200,14 +182,14 @@ export function createAuthorizedFetch(
     const sendWith = async (token: HeldToken) => {
       const sent = await attempt(token);
       const { response, carried, newNonce } = sent;
-      if (response.status !== 401 || !carried || !newNonce || !replayable || !asksForNonce(response)) return sent;
+      if (!carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce)) return sent;
       response.body?.cancel().catch(() => {});
       return attempt(token);
     };
 
     const first = await source.get(signal ?? undefined);
     const { response, carried } = await sendWith(first);
-    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response, first.tokenType) || !recovers(response)) {
+    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response.headers.get('www-authenticate'), first.tokenType) || !recovers(response)) {
       return response;
     }
     if (!source.invalidate(first)) return response;
