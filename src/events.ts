@@ -59,19 +59,35 @@ export interface RevokeEvent {
   readonly duration: number;
 }
 
+/**
+ * The issuance budget (`budget` option) is 80 % used or more: one event per token request from then on
+ * in the window, and one per request refused once it is spent (`exhausted`).
+ */
+export interface BudgetEvent {
+  readonly clientId: string;
+  /** Token requests sent in the current window (at most `limit`). */
+  readonly used: number;
+  readonly limit: number;
+  /** The window, in ms. */
+  readonly per: number;
+  /** True when a token request was refused (`BUDGET`): no more until the window ends. */
+  readonly exhausted: boolean;
+}
+
 /** The events of a client, by name. */
 export interface ClientEventMap {
   token: TokenEvent;
   retry: RetryEvent;
   error: ErrorEvent;
   revoke: RevokeEvent;
+  budget: BudgetEvent;
 }
 
 /** An event name. */
 export type ClientEventName = keyof ClientEventMap;
 
 /** Every event name, once. */
-export const EVENT_NAMES: readonly ClientEventName[] = Object.freeze(['token', 'retry', 'error', 'revoke'] as const);
+export const EVENT_NAMES: readonly ClientEventName[] = Object.freeze(['token', 'retry', 'error', 'revoke', 'budget'] as const);
 
 /**
  * A `node:diagnostics_channel` channel whose messages are events of type `T`: `subscribe` gets typed
@@ -92,7 +108,7 @@ export interface EventChannel<T> {
 
 /**
  * The `node:diagnostics_channel` channels the client publishes on, one per event: `m2m-token:token`,
- * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, typed with their payloads. Nothing is built
+ * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, `m2m-token:budget`, typed with their payloads. Nothing is built
  * when nobody subscribes.
  *
  * @example
@@ -105,6 +121,7 @@ export const diagnosticsChannels: { readonly [E in ClientEventName]: EventChanne
   retry: channel('m2m-token:retry') as unknown as EventChannel<RetryEvent>,
   error: channel('m2m-token:error') as unknown as EventChannel<ErrorEvent>,
   revoke: channel('m2m-token:revoke') as unknown as EventChannel<RevokeEvent>,
+  budget: channel('m2m-token:budget') as unknown as EventChannel<BudgetEvent>,
 });
 
 /**
@@ -127,6 +144,11 @@ const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger
     { ...e, error: { code: e.error.code, status: e.error.status, message: e.error.message } },
   ],
   revoke: (e) => [e.ok ? 'info' : 'warn', `m2m-token: token ${e.fingerprint} ${e.ok ? 'revoked' : `not revoked: ${e.error?.message}`}`, { ...e, error: e.error?.code }],
+  budget: (e) => [
+    e.exhausted ? 'error' : 'warn',
+    `m2m-token: issuance budget ${e.exhausted ? 'spent, token request refused' : 'nearly spent'}: ${e.used} of ${e.limit} per ${e.per} ms`,
+    e,
+  ],
 };
 
 /** A short fingerprint of a token: the first 12 characters of its base64url SHA-256. */

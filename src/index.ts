@@ -2,14 +2,16 @@ export { ClientCredentialsClient } from './client.js';
 export { OAuthError, TokenError } from './errors.js';
 export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
-export type { ClientEventMap, ClientEventName, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
+export type { BudgetEvent, ClientEventMap, ClientEventName, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export { defaults } from './options.js';
 export type {
+  BudgetOptions,
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientCredentialsOptions,
   CloseOptions,
+  CooldownOptions,
   CloseResult,
   FetchLike,
   GetTokenOptions,

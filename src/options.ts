@@ -1,3 +1,5 @@
+import type { BudgetPolicy } from './acquire/budget.js';
+import type { CooldownPolicy } from './acquire/cooldown.js';
 import type { TokenError } from './errors.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
@@ -45,6 +47,32 @@ export interface RetryOptions {
    * @default 10000
    */
   maxDelay?: number | undefined;
+}
+
+/**
+ * The fleet-wide cooldown after the token endpoint answers 429, or 503 with `Retry-After`: no token
+ * request is sent to it (by any process sharing the `store`) until the cooldown ends.
+ */
+export interface CooldownOptions {
+  /**
+   * Longest cooldown, in ms, whatever `Retry-After` asks: a hostile `Retry-After: 86400` must not
+   * silence the fleet for a day. `0` turns the cooldown off.
+   * @default 60000
+   */
+  max?: number | undefined;
+  /**
+   * Cooldown after a 429 without a usable `Retry-After`, in ms (at most `max`).
+   * @default 30000
+   */
+  default429?: number | undefined;
+}
+
+/** The issuance budget: most token requests per window, for the whole fleet when the store counts them. */
+export interface BudgetOptions {
+  /** Most token requests per window. */
+  limit: number;
+  /** The window, in ms (a fixed window from its first request). */
+  per: number;
 }
 
 /** Options of {@link ClientCredentialsClient}. Every timing is in milliseconds. */
@@ -162,6 +190,20 @@ export interface ClientCredentialsOptions {
    * @default none: tokens live in this client's memory only
    */
   store?: TokenStore | undefined;
+  /**
+   * The cooldown after the token endpoint answers 429 (or 503 with `Retry-After`): shared through the
+   * `store` when it supports it (`MemoryTokenStore`, `RedisTokenStore`), else for this client's keys.
+   * Callers with a usable token keep getting it; others get `COOLDOWN` at once (see `waitForCooldown`).
+   * @default { max: 60000, default429: 30000 }
+   */
+  cooldown?: CooldownOptions | undefined;
+  /**
+   * An issuance budget, e.g. `{ limit: 100, per: 3_600_000 }`: token requests beyond `limit` in a window
+   * are refused with `BUDGET` (callers with a usable token keep getting it); a `budget` event warns from
+   * 80 % on. Counted in the `store` when it supports it (fleet-wide), else per client.
+   * @default none
+   */
+  budget?: BudgetOptions | undefined;
 }
 
 /**
@@ -184,6 +226,12 @@ export interface GetTokenOptions {
   forceRefresh?: boolean | undefined;
   /** Aborts this caller's wait (`ABORTED`); the shared request carries on for the others. */
   signal?: AbortSignal | undefined;
+  /**
+   * During a token endpoint cooldown, a caller without a usable token waits for the cooldown to end
+   * (until its `signal` aborts; without one, at most `cooldown.max`) instead of getting `COOLDOWN` at once.
+   * @default false
+   */
+  waitForCooldown?: boolean | undefined;
 }
 
 /** Options of {@link ClientCredentialsClient.close}. */
@@ -268,4 +316,6 @@ export interface ResolvedOptions {
   invalidClientBackoff: number;
   logger: Logger | undefined;
   store: TokenStore | undefined;
+  cooldown: CooldownPolicy;
+  budget: BudgetPolicy | undefined;
 }

@@ -1,3 +1,5 @@
+import { resolveBudget } from './acquire/budget.js';
+import { resolveCooldown } from './acquire/cooldown.js';
 import { type ClientAuthMethod } from './protocol/client-auth.js';
 import { signingKey } from './protocol/keys.js';
 import type { TokenParams } from './token.js';
@@ -11,6 +13,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
   'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store',
+  'cooldown', 'budget',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -218,6 +221,8 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, { max: MAX_TIMER }),
     logger: input.logger,
     store: input.store,
+    cooldown: resolveCooldown(input.cooldown),
+    budget: resolveBudget(input.budget),
   };
 }
 

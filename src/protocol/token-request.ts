@@ -5,7 +5,7 @@ import type { ClientAuth } from './client-auth.js';
 import type { DPoP } from './dpop.js';
 import { type HttpResult, postForm, type SendOptions } from './http.js';
 import { type RetryInfo, type RetryPolicy, transient, withRetry } from './retry.js';
-import { parseOAuthError, processTokenResponse } from './token-response.js';
+import { parseOAuthError, processTokenResponse, refreshInOf } from './token-response.js';
 
 /** Everything a token request needs besides what it is for: the client's configuration, stateless. */
 export interface TokenEndpointConfig {
@@ -21,6 +21,8 @@ export interface TokenEndpointConfig {
   readonly send: SendOptions;
   readonly clock: Clock;
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Sees every retryable failed attempt; returning false ends the request with that failure (a fleet-wide cooldown then schedules the next attempt). */
+  readonly onFailure?: ((error: TokenError, background: boolean) => boolean) | undefined;
 }
 
 /** The grant's form body (RFC 6749 §4.4.2, RFC 8707 `resource`, and the configured extra parameters). */
@@ -73,10 +75,10 @@ export function requestToken(config: TokenEndpointConfig, endpoint: URL, params:
         const message = `token for ${config.clientId} expired before its response arrived (lifetime ${lifetime} ms)`;
         throw transient(new TokenError('INVALID_RESPONSE', message, { status: result.status }));
       }
-      return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts };
+      return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts, refreshIn: refreshInOf(token.extra) };
     },
     config.retry,
-    { signal: send.signal, background, onRetry: config.onRetry },
+    { signal: send.signal, background, onRetry: config.onRetry, onFailure: config.onFailure && ((error) => config.onFailure!(error, background)) },
   );
 }
 
