@@ -80,7 +80,7 @@ export class ClientCredentialsClient {
     }
     const get = () => entry.get(options.signal, options.forceRefresh === true);
     if (options.waitForCooldown !== true) return get();
-    return waitingOutCooldown(get, options.signal, this.#core.clock, this.#core.options.cooldown.max);
+    return waitingOutCooldown(get, options.signal, this.#core.clock, this.#core.options.cooldown);
   }
 
   /**

@@ -111,19 +111,20 @@ export function withCooldown(acquire: Acquire, cooldown: Cooldown): Acquire {
 }
 
 /**
- * `getToken({ waitForCooldown: true })`: calls `get` again after each `COOLDOWN` refusal once the
- * cooldown is over, until `signal` aborts (`ABORTED`); without a signal, waits at most `max` ms in all.
+ * `getToken({ waitForCooldown: true })`: after a `COOLDOWN` refusal, or a 429/503 answer that started a
+ * cooldown, waits for it to end and calls `get` again, until `signal` aborts (`ABORTED`); without a
+ * signal, waits at most `policy.max` ms in all (then the last error is thrown).
  */
-export async function waitingOutCooldown<T>(get: () => Promise<T>, signal: AbortSignal | undefined, clock: Clock, max: number): Promise<T> {
-  const deadline = signal === undefined ? clock.now() + max : Infinity;
+export async function waitingOutCooldown<T>(get: () => Promise<T>, signal: AbortSignal | undefined, clock: Clock, policy: CooldownPolicy): Promise<T> {
+  const deadline = signal === undefined ? clock.now() + policy.max : Infinity;
   for (;;) {
     try {
       return await get();
     } catch (error) {
-      if (!TokenError.is(error) || error.code !== 'COOLDOWN' || error.retryAfter === undefined) throw error;
-      if (clock.now() + error.retryAfter > deadline) throw error;
+      const wait = TokenError.is(error) && error.code === 'COOLDOWN' ? error.retryAfter : cooldownFor(error, policy);
+      if (wait === undefined || clock.now() + wait > deadline) throw error;
       try {
-        await sleep(error.retryAfter, signal, false);
+        await sleep(wait, signal, false);
       } catch {
         throw abortedError(signal!);
       }
