@@ -1,5 +1,5 @@
-import type { BudgetPolicy } from './acquire/budget.js';
-import type { CooldownPolicy } from './acquire/cooldown.js';
+import type { BudgetOptions, BudgetPolicy } from './acquire/budget.js';
+import type { CooldownOptions, CooldownPolicy } from './acquire/cooldown.js';
 import type { TokenError } from './errors.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
@@ -9,7 +9,7 @@ import type { TlsOptions } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import type { TokenStore } from './store.js';
 
-export type { ClientAuthMethod };
+export type { BudgetOptions, ClientAuthMethod, CooldownOptions };
 
 /** How client assertions (`private_key_jwt`, `client_secret_jwt`) are made. */
 export interface ClientAssertionOptions {
@@ -47,32 +47,6 @@ export interface RetryOptions {
    * @default 10000
    */
   maxDelay?: number | undefined;
-}
-
-/**
- * The fleet-wide cooldown after the token endpoint answers 429, or 503 with `Retry-After`: no token
- * request is sent to it (by any process sharing the `store`) until the cooldown ends.
- */
-export interface CooldownOptions {
-  /**
-   * Longest cooldown, in ms, whatever `Retry-After` asks: a hostile `Retry-After: 86400` must not
-   * silence the fleet for a day. `0` turns the cooldown off.
-   * @default 60000
-   */
-  max?: number | undefined;
-  /**
-   * Cooldown after a 429 without a usable `Retry-After`, in ms (at most `max`).
-   * @default 30000
-   */
-  default429?: number | undefined;
-}
-
-/** The issuance budget: most token requests per window, for the whole fleet when the store counts them. */
-export interface BudgetOptions {
-  /** Most token requests per window. */
-  limit: number;
-  /** The window, in ms (a fixed window from its first request). */
-  per: number;
 }
 
 /** Options of {@link ClientCredentialsClient}. Every timing is in milliseconds. */

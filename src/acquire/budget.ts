@@ -3,6 +3,14 @@ import { TokenError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { type GuardedStore, STORE_FAILED } from './shared-store.js';
 
+/** The issuance budget: most token requests per window, for the whole fleet when the store counts them. */
+export interface BudgetOptions {
+  /** Most token requests per window. */
+  limit: number;
+  /** The window, in ms (a fixed window from its first request). */
+  per: number;
+}
+
 /** The issuance budget, as resolved from the `budget` option. */
 export interface BudgetPolicy {
   /** Most token requests per window, for the whole fleet when the store counts them. */

@@ -4,6 +4,24 @@ import { sleep } from '../util/abort.js';
 import type { Clock } from '../util/clock.js';
 import { type GuardedStore, STORE_FAILED } from './shared-store.js';
 
+/**
+ * The fleet-wide cooldown after the token endpoint answers 429, or 503 with `Retry-After`: no token
+ * request is sent to it (by any process sharing the `store`) until the cooldown ends.
+ */
+export interface CooldownOptions {
+  /**
+   * Longest cooldown, in ms, whatever `Retry-After` asks: a hostile `Retry-After: 86400` must not
+   * silence the fleet for a day. `0` turns the cooldown off.
+   * @default 60000
+   */
+  max?: number | undefined;
+  /**
+   * Cooldown after a 429 without a usable `Retry-After`, in ms (at most `max`).
+   * @default 30000
+   */
+  default429?: number | undefined;
+}
+
 /** The cooldown policy, as resolved from the `cooldown` option. */
 export interface CooldownPolicy {
   /** Longest cooldown, in ms, whatever `Retry-After` asks (a hostile `Retry-After: 86400` is cut to this). */
