@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cooldownFor } from '../../src/acquire/cooldown.js';
 import { type ErrorEvent, MemoryTokenStore, TokenError } from '../../src/index.js';
 import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { advanceTo, deliveringFetch, fakeClocks, rejectionOf, tokenJson, useClients } from '../helpers/core.js';
+import { advanceTo, deliveringFetch, fakeClocks, rejectionOf, settleIo, tokenJson, useClients } from '../helpers/core.js';
 import { waitUntil } from '../helpers/time.js';
 
 const server = useMswServer();
@@ -143,6 +143,27 @@ describe('cooldown shared through the store', () => {
     expect(b.state.calls).toBe(0);
     advanceTo(T0 + 3000);
     expect((await clientB.getToken()).accessToken).toBe('tok-2');
+  });
+
+  it("another client's background refresh refused by the shared cooldown fails quietly (no error event) and serves its token", async () => {
+    fakeClocks(T0);
+    const { handler, seen } = tokenEndpoint((n) => (n === 2 ? tooMany('60') : tokenJson(`tok-${n}`, 3600)));
+    server.use(handler);
+    const store = new MemoryTokenStore();
+    const a = makeClient({ store });
+    const b = makeClient({ store, refreshJitter: 0 });
+    const errors: ErrorEvent[] = [];
+    b.on('error', (e) => errors.push(e));
+    expect((await b.getToken({ scope: 'b' })).accessToken).toBe('tok-1');
+    advanceTo(T0 + 2_856_000); // b's refresh is due
+    expect((await rejectionOf(a.getToken({ scope: 'a' }))).status).toBe(429);
+    const asked = vi.spyOn(store, 'getCooldown');
+    expect((await b.getToken({ scope: 'b' })).accessToken).toBe('tok-1'); // starts the refresh: COOLDOWN
+    await waitUntil(() => asked.mock.calls.length > 0);
+    await settleIo(10); // the refusal reaches the entry
+    expect((await b.getToken({ scope: 'b' })).accessToken).toBe('tok-1');
+    expect(seen).toHaveLength(2);
+    expect(errors).toEqual([]);
   });
 
   it('a cooldown read from the store is capped at cooldown.max (a hostile or corrupt entry)', async () => {
