@@ -36,8 +36,8 @@ const FLEET_SECRET = 'fleet-S3CRET-never-in-redis-5e8a';
 const STORM_WORKERS = 8;
 const STORM_MS = 6_000;
 const BUDGET_LIMIT = 5;
-/** Spawning 8 workers (60 s allowed), then a 9 s run. */
-const STORM_TEST_TIMEOUT = 90_000;
+/** Spawning 8 workers (120 s allowed: ~50 s measured on a loaded 2-core machine), then a 9 s run. */
+const STORM_TEST_TIMEOUT = 150_000;
 /** Per test: spawning the workers (first test, or after the kill) plus the run, on a busy 2-core machine. */
 const TEST_TIMEOUT = 45_000;
 
@@ -187,7 +187,7 @@ async function runFleet({ endpoint, redis, duration, during, count = WORKERS, op
     });
   }
   // Starting tsx processes is slow on a busy machine: allow more for a bigger fleet.
-  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000 * Math.max(1, count / WORKERS), 'workers ready');
+  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000 * Math.max(1, (count / WORKERS) ** 2), 'workers ready');
   ready.forEach((message, i) => expect(message, `worker ${workers[i]!.pid} ready\n${workers[i]!.stderr}`).toBeDefined());
   const goAt = Date.now();
   for (const worker of workers) worker.send({ cmd: 'go' });
@@ -365,8 +365,11 @@ describe(`fleet protection: ${STORM_WORKERS} processes × ${CALLERS} concurrent 
     const gaps = storm.slice(1).map((r, i) => r.at - storm[i]!.at);
     const after = endpoint.requests.filter((r) => r.at >= stormStart + STORM_MS);
     console.log(
-      `[fleet] 429 storm: ${storm.length} token requests in ${STORM_MS} ms from ${new Set(storm.map((r) => r.worker)).size} workers, gaps ${gaps.join(', ')} ms; ${after.length} after it; calls ${reports.reduce((n, r) => n + r!.calls, 0)}, failures 0`,
+      `[fleet] 429 storm: ${storm.length} token requests in ${STORM_MS} ms from ${new Set(storm.map((r) => r.worker)).size} workers, gaps ${gaps.join(', ')} ms; ${after.length} after it; calls ${reports.reduce((n, r) => n + r!.calls, 0)}, store errors ${reports.map((r) => r!.storeErrors).join('+')}`,
     );
+    // What is measured is the store's cooldown: a store bypassed after a timeout (a machine too busy to
+    // answer within 1 s) would leave every process on its own.
+    expect(reports.map((r) => r!.storeErrors)).toEqual(reports.map(() => 0));
     // One request per cooldown for the whole fleet: consecutive storm requests at least Retry-After apart
     // (less the 1 ms rounding of the wall clock the store shares).
     expect(storm.length).toBeGreaterThanOrEqual(2);
