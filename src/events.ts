@@ -64,9 +64,11 @@ export interface RevokeEvent {
  * in the window, and one per request refused once it is spent (`exhausted`).
  */
 export interface BudgetEvent {
+  /** The client whose budget it is. */
   readonly clientId: string;
   /** Token requests sent in the current window (at most `limit`). */
   readonly used: number;
+  /** The budget: most token requests per window. */
   readonly limit: number;
   /** The window, in ms. */
   readonly per: number;
@@ -80,6 +82,7 @@ export interface ClientEventMap {
   retry: RetryEvent;
   error: ErrorEvent;
   revoke: RevokeEvent;
+  /** The issuance budget is 80 % used or more, or spent. */
   budget: BudgetEvent;
 }
 

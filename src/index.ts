@@ -22,5 +22,5 @@ export type { DPoPOptions } from './protocol/dpop.js';
 export type { PrivateKeyInput } from './protocol/keys.js';
 export type { TlsOptions } from './protocol/mtls.js';
 export { MemoryTokenStore } from './store.js';
-export type { TokenStore, TokenStoreLock } from './store.js';
+export type { BudgetCount, TokenStore, TokenStoreLock } from './store.js';
 export type { StoredToken, Token } from './token.js';

@@ -14,7 +14,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import * as z from 'zod/mini';
-import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
+import type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';
 
 /**
  * The commands the store uses, as `ioredis` (`Redis` and `Cluster`) provides them. Any client with
@@ -189,7 +189,7 @@ export class RedisTokenStore implements TokenStore {
     await this.#client.eval(SET_COOLDOWN, 1, this.#name(key, 'cooldown'), Math.round(until), Math.ceil(ttl));
   }
 
-  async incrementBudget(key: string, window: number): Promise<{ count: number; resetIn: number }> {
+  async incrementBudget(key: string, window: number): Promise<BudgetCount> {
     const [count, resetIn] = (await this.#client.eval(INCREMENT_BUDGET, 1, this.#name(key, 'budget'), Math.ceil(window))) as [number, number];
     return { count: Number(count), resetIn: Number(resetIn) };
   }
@@ -221,4 +221,4 @@ export class RedisTokenStore implements TokenStore {
   }
 }
 
-export type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
+export type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';

@@ -3,6 +3,14 @@ import { BoundedMap } from './util/bounded-map.js';
 
 export type { StoredToken };
 
+/** What {@link TokenStore.incrementBudget} resolves with. */
+export interface BudgetCount {
+  /** Token requests counted in the current window, this one included. */
+  readonly count: number;
+  /** Ms left in the current window. */
+  readonly resetIn: number;
+}
+
 /** A held lock of a {@link TokenStore}. */
 export interface TokenStoreLock {
   /** A number that grows with every lock ever granted for the key: tells holders apart. */
@@ -51,7 +59,7 @@ export interface TokenStore {
    * increment and lasts `window` ms. Resolves with the count in the current window and the ms left in
    * it. Optional: without it, the issuance budget is counted per process.
    */
-  incrementBudget?(key: string, window: number): Promise<{ count: number; resetIn: number }>;
+  incrementBudget?(key: string, window: number): Promise<BudgetCount>;
 }
 
 /**
@@ -104,7 +112,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#cooldowns.set(key, { until, expires: performance.now() + ttl });
   }
 
-  async incrementBudget(key: string, window: number): Promise<{ count: number; resetIn: number }> {
+  async incrementBudget(key: string, window: number): Promise<BudgetCount> {
     const now = performance.now();
     let entry = this.#budgets.get(key);
     if (entry === undefined || now >= entry.resetAt) {
