@@ -5,6 +5,8 @@ import { withInvalidClientBackoff } from './acquire/invalid-client.js';
 import { type CredentialUse, type VersionedAcquire, withCredentialRotation } from './acquire/credential-rotation.js';
 import { withRefreshTokens } from './acquire/refresh-token.js';
 import { credentialsFor } from './credentials.js';
+import { withBudget } from './acquire/budget.js';
+import { Cooldown, withCooldown } from './acquire/cooldown.js';
 import { TokenEntries } from './cache/entries.js';
 import type { Acquire, AcquireRequest, EntryContext } from './cache/token-entry.js';
 import { Waiters } from './cache/waiting.js';
@@ -37,6 +39,8 @@ export interface Core {
   readonly endpoints: EndpointResolver;
   readonly revocations: Revocations;
   readonly store: GuardedStore | undefined;
+  /** The token endpoint's cooldown (429/503), shared through the store when it can. */
+  readonly cooldown: Cooldown;
   readonly dpop: DPoP | undefined;
   /** The resources found by discovery (RFC 9728), with `resourceDiscovery`. */
   readonly resources: ResourceRegistry | undefined;
@@ -58,8 +62,8 @@ export interface Core {
  * Wires a client from its resolved options: the protocol configuration, the client authentication
  * (its credentials read through providers, its method and Basic encoding decided lazily:
  * {@link ClientAuthChoice}), the token request decorated (refresh tokens → new credentials after a
- * refusal → revoked tokens refused → `invalid_client` backoff → shared store), the cache entries, the
- * events.
+ * refusal → revoked tokens refused → issuance budget → `invalid_client` backoff → cooldown → shared
+ * store), the cache entries, the events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const { clientId, tls, store: userStore } = options;
@@ -127,6 +131,10 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     userStore &&
     new GuardedStore(userStore, clock, (error) => events.emit('error', () => ({ clientId, operation: 'store', key: undefined, error, background: true })));
 
+  // One cooldown and one budget per token endpoint and client, whatever the key.
+  const endpointKey = storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId]);
+  const cooldown = new Cooldown(store, `${endpointKey}:cooldown`, options.cooldown, clock);
+
   let entries: TokenEntries;
   const revocations = new Revocations({ clientId, get entries() { return entries; }, store, keyOf, events, clock });
 
@@ -141,6 +149,9 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     send,
     clock,
     onRetry: onRetry('token'),
+    // Every 429/503 attempt starts the cooldown; with a shared cooldown, a background refresh then stops
+    // (the callers have a token; the fleet's next attempt comes when the cooldown ends, under the lock).
+    onFailure: (error, background) => !(cooldown.observe(error) && background && cooldown.shared),
   };
   // A discovered server: its token endpoint, its issuer as the assertion audience, its DPoP key.
   const serverConfig = (server: AuthorizationServerRef): TokenEndpointConfig => ({
@@ -168,7 +179,12 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   }
   let acquire: Acquire = withCredentialRotation(versioned, credentials);
   acquire = revocations.refuseRevoked(acquire);
+  if (options.budget !== undefined) {
+    const onUsage = (usage: { used: number; limit: number; per: number; exhausted: boolean }) => events.emit('budget', () => ({ clientId, ...usage }));
+    acquire = withBudget(acquire, options.budget, { store, key: `${endpointKey}:budget`, clock, onUsage });
+  }
   acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock, credentials);
+  acquire = withCooldown(acquire, cooldown);
   if (store !== undefined) {
     const { timeout: lockTtl, expiryMargin } = options;
     acquire = withSharedStore(acquire, store, { clock, keyOf, lockTtl, expiryMargin, closed: closer.signal, isRevoked: (v) => revocations.isRevoked(v) });
@@ -191,8 +207,11 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
         source: attempts === 0 ? 'store' : 'server',
         background,
       })),
-    onError: (entry, error, background) =>
-      events.emit('error', () => ({ clientId, operation: 'token', key: describeKey(entry.params), error, background })),
+    // A background refresh refused by the cooldown fails quietly: callers still have their token.
+    onError: (entry, error, background) => {
+      if (background && error.code === 'COOLDOWN') return;
+      events.emit('error', () => ({ clientId, operation: 'token', key: describeKey(entry.params), error, background }));
+    },
   };
   entries = new TokenEntries({ scope: options.scope, audience: options.audience, resource: options.resource }, options.maxCacheEntries, context);
 
@@ -206,6 +225,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     endpoints,
     revocations,
     store,
+    cooldown,
     dpop,
     resources,
     dpopOf,

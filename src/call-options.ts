@@ -12,6 +12,12 @@ export interface GetTokenOptions {
   forceRefresh?: boolean | undefined;
   /** Aborts this caller's wait (`ABORTED`); the shared request carries on for the others. */
   signal?: AbortSignal | undefined;
+  /**
+   * During a token endpoint cooldown, a caller without a usable token waits for the cooldown to end
+   * (until its `signal` aborts; without one, at most `cooldown.max`) instead of getting `COOLDOWN` at once.
+   * @default false
+   */
+  waitForCooldown?: boolean | undefined;
 }
 
 /** Options of {@link ClientCredentialsClient.close}. */

@@ -1,3 +1,4 @@
+import { waitingOutCooldown } from './acquire/cooldown.js';
 import { type Core, assemble } from './assemble.js';
 import type { TokenEntry } from './cache/token-entry.js';
 import { createDiscoveringFetch } from './discovering-fetch.js';
@@ -72,7 +73,8 @@ export class ClientCredentialsClient {
    * background refresh and keeps getting the current token meanwhile.
    *
    * @throws {TokenError} with `code` `OAUTH_ERROR`, `INVALID_RESPONSE`, `TIMEOUT`, `NETWORK`, `ABORTED`, `CLOSED`,
-   *   or `CONFIG` when an optional peer (`jose`, `undici`) a configured feature needs is not installed.
+   *   `COOLDOWN` (the token endpoint asked to back off; see `waitForCooldown`), `BUDGET` (issuance budget
+   *   spent), or `CONFIG` when an optional peer (`jose`, `undici`) a configured feature needs is not installed.
    * @throws {TypeError} for invalid per-call options.
    * @example
    * ```ts
@@ -87,7 +89,9 @@ export class ClientCredentialsClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return entry.get(options.signal, options.forceRefresh === true);
+    const get = () => entry.get(options.signal, options.forceRefresh === true);
+    if (options.waitForCooldown !== true) return get();
+    return waitingOutCooldown(get, options.signal, this.#core.clock, this.#core.options.cooldown);
   }
 
   /**

@@ -8,6 +8,11 @@
  * - `ABORTED`: the caller's `signal` aborted its wait.
  * - `CLOSED`: the client was closed.
  * - `CONFIG`: the client lacks what the operation needs (for example no revocation endpoint is known).
+ * - `COOLDOWN`: the token endpoint asked the fleet to back off (HTTP 429, or 503 with `Retry-After`) and
+ *   no token request is sent until that cooldown ends; `retryAfter` is the wait left, in ms. Only callers
+ *   without a usable token get it (see the `cooldown` option and `getToken({ waitForCooldown })`).
+ * - `BUDGET`: the issuance budget (`budget` option) is spent for this window; `retryAfter` is the time
+ *   until the window ends, in ms. Callers with a usable token keep getting it.
  */
 export type TokenErrorCode =
   | 'OAUTH_ERROR'
@@ -16,7 +21,9 @@ export type TokenErrorCode =
   | 'NETWORK'
   | 'ABORTED'
   | 'CLOSED'
-  | 'CONFIG';
+  | 'CONFIG'
+  | 'COOLDOWN'
+  | 'BUDGET';
 
 const BRAND = Symbol.for('m2m-token.TokenError');
 const OAUTH_BRAND = Symbol.for('m2m-token.OAuthError');
@@ -28,7 +35,7 @@ export interface TokenErrorOptions {
   /** HTTP status of the response that caused the error, when there was one. */
   status?: number;
   /** The delay the response asked for in `Retry-After`, in ms. */
-  retryAfter?: number;
+  retryAfter?: number | undefined;
 }
 
 /**

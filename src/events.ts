@@ -71,6 +71,23 @@ export interface RevokeEvent {
   readonly duration: number;
 }
 
+/**
+ * The issuance budget (`budget` option) is 80 % used or more: one event per token request from then on
+ * in the window, and one per request refused once it is spent (`exhausted`).
+ */
+export interface BudgetEvent {
+  /** The client whose budget it is. */
+  readonly clientId: string;
+  /** Token requests sent in the current window (at most `limit`). */
+  readonly used: number;
+  /** The budget: most token requests per window. */
+  readonly limit: number;
+  /** The window, in ms. */
+  readonly per: number;
+  /** True when a token request was refused (`BUDGET`): no more until the window ends. */
+  readonly exhausted: boolean;
+}
+
 /** The events of a client, by name. */
 export interface ClientEventMap {
   /** A token was acquired or refreshed. */
@@ -81,13 +98,15 @@ export interface ClientEventMap {
   error: ErrorEvent;
   /** A token was revoked, or its revocation failed. */
   revoke: RevokeEvent;
+  /** The issuance budget is 80 % used or more, or spent. */
+  budget: BudgetEvent;
 }
 
 /** An event name. */
 export type ClientEventName = keyof ClientEventMap;
 
 /** Every event name, once. */
-export const EVENT_NAMES: readonly ClientEventName[] = Object.freeze(['token', 'retry', 'error', 'revoke'] as const);
+export const EVENT_NAMES: readonly ClientEventName[] = Object.freeze(['token', 'retry', 'error', 'revoke', 'budget'] as const);
 
 /**
  * A `node:diagnostics_channel` channel whose messages are events of type `T`: `subscribe` gets typed
@@ -116,11 +135,14 @@ export interface DiagnosticsChannels {
   readonly error: EventChannel<ErrorEvent>;
   /** `m2m-token:revoke`: {@link RevokeEvent}s. */
   readonly revoke: EventChannel<RevokeEvent>;
+  /** `m2m-token:budget`: {@link BudgetEvent}s. */
+  readonly budget: EventChannel<BudgetEvent>;
 }
 
 /**
  * The `node:diagnostics_channel` channels the client publishes on, one per event: `m2m-token:token`,
- * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, typed with their payloads. Nothing is built
+ * `m2m-token:retry`, `m2m-token:error`, `m2m-token:revoke`, `m2m-token:budget`, typed with their payloads.
+ * Nothing is built
  * when nobody subscribes.
  *
  * @example
@@ -133,6 +155,7 @@ export const diagnosticsChannels: DiagnosticsChannels = Object.freeze({
   retry: channel('m2m-token:retry') as unknown as EventChannel<RetryEvent>,
   error: channel('m2m-token:error') as unknown as EventChannel<ErrorEvent>,
   revoke: channel('m2m-token:revoke') as unknown as EventChannel<RevokeEvent>,
+  budget: channel('m2m-token:budget') as unknown as EventChannel<BudgetEvent>,
 });
 
 /**
@@ -159,6 +182,11 @@ const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger
     { ...e, error: { code: e.error.code, status: e.error.status, message: e.error.message } },
   ],
   revoke: (e) => [e.ok ? 'info' : 'warn', `m2m-token: token ${e.fingerprint} ${e.ok ? 'revoked' : `not revoked: ${e.error?.message}`}`, { ...e, error: e.error?.code }],
+  budget: (e) => [
+    e.exhausted ? 'error' : 'warn',
+    `m2m-token: issuance budget ${e.exhausted ? 'spent, token request refused' : 'nearly spent'}: ${e.used} of ${e.limit} per ${e.per} ms`,
+    e,
+  ],
 };
 
 /** A short fingerprint of a token: the first 12 characters of its base64url SHA-256. */

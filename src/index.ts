@@ -2,16 +2,18 @@ export { ClientCredentialsClient } from './client.js';
 export { OAuthError, TokenError } from './errors.js';
 export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
-export type { ClientEventMap, ClientEventName, DiagnosticsChannels, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
+export type { BudgetEvent, ClientEventMap, ClientEventName, DiagnosticsChannels, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 export type { RequestHeadersOptions } from './fetch/request-headers.js';
 export { defaults } from './options.js';
 export type {
   AssertionFile,
+  BudgetOptions,
   ClientAssertionOptions,
   ClientAuthMethod,
   ClientCredentialsOptions,
+  CooldownOptions,
   CredentialProvider,
   FetchLike,
   RetryOptions,
@@ -24,6 +26,6 @@ export { secretFromFile } from './protocol/secret-file.js';
 export type { TlsOptions } from './protocol/mtls.js';
 export type { ProxyOption } from './protocol/transport.js';
 export { MemoryTokenStore } from './store.js';
-export type { TokenStore, TokenStoreLock } from './store.js';
+export type { BudgetCount, TokenStore, TokenStoreLock } from './store.js';
 export type { StoredToken, Token } from './token.js';
 export type { TraceExchange, TraceSink } from './trace.js';

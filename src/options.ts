@@ -1,3 +1,5 @@
+import type { BudgetOptions, BudgetPolicy } from './acquire/budget.js';
+import type { CooldownOptions, CooldownPolicy } from './acquire/cooldown.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
 import type { AssertionFile, ClientAssertionOptions } from './assertion-options.js';
@@ -11,7 +13,7 @@ import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './reso
 import type { TokenStore } from './store.js';
 import type { TraceSink } from './trace.js';
 
-export type { AssertionFile, ClientAssertionOptions, ClientAuthMethod, CredentialProvider };
+export type { AssertionFile, BudgetOptions, ClientAssertionOptions, ClientAuthMethod, CooldownOptions, CredentialProvider };
 
 /** Retry policy for the token, revocation and discovery requests. */
 export interface RetryOptions {
@@ -202,6 +204,20 @@ export interface ClientCredentialsOptions {
    * @default true
    */
   refreshTokens?: boolean | undefined;
+  /**
+   * The cooldown after the token endpoint answers 429 (or 503 with `Retry-After`): shared through the
+   * `store` when it supports it (`MemoryTokenStore`, `RedisTokenStore`), else for this client's keys.
+   * Callers with a usable token keep getting it; others get `COOLDOWN` at once (see `waitForCooldown`).
+   * @default { max: 60000, default429: 30000 }
+   */
+  cooldown?: CooldownOptions | undefined;
+  /**
+   * An issuance budget, e.g. `{ limit: 100, per: 3_600_000 }`: token requests beyond `limit` in a window
+   * are refused with `BUDGET` (callers with a usable token keep getting it); a `budget` event warns from
+   * 80 % on. Counted in the `store` when it supports it (fleet-wide), else per client.
+   * @default none
+   */
+  budget?: BudgetOptions | undefined;
 }
 
 /**
@@ -247,51 +263,4 @@ export const defaults = Object.freeze({
   closeTimeout: 5_000,
 } as const);
 
-/** Options after validation, with every default applied. */
-export interface ResolvedOptions {
-  tokenEndpoint: URL | undefined;
-  /** The issuer exactly as configured (a URL object's `href`), compared verbatim with the metadata's. */
-  issuer: string | undefined;
-  /**
-   * The issuer was given as a `URL` object, whose `href` always ends a bare origin with `/`: discovery
-   * then accepts the metadata's issuer with or without that trailing slash.
-   */
-  issuerFromUrl: boolean;
-  revocationEndpoint: URL | undefined;
-  clientId: string;
-  clientSecret: string | CredentialProvider<unknown> | undefined;
-  clientAuth: ClientAuthMethod;
-  /** `clientAuth` was not set: with discovery, a method the metadata lists may be used instead. */
-  clientAuthDefaulted: boolean;
-  basicEncoding: 'form' | 'raw' | 'auto';
-  signingKey: SigningKey | undefined;
-  /** A `privateKey` function, with the `alg` and `kid` options its keys are read with. */
-  keyProvider: { readonly get: CredentialProvider<unknown>; readonly alg: string | undefined; readonly kid: string | undefined } | undefined;
-  /** `clientAssertion.token` and its type. */
-  assertion: { readonly token: string | CredentialProvider<unknown> | { readonly file: string }; readonly type: string } | undefined;
-  refreshTokens: boolean;
-  assertionAudience: 'issuer' | 'token_endpoint' | 'endpoint';
-  assertionLifetime: number;
-  tls: TlsOptions | undefined;
-  proxy: 'env' | URL | undefined;
-  dpop: DPoPOptions | true | undefined;
-  scope: readonly string[];
-  audience: string | undefined;
-  resource: readonly string[];
-  extraParams: Readonly<Record<string, string>>;
-  timeout: number;
-  retry: RetryPolicy;
-  fetch: typeof globalThis.fetch | undefined;
-  allowInsecureHttp: boolean;
-  expiryMargin: number;
-  refreshRatio: number;
-  refreshJitter: number;
-  defaultLifetime: number;
-  maxCacheEntries: number;
-  maxResponseBytes: number;
-  invalidClientBackoff: number;
-  logger: Logger | undefined;
-  store: TokenStore | undefined;
-  trace: TraceSink | undefined;
-  resourceDiscovery: ResolvedResourceDiscovery | undefined;
-}
+export type { ResolvedOptions } from './resolved-options.js';

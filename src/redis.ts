@@ -14,7 +14,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import * as z from 'zod/mini';
-import type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
+import type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';
 
 /**
  * The commands the store uses, as `ioredis` (`Redis` and `Cluster`) provides them. Any client with
@@ -70,6 +70,23 @@ return fence`;
 const UNLOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+// Keeps the later cooldown end: KEYS[1] cooldown; ARGV: until (epoch ms), ttl.
+const SET_COOLDOWN = `
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+// A fixed-window counter: KEYS[1] counter; ARGV: window. Returns { count, ms left in the window }.
+const INCREMENT_BUDGET = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return { count, ttl }`;
 
 const Stored = z.object({
   accessToken: z.string().check(z.minLength(1)),
@@ -164,8 +181,23 @@ export class RedisTokenStore implements TokenStore {
     };
   }
 
+  async getCooldown(key: string): Promise<number | undefined> {
+    const value = Number(await this.#client.eval('return redis.call(\'GET\', KEYS[1])', 1, this.#name(key, 'cooldown')));
+    return Number.isFinite(value) && value > 0 ? value : undefined;
+  }
+
+  async setCooldown(key: string, until: number, ttl: number): Promise<void> {
+    if (!(ttl > 0)) return;
+    await this.#client.eval(SET_COOLDOWN, 1, this.#name(key, 'cooldown'), Math.round(until), Math.ceil(ttl));
+  }
+
+  async incrementBudget(key: string, window: number): Promise<BudgetCount> {
+    const [count, resetIn] = (await this.#client.eval(INCREMENT_BUDGET, 1, this.#name(key, 'budget'), Math.ceil(window))) as [number, number];
+    return { count: Number(count), resetIn: Number(resetIn) };
+  }
+
   /** A Redis key name: the cache key is already a hash; the braces make it the Cluster hash tag. */
-  #name(key: string, part: 'token' | 'lock' | 'fence'): string {
+  #name(key: string, part: 'token' | 'lock' | 'fence' | 'cooldown' | 'budget'): string {
     return `${this.#prefix}{${key}}:${part}`;
   }
 
@@ -191,4 +223,4 @@ export class RedisTokenStore implements TokenStore {
   }
 }
 
-export type { StoredToken, TokenStore, TokenStoreLock } from './store.js';
+export type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';

@@ -1,4 +1,6 @@
 import { resolveBasicEncoding } from './client-auth-choice.js';
+import { resolveBudget } from './acquire/budget.js';
+import { resolveCooldown } from './acquire/cooldown.js';
 import { type ClientAuthMethod } from './protocol/client-auth.js';
 import { resolveCredentialOptions } from './credentials.js';
 import { type PrivateKeyInput, signingKey } from './protocol/keys.js';
@@ -15,7 +17,7 @@ const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
   'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
   'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
   'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
-  'basicEncoding', 'refreshTokens', 'proxy',
+  'basicEncoding', 'refreshTokens', 'proxy', 'cooldown', 'budget',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -225,6 +227,8 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     store: input.store,
     trace: input.trace,
     resourceDiscovery,
+    cooldown: resolveCooldown(input.cooldown),
+    budget: resolveBudget(input.budget),
   };
 }
 

@@ -3,6 +3,14 @@ import { BoundedMap } from './util/bounded-map.js';
 
 export type { StoredToken };
 
+/** What {@link TokenStore.incrementBudget} resolves with. */
+export interface BudgetCount {
+  /** Token requests counted in the current window, this one included. */
+  readonly count: number;
+  /** Ms left in the current window. */
+  readonly resetIn: number;
+}
+
 /** A held lock of a {@link TokenStore}. */
 export interface TokenStoreLock {
   /** A number that grows with every lock ever granted for the key: tells holders apart. */
@@ -36,6 +44,22 @@ export interface TokenStore {
    * Optional: without it, every process refreshes on its own.
    */
   lock?(key: string, ttl: number): Promise<TokenStoreLock | undefined>;
+  /**
+   * The end of the cooldown recorded under `key` (wall-clock epoch ms), if one is recorded and its ttl
+   * has not passed. Optional: without it (and {@link TokenStore.setCooldown}), cooldowns stay per process.
+   */
+  getCooldown?(key: string): Promise<number | undefined>;
+  /**
+   * Records a cooldown under `key` until `until` (wall-clock epoch ms), kept `ttl` ms. Must not shorten a
+   * cooldown that ends later.
+   */
+  setCooldown?(key: string, until: number, ttl: number): Promise<void>;
+  /**
+   * Counts one token request against the budget `key`: a counter whose window starts with its first
+   * increment and lasts `window` ms. Resolves with the count in the current window and the ms left in
+   * it. Optional: without it, the issuance budget is counted per process.
+   */
+  incrementBudget?(key: string, window: number): Promise<BudgetCount>;
 }
 
 /**
@@ -47,6 +71,8 @@ export class MemoryTokenStore implements TokenStore {
   // TTLs and lock lives are local durations: on the monotonic clock.
   readonly #tokens: BoundedMap<string, { token: StoredToken; until: number }>;
   readonly #locks = new Map<string, { fencingToken: number; until: number }>();
+  readonly #cooldowns = new BoundedMap<string, { until: number; expires: number }>(1000);
+  readonly #budgets = new BoundedMap<string, { count: number; resetAt: number }>(1000);
   #fence = 0;
 
   /** @param options.maxEntries most tokens kept; the oldest entry is dropped beyond it. @default 1000 */
@@ -73,6 +99,28 @@ export class MemoryTokenStore implements TokenStore {
   async delete(key: string, accessToken?: string): Promise<void> {
     const current = this.#tokens.get(key);
     if (current !== undefined && (accessToken === undefined || current.token.accessToken === accessToken)) this.#tokens.delete(key);
+  }
+
+  async getCooldown(key: string): Promise<number | undefined> {
+    const entry = this.#cooldowns.get(key);
+    return entry !== undefined && performance.now() < entry.expires ? entry.until : undefined;
+  }
+
+  async setCooldown(key: string, until: number, ttl: number): Promise<void> {
+    const current = await this.getCooldown(key);
+    if (current !== undefined && current >= until) return;
+    this.#cooldowns.set(key, { until, expires: performance.now() + ttl });
+  }
+
+  async incrementBudget(key: string, window: number): Promise<BudgetCount> {
+    const now = performance.now();
+    let entry = this.#budgets.get(key);
+    if (entry === undefined || now >= entry.resetAt) {
+      entry = { count: 0, resetAt: now + window };
+      this.#budgets.set(key, entry);
+    }
+    entry.count++;
+    return { count: entry.count, resetIn: entry.resetAt - now };
   }
 
   async lock(key: string, ttl: number): Promise<TokenStoreLock | undefined> {

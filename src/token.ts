@@ -79,6 +79,8 @@ export interface Issued {
   readonly lifetime: number;
   /** Attempts at the token endpoint; 0 for a token taken from a store. */
   readonly attempts: number;
+  /** The server's `refresh_in` hint, in ms from `sentAt`: when the background refresh should start. */
+  readonly refreshIn?: number | undefined;
 }
 
 // A Map, not an object literal: `token_type` comes from the server, and `constructor` or `__proto__`

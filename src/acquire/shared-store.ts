@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Acquire } from '../cache/token-entry.js';
 import { TokenError } from '../errors.js';
+import { refreshInOf } from '../protocol/token-response.js';
 import type { TokenStore, TokenStoreLock } from '../store.js';
 import { fromStored, type Issued, toStored } from '../token.js';
 import { sleep } from '../util/abort.js';
@@ -94,8 +95,9 @@ export function withSharedStore(acquire: Acquire, guarded: GuardedStore, options
     const fromStore = async (): Promise<Issued | undefined> => {
       const stored = await guarded.call((store) => store.get(key));
       if (stored === STORE_FAILED) return undefined;
-      const issued = fromStored(stored, clock);
-      if (issued === undefined) return undefined;
+      const adopted = fromStored(stored, clock);
+      if (adopted === undefined) return undefined;
+      const issued: Issued = { ...adopted, refreshIn: refreshInOf(adopted.token.extra) };
       const value = issued.token.accessToken;
       if (value === entry.discarded || options.isRevoked(value)) return undefined;
       if (replacing !== undefined && issued.token.expiresAt <= replacing.expiresAt) return undefined;

@@ -28,23 +28,38 @@ export const LATE_SKEW = 1_000;
 
 /**
  * The schedule of a token sent at `sentAt` with `lifetime` ms. Usable until expiry minus the margin (a
- * tenth of the lifetime when smaller); refreshed after `refreshRatio` of that usable life, less jitter.
+ * tenth of the lifetime when smaller); refreshed after `refreshRatio` of that usable life, less jitter —
+ * or, when the server sent a refresh hint (`refresh_in`, as `refreshIn` ms after `sentAt`), at that
+ * hint less jitter. A hint at or past the end of the usable life is ignored (it would make callers wait).
  * A token that arrives with less than the margin left (a slow response, a stalled process) is kept until
  * its real expiry minus {@link LATE_SKEW} (a tenth of the lifetime when smaller), with its refresh due
  * at once; `usableUntil <= now` means it is not kept at all, only handed to the callers waiting for it.
  */
-export function schedule(sentAt: number, lifetime: number, now: number, policy: SchedulePolicy, random = Math.random()): Schedule {
+export function schedule(
+  sentAt: number,
+  lifetime: number,
+  now: number,
+  policy: SchedulePolicy,
+  random = Math.random(),
+  refreshIn?: number,
+): Schedule {
   const expiresAt = sentAt + lifetime;
   const usableUntil = expiresAt - Math.min(policy.expiryMargin, lifetime / 10);
   if (usableUntil <= now) return { usableUntil: expiresAt - Math.min(LATE_SKEW, lifetime / 10), refreshAt: now };
-  const refreshAt = sentAt + (usableUntil - sentAt) * policy.refreshRatio - random * policy.refreshJitter * lifetime;
+  const hinted = refreshIn !== undefined && refreshIn >= 0 && sentAt + refreshIn < usableUntil;
+  const due = hinted ? sentAt + refreshIn : sentAt + (usableUntil - sentAt) * policy.refreshRatio;
+  const refreshAt = due - random * policy.refreshJitter * lifetime;
   return { usableUntil, refreshAt: Math.max(sentAt, refreshAt) };
 }
 
 /**
  * After a failed background refresh the current token is still served; the next attempt waits a quarter
  * of the usable time left (at least 10 ms, at most `maxRetryDelay`), so a failing server is not hammered.
+ * A refusal that says when to come back (`notBefore` ms: a fleet cooldown, a spent issuance budget) moves
+ * the next attempt to then instead — but never past `usableUntil`, so the last attempts still happen
+ * while the token is usable.
  */
-export function retryAfterFailure(now: number, usableUntil: number, policy: SchedulePolicy): number {
+export function retryAfterFailure(now: number, usableUntil: number, policy: SchedulePolicy, notBefore?: number): number {
+  if (notBefore !== undefined && notBefore > 0) return Math.min(now + notBefore, Math.max(now, usableUntil - 10));
   return now + Math.min(policy.maxRetryDelay, Math.max(10, (usableUntil - now) / 4));
 }

@@ -5,6 +5,11 @@ import type { Clock } from '../util/clock.js';
 import { retryAfterFailure, type SchedulePolicy, schedule } from './schedule.js';
 import type { Waiters } from './waiting.js';
 
+/** The wait a refusal by the client's own protections names (`COOLDOWN`, `BUDGET`), else undefined. */
+function comeBackIn(error: TokenError): number | undefined {
+  return error.code === 'COOLDOWN' || error.code === 'BUDGET' ? error.retryAfter : undefined;
+}
+
 /** What a token entry asks its acquirer for. */
 export interface AcquireRequest {
   readonly entry: TokenEntry;
@@ -181,7 +186,7 @@ export class TokenEntry {
         if (!closed.aborted) this.#context.onError(this, error, background);
         // A failed background refresh: keep serving the current token and try again a little later.
         const now = clock.now();
-        if (this.isUsable(now)) this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy);
+        if (this.isUsable(now)) this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy, comeBackIn(error));
         throw error;
       },
     );
@@ -192,7 +197,7 @@ export class TokenEntry {
 
   #keep(issued: Issued): void {
     const now = this.#context.clock.now();
-    const { usableUntil, refreshAt } = schedule(issued.sentAt, issued.lifetime, now, this.#context.policy);
+    const { usableUntil, refreshAt } = schedule(issued.sentAt, issued.lifetime, now, this.#context.policy, undefined, issued.refreshIn);
     // Arrived too late to keep: handed to the callers waiting for it, not cached.
     if (usableUntil <= now) return;
     this.#issued = issued;

@@ -58,6 +58,11 @@ export interface RetryContext {
   readonly background?: boolean;
   /** Called before each wait. */
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+  /**
+   * Called with each failed attempt that would be retried, before anything else; returning false
+   * ends the operation with that error instead (a fleet-wide cooldown takes over the waiting).
+   */
+  readonly onFailure?: ((error: TokenError) => boolean) | undefined;
 }
 
 /**
@@ -67,7 +72,7 @@ export interface RetryContext {
  * do not keep the process alive (nobody waits for the result); otherwise they do, like the request.
  */
 export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: RetryPolicy, context: RetryContext = {}): Promise<T> {
-  const { signal, background = false, onRetry } = context;
+  const { signal, background = false, onRetry, onFailure } = context;
   if (policy.retries === 0) return attempt(1);
   return pRetry(attempt, {
     retries: policy.retries,
@@ -76,6 +81,7 @@ export function withRetry<T>(attempt: (n: number) => Promise<T>, policy: RetryPo
     signal,
     shouldRetry: async ({ error, attemptNumber }) => {
       if (!isRetryable(error)) return false;
+      if (onFailure?.(error as TokenError) === false) return false;
       const backoff = policy.minDelay * 2 ** (attemptNumber - 1) * (1 + Math.random());
       const delay = Math.round(Math.min(policy.maxDelay, Math.max(backoff, (error as TokenError).retryAfter ?? 0)));
       onRetry?.({ attempt: attemptNumber, delay, error: error as TokenError });

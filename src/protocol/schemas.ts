@@ -18,6 +18,8 @@ function build(z: typeof import('zod/mini')) {
       expires_in: z.optional(z.nullable(numeric)),
       scope: z.optional(z.nullable(z.string())),
     }),
+    /** `refresh_in` (Microsoft Entra): seconds after which the client should refresh the token. */
+    RefreshIn: numeric,
     /** The RFC 6749 §5.2 error response. */
     ErrorResponse: z.object({
       error: z.string().check(z.minLength(1)),

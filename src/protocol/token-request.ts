@@ -5,7 +5,7 @@ import type { ClientAuth } from './client-auth.js';
 import type { DPoP } from './dpop.js';
 import { type HttpResult, postForm, type SendOptions } from './http.js';
 import { type RetryInfo, type RetryPolicy, transient, withRetry } from './retry.js';
-import { parseOAuthError, processTokenResponse } from './token-response.js';
+import { parseOAuthError, processTokenResponse, refreshInOf } from './token-response.js';
 
 /** The bare 401 / 403 answers of token endpoints (no OAuth error body): credential refusals. */
 const refusals = new WeakSet<TokenError>();
@@ -24,6 +24,8 @@ export interface TokenEndpointConfig {
   readonly send: SendOptions;
   readonly clock: Clock;
   readonly onRetry?: ((info: RetryInfo) => void) | undefined;
+  /** Sees every retryable failed attempt; returning false ends the request with that failure (a fleet-wide cooldown then schedules the next attempt). */
+  readonly onFailure?: ((error: TokenError, background: boolean) => boolean) | undefined;
 }
 
 /**
@@ -102,10 +104,10 @@ export function requestToken(
         const message = `token for ${config.clientId} expired before its response arrived (lifetime ${lifetime} ms)`;
         throw transient(new TokenError('INVALID_RESPONSE', message, { status: result.status }));
       }
-      return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts };
+      return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts, refreshIn: refreshInOf(token.extra) };
     },
     config.retry,
-    { signal: send.signal, background, onRetry: config.onRetry },
+    { signal: send.signal, background, onRetry: config.onRetry, onFailure: config.onFailure && ((error) => config.onFailure!(error, background)) },
   );
 }
 

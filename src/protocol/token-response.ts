@@ -49,6 +49,16 @@ export function errorFromResponse(result: HttpResult, what: string, secrets: rea
   return parseOAuthError(result, undefined, secrets) ?? invalid(result, `${what} failed`);
 }
 
+/**
+ * The server's refresh hint: a `refresh_in` member (seconds, as Microsoft Entra sends it) of a token
+ * response (kept in `Token.extra`), in ms; `undefined` when absent or malformed (a bad hint is ignored,
+ * not a failed response).
+ */
+export function refreshInOf(extra: Readonly<Record<string, unknown>>): number | undefined {
+  const parsed = schemas.RefreshIn.safeParse(extra.refresh_in);
+  return parsed.success ? Number(parsed.data) * 1000 : undefined;
+}
+
 /** What was asked for, needed to complete the token. */
 export interface TokenRequestContext {
   /** Wall-clock time (epoch ms) when the request was sent: `expiresAt` is dated from it. */

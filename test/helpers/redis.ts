@@ -230,6 +230,10 @@ export interface TokenServerOptions {
   delay?: number;
   /** Return true to never answer request `n` (the client gives up or dies; the socket is then closed). */
   hold?: (request: TokenRequest) => boolean;
+  /** Another answer than a token for a request (a 429 storm), or undefined for the usual token. */
+  reply?: (request: TokenRequest) => { status: number; headers?: Record<string, string>; body?: string } | undefined;
+  /** Extra members of every token response (for example `refresh_in`). */
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -261,10 +265,13 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
       requests.push(request);
       for (const listener of listeners) listener(request);
       if (options.hold?.(request)) return; // never answered; closed when the client goes away or at stop()
+      const other = options.reply?.(request);
       const answer = () =>
-        res
-          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-          .end(JSON.stringify({ access_token: `fleet-tok-${request.n}`, token_type: 'Bearer', expires_in: options.expiresIn ?? 3600 }));
+        other !== undefined
+          ? res.writeHead(other.status, { 'content-type': 'application/json', ...other.headers }).end(other.body ?? '{"error":"slow_down"}')
+          : res
+              .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+              .end(JSON.stringify({ access_token: `fleet-tok-${request.n}`, token_type: 'Bearer', expires_in: options.expiresIn ?? 3600, ...options.extra }));
       if (options.delay) setTimeout(answer, options.delay);
       else answer();
     });

@@ -185,6 +185,65 @@ function tokenStoreContract(name: string, makeStore: () => TokenStore | Promise<
       await after!.release();
     });
 
+    it('getCooldown of a key never set resolves undefined; setCooldown then getCooldown returns the end instant', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await expect(store.getCooldown!(key)).resolves.toBeUndefined();
+      const until = Date.now() + 2_000;
+      await store.setCooldown!(key, until, 2_000);
+      await expect(store.getCooldown!(key)).resolves.toBe(until);
+      await expect(store.getCooldown!(newKey())).resolves.toBeUndefined();
+    });
+
+    it('setCooldown never shortens a cooldown that ends later', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const later = Date.now() + 10_000;
+      await store.setCooldown!(key, later, 10_000);
+      await store.setCooldown!(key, later - 5_000, 5_000);
+      await expect(store.getCooldown!(key)).resolves.toBe(later);
+      await store.setCooldown!(key, later + 1_000, 11_000);
+      await expect(store.getCooldown!(key)).resolves.toBe(later + 1_000);
+    });
+
+    it('a cooldown is gone once its ttl has passed', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.setCooldown!(key, Date.now() + 60, 60);
+      await sleep(150);
+      await expect(store.getCooldown!(key)).resolves.toBeUndefined();
+    });
+
+    it('incrementBudget counts 1, 2, 3 … within a window, with the time left in it; keys count apart', async () => {
+      const store = await makeStore();
+      const [a, b] = [newKey(), newKey()];
+      const counts: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { count, resetIn } = await store.incrementBudget!(a, 60_000);
+        counts.push(count);
+        expect(resetIn).toBeGreaterThan(50_000);
+        expect(resetIn).toBeLessThanOrEqual(60_000);
+      }
+      expect(counts).toEqual([1, 2, 3]);
+      expect((await store.incrementBudget!(b, 60_000)).count).toBe(1);
+    });
+
+    it('a budget window ends after `window` ms: the count starts again at 1', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      await store.incrementBudget!(key, 60);
+      expect((await store.incrementBudget!(key, 60)).count).toBe(2);
+      await sleep(150);
+      expect((await store.incrementBudget!(key, 60)).count).toBe(1);
+    });
+
+    it('incrementBudget is atomic: concurrent increments each get their own count', async () => {
+      const store = await makeStore();
+      const key = newKey();
+      const counts = await Promise.all(Array.from({ length: 20 }, () => store.incrementBudget!(key, 60_000)));
+      expect(counts.map((c) => c.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+
     it('releasing twice is harmless and does not free a later holder', async () => {
       const store = await makeStore();
       const key = newKey();

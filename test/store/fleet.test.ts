@@ -32,6 +32,12 @@ const ROTATION_MAX = 1600;
 /** The fleet's store encryption key, and the client secret of the fixture (which must never reach Redis). */
 const ENCRYPTION_KEY = randomBytes(32).toString('hex');
 const FLEET_SECRET = 'fleet-S3CRET-never-in-redis-5e8a';
+/** The fleet-protection tests: more processes, a 6 s storm, a budget of 5. */
+const STORM_WORKERS = 8;
+const STORM_MS = 6_000;
+const BUDGET_LIMIT = 5;
+/** Spawning 8 workers (120 s allowed: ~50 s measured on a loaded 2-core machine), then a run of up to 15 s. */
+const STORM_TEST_TIMEOUT = 160_000;
 /** Per test: spawning the workers (first test, or after the kill) plus the run, on a busy 2-core machine. */
 const TEST_TIMEOUT = 45_000;
 
@@ -41,6 +47,9 @@ interface Report {
   calls: number;
   failures: string[];
   failureCount: number;
+  failureCodes: Record<string, number>;
+  budgetEvents: { warning: number; exhausted: number };
+  tokenErrors: number;
   tokens: string[];
   sources: { server: number; store: number };
   storeErrors: number;
@@ -153,13 +162,19 @@ interface FleetOptions {
   duration: number;
   /** Runs while the fleet does (after `go`); for kills and outages. */
   during?: (workers: Worker[]) => Promise<void>;
+  /** How many worker processes. @default WORKERS */
+  count?: number;
+  /** More client options for every worker (budget, cooldown…). */
+  options?: Record<string, unknown>;
+  /** The client `timeout` (and so the store lock's life). @default TIMEOUT */
+  timeout?: number;
 }
 
 /** Prepares the pool's workers (replacing dead ones), lets them all go at once and collects their reports (bounded). */
-async function runFleet({ endpoint, redis, duration, during }: FleetOptions) {
+async function runFleet({ endpoint, redis, duration, during, count = WORKERS, options, timeout = TIMEOUT }: FleetOptions) {
   pool = pool.filter((w) => w.alive);
-  while (pool.length < WORKERS) pool.push(spawnWorker());
-  const workers = [...pool];
+  while (pool.length < count) pool.push(spawnWorker());
+  const workers = pool.slice(0, count);
   const prefix = `fleet-${Date.now()}-${Math.random().toString(36).slice(2)}:`;
   for (const worker of workers) {
     worker.send({
@@ -168,11 +183,13 @@ async function runFleet({ endpoint, redis, duration, during }: FleetOptions) {
       prefix,
       callers: CALLERS,
       duration,
-      timeout: TIMEOUT,
+      timeout,
+      options,
       ...(redis ? { redisPort: redis.port, encryptionKey: ENCRYPTION_KEY } : {}),
     });
   }
-  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000, 'workers ready');
+  // Starting tsx processes is slow on a busy machine: allow more for a bigger fleet.
+  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000 * Math.max(1, (count / WORKERS) ** 2), 'workers ready');
   ready.forEach((message, i) => expect(message, `worker ${workers[i]!.pid} ready\n${workers[i]!.stderr}`).toBeDefined());
   const goAt = Date.now();
   for (const worker of workers) worker.send({ cmd: 'go' });
@@ -322,4 +339,69 @@ describe(`a fleet of ${WORKERS} processes × ${CALLERS} concurrent callers`, () 
     for (const count of afterStop.values()) expect(count).toBeGreaterThanOrEqual(2);
     for (const report of reports) expect(report!.storeErrors).toBeGreaterThanOrEqual(1);
   }, TEST_TIMEOUT);
+});
+
+/**
+ * Fleet protection (README "Fleet protection"): the token endpoint cooldown after a 429 storm and the
+ * issuance budget, both shared through Redis by 8 processes × 50 callers.
+ */
+describe(`fleet protection: ${STORM_WORKERS} processes × ${CALLERS} concurrent callers sharing Redis`, () => {
+  it('a 429 Retry-After: 2 storm of 6 s while tokens are valid: at most one token request per 2 s for the whole fleet, no getToken() fails', async () => {
+    const redis = await startRedis();
+    // Tokens live 30 s but the server hints a refresh after 1 s (refresh_in): the refresh is due during
+    // the whole storm, which starts with the first refresh (request 2) and lasts 6 s.
+    let stormStart = Infinity;
+    const endpoint = await startEndpoint({
+      expiresIn: 30,
+      extra: { refresh_in: 1 },
+      reply: (request) => {
+        if (request.n === 2) stormStart = request.at;
+        return request.n >= 2 && request.at < stormStart + STORM_MS ? { status: 429, headers: { 'retry-after': '2' } } : undefined;
+      },
+    });
+
+    // The store lock lives `timeout`: long enough that a holder slowed down by a busy machine keeps it
+    // until its 429 is recorded (a lock that expires mid-request lets a second process ask meanwhile).
+    // The run lasts long enough for the storm to start late (a slow first rotation) and end.
+    const { workers, reports } = await runFleet({ endpoint, redis, duration: 15_000, count: STORM_WORKERS, timeout: 5_000, options: { refreshJitter: 0 } });
+
+    expectNoFailures(reports, workers);
+    const storm = endpoint.requests.filter((r) => r.at >= stormStart && r.at < stormStart + STORM_MS);
+    const gaps = storm.slice(1).map((r, i) => r.at - storm[i]!.at);
+    const after = endpoint.requests.filter((r) => r.at >= stormStart + STORM_MS);
+    console.log(
+      `[fleet] 429 storm: ${storm.length} token requests in ${STORM_MS} ms from ${new Set(storm.map((r) => r.worker)).size} workers, gaps ${gaps.join(', ')} ms; ${after.length} after it; calls ${reports.reduce((n, r) => n + r!.calls, 0)}, store errors ${reports.map((r) => r!.storeErrors).join('+')}, token error events ${reports.map((r) => r!.tokenErrors).join('+')}; requests ${endpoint.requests.map((r) => `#${r.n}@${r.at - endpoint.requests[0]!.at}`).join(' ')}`,
+    );
+    // What is measured is the store's cooldown: a store bypassed after a timeout (a machine too busy to
+    // answer within 1 s) would leave every process on its own.
+    expect(reports.map((r) => r!.storeErrors)).toEqual(reports.map(() => 0));
+    // One request per cooldown for the whole fleet: consecutive storm requests at least Retry-After apart
+    // (less the 1 ms rounding of the wall clock the store shares).
+    expect(storm.length).toBeGreaterThanOrEqual(1);
+    expect(storm.length).toBeLessThanOrEqual(STORM_MS / 2_000 + 1);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2_000 - 2);
+    // After the storm the fleet got a new token (and shared it).
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    const fresh = `fleet-tok-${after[0]!.n}`;
+    expect(reports.filter((r) => r!.tokens.includes(fresh)).length).toBe(STORM_WORKERS);
+  }, STORM_TEST_TIMEOUT);
+
+  it('an issuance budget of 5 per minute: exactly 5 token requests for the whole fleet, then BUDGET once the last token is unusable', async () => {
+    const redis = await startRedis();
+    const endpoint = await startEndpoint();
+
+    const { reports } = await runFleet({ endpoint, redis, duration: 9_000, count: STORM_WORKERS, options: { budget: { limit: BUDGET_LIMIT, per: 60_000 } } });
+
+    const codes: Record<string, number> = {};
+    for (const report of reports) for (const [code, n] of Object.entries(report!.failureCodes)) codes[code] = (codes[code] ?? 0) + n;
+    const budget = reports.reduce((sum, r) => ({ warning: sum.warning + r!.budgetEvents.warning, exhausted: sum.exhausted + r!.budgetEvents.exhausted }), { warning: 0, exhausted: 0 });
+    console.log(`[fleet] budget ${BUDGET_LIMIT}/min: ${endpoint.requests.length} token requests, failures by code ${JSON.stringify(codes)}, budget events ${JSON.stringify(budget)}`);
+    expect(endpoint.requests).toHaveLength(BUDGET_LIMIT);
+    // Only BUDGET refusals, and only once the last token was spent (5 rotations of ~1.4 s, then 1.8 s of use).
+    expect(Object.keys(codes)).toEqual(['BUDGET']);
+    expect(budget.warning).toBeGreaterThanOrEqual(1);
+    expect(budget.exhausted).toBeGreaterThanOrEqual(1);
+    const last = `fleet-tok-${BUDGET_LIMIT}`;
+    expect(reports.every((r) => r!.tokens.includes(last))).toBe(true);
+  }, STORM_TEST_TIMEOUT);
 });
