@@ -38,7 +38,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   protocol: ['protocol', 'util', 'errors', 'token'],
   cache: ['cache', 'util', 'errors', 'token'],
   acquire: ['acquire', 'cache', 'protocol', 'util', 'errors', 'token', 'store'],
-  fetch: ['fetch', 'protocol', 'util', 'errors', 'token', 'options'],
+  fetch: ['fetch', 'protocol', 'util', 'errors', 'token', 'options', 'call-options'],
   resources: ['resources', 'fetch', 'protocol', 'util', 'errors', 'token', 'options'],
 };
 
