@@ -36,7 +36,9 @@ describe('clientOptions', () => {
   it('an empty variable counts as unset', () => {
     expect(envVar({ A: '' }, 'A')).toBeUndefined();
     const options = clientOptions({}, io({ ...base, M2M_ISSUER: '', M2M_CLIENT_SECRET: '', M2M_SCOPE: '', M2M_AUDIENCE: '', M2M_CLIENT_AUTH: '' }));
-    expect(options).toMatchObject({ issuer: undefined, clientSecret: undefined, scope: undefined, audience: undefined, clientAuth: undefined });
+    expect(options).toMatchObject({ issuer: undefined, scope: undefined, audience: undefined, clientAuth: undefined });
+    // No secret is no key at all: the library refuses a present-but-undefined one.
+    expect('clientSecret' in options).toBe(false);
   });
 
   it('--client-secret-stdin takes the secret without its final line break, and refuses empty input', () => {

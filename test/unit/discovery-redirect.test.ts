@@ -40,7 +40,12 @@ describe('discovery redirects', () => {
     const seen = dotLike('/o/.well-known/openid-configuration/', undefined, status);
 
     expect((await client().getToken()).accessToken).toBe('tok-1');
-    expect(seen.requests).toEqual(['/.well-known/oauth-authorization-server/o', '/o/.well-known/openid-configuration', '/o/.well-known/openid-configuration/']);
+    expect(seen.requests).toEqual([
+      '/.well-known/oauth-authorization-server/o',
+      '/.well-known/openid-configuration/o',
+      '/o/.well-known/openid-configuration',
+      '/o/.well-known/openid-configuration/',
+    ]);
     expect(seen.token).toHaveLength(1);
   });
 
@@ -68,6 +73,7 @@ describe('discovery redirects', () => {
     let hops = 0;
     server.use(
       http.get(`${ORIGIN}/.well-known/oauth-authorization-server/o`, () => new HttpResponse(null, { status: 404 })),
+      http.get(`${ORIGIN}/.well-known/openid-configuration/o`, () => new HttpResponse(null, { status: 404 })),
       http.get(SLASHLESS, () => (hops++, new HttpResponse(null, { status: 302, headers: { location: SLASHLESS } }))),
     );
     const error = await rejectionOf(client().getToken());

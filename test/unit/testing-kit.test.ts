@@ -145,7 +145,8 @@ describe('failure injection', () => {
 
   it('failures apply in order, with their error code and Retry-After', async () => {
     server.failNext({ status: 503, retryAfter: 7 }, { status: 400, error: 'invalid_request' });
-    const client = newClient({ tokenEndpoint: server.tokenEndpoint });
+    // No cooldown after the 503: the next failure must reach the client at once.
+    const client = newClient({ tokenEndpoint: server.tokenEndpoint, cooldown: { max: 0 } });
     expect(await rejectionOf(client.getToken())).toMatchObject({ error: 'temporarily_unavailable', status: 503, retryAfter: 7000 });
     expect(await rejectionOf(client.getToken())).toMatchObject({ error: 'invalid_request', status: 400 });
     await expect(client.getToken()).resolves.toBeDefined();
