@@ -60,10 +60,19 @@ export default defineConfig([
   // they share (the client, zod's parts) lives in shared chunks loaded once, not copied into cli.js.
   {
     ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts', cli: 'src/cli.ts' },
+    entry: {
+      index: 'src/index.ts',
+      redis: 'src/redis.ts',
+      testing: 'src/testing.ts',
+      undici: 'src/undici.ts',
+      axios: 'src/axios.ts',
+      cli: 'src/cli.ts',
+    },
     format: 'esm',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' } },
+    dts: {
+      entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
+    },
     async onSuccess() {
       writeThirdPartyLicenses();
     },
@@ -75,6 +84,8 @@ export default defineConfig([
     entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
     format: 'cjs',
     splitting: true,
-    dts: { entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' } },
+    dts: {
+      entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
+    },
   },
 ]);

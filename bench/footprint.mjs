@@ -14,17 +14,24 @@ const run = promisify(execFile);
  */
 export async function installPacked(root) {
   const scratch = mkdtempSync(join(tmpdir(), 'm2m-token-bench-'));
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: root, maxBuffer: 1 << 24 });
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], {
+    cwd: root,
+    maxBuffer: 1 << 24,
+  });
   const [{ filename, unpackedSize, size, files }] = JSON.parse(stdout);
   if (!files.some((f) => f.path === 'dist/index.js')) {
     rmSync(scratch, { recursive: true, force: true });
     throw new Error('the packed package has no dist/index.js (was dist/ cleaned by another build meanwhile?)');
   }
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline', '--no-package-lock', join(scratch, filename)], {
-    cwd: scratch,
-    maxBuffer: 1 << 24,
-  });
+  await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--prefer-offline', '--no-package-lock', join(scratch, filename)],
+    {
+      cwd: scratch,
+      maxBuffer: 1 << 24,
+    },
+  );
   return { scratch, tarball: { filename, size, unpackedSize } };
 }
 
@@ -100,7 +107,8 @@ export async function importTime(specifiers, cwd) {
   try {
     parsed = JSON.parse(stdout);
   } catch {}
-  if (!Number.isFinite(parsed?.ms) || !Number.isFinite(parsed?.cpuMs)) throw new Error(`import of ${specifiers.join(', ')} printed ${stdout}`);
+  if (!Number.isFinite(parsed?.ms) || !Number.isFinite(parsed?.cpuMs))
+    throw new Error(`import of ${specifiers.join(', ')} printed ${stdout}`);
   return { ms: parsed.ms, cpuMs: parsed.cpuMs, processMs };
 }
 
@@ -129,7 +137,11 @@ export async function classicZodVariant(scratch) {
  * relative imports, with their total size, and how many of them are zod locales.
  */
 export async function moduleGraph(specifier, cwd) {
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `process.stdout.write(import.meta.resolve(${JSON.stringify(specifier)}))`], { cwd });
+  const { stdout } = await run(
+    process.execPath,
+    ['--input-type=module', '-e', `process.stdout.write(import.meta.resolve(${JSON.stringify(specifier)}))`],
+    { cwd },
+  );
   const entry = fileURLToPath(stdout);
   const seen = new Set();
   const stack = [entry];
@@ -138,7 +150,8 @@ export async function moduleGraph(specifier, cwd) {
     if (seen.has(file)) continue;
     seen.add(file);
     const source = readFileSync(file, 'utf8');
-    for (const m of source.matchAll(/(?:^|[\s;}])(?:import|export)\s[^;]*?from\s*["'](\.[^"']+)["']/g)) stack.push(resolvePath(dirname(file), m[1]));
+    for (const m of source.matchAll(/(?:^|[\s;}])(?:import|export)\s[^;]*?from\s*["'](\.[^"']+)["']/g))
+      stack.push(resolvePath(dirname(file), m[1]));
     for (const m of source.matchAll(/(?:^|[\s;])import\s*["'](\.[^"']+)["']/g)) stack.push(resolvePath(dirname(file), m[1]));
   }
   let bytes = 0;

@@ -19,13 +19,17 @@ const fmt = (x, digits = 3) => {
 };
 const range = (s, unit = '', digits = 3) => `${fmt(s.median, digits)}${unit} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 const ratio = (x) => `${x.toFixed(x >= 100 ? 0 : 2)}×`;
-const bytes = (b) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
+const _bytes = (b) => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
 const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
 const code = (s) => `\`${s}\``;
 /** A markdown table; `align` has one letter per column, l or r (default: first left, others right). */
 const table = (head, rows, align = `l${'r'.repeat(head.length - 1)}`) =>
-  [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (align[i] === 'r' ? '---:' : '---')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (align[i] === 'r' ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 const naRow = (subject, scenario, width) => [subject.name, `n/a: ${subject.na[scenario]}`, ...Array(width - 2).fill('')];
 
 /** The subjects of a scenario's table: those measured, and the peers that cannot do it (with why). */
@@ -42,26 +46,61 @@ export function evaluateTargets(r) {
   if (r.a?.[m]) {
     const x = r.a[m].ratio.median;
     const cpu = r.a[m].cpuRatio ? `; CPU time ${ratio(r.a[m].cpuRatio.median)}` : '';
-    out.push({ id: 'a', goal: `cached \`getToken()\` within ${TARGET.cachedRatio}× the async baseline`, measured: `${ratio(x)} (${fmt(r.a[m].nsPerOp.median)} ns vs ${fmt(r.a.baseline.nsPerOp.median)} ns${cpu})`, met: x <= TARGET.cachedRatio });
+    out.push({
+      id: 'a',
+      goal: `cached \`getToken()\` within ${TARGET.cachedRatio}× the async baseline`,
+      measured: `${ratio(x)} (${fmt(r.a[m].nsPerOp.median)} ns vs ${fmt(r.a.baseline.nsPerOp.median)} ns${cpu})`,
+      met: x <= TARGET.cachedRatio,
+    });
   }
   if (r.b?.[m]) {
     const req = r.b[m].requests;
-    out.push({ id: 'b', goal: 'exactly 1 token request for 1000 concurrent cold callers', measured: `${req.values.join(', ')} request(s) in ${req.values.length} rounds`, met: req.values.every((v) => v === 1) && r.b[m].failed.max === 0 });
+    out.push({
+      id: 'b',
+      goal: 'exactly 1 token request for 1000 concurrent cold callers',
+      measured: `${req.values.join(', ')} request(s) in ${req.values.length} rounds`,
+      met: req.values.every((v) => v === 1) && r.b[m].failed.max === 0,
+    });
   }
   if (r.c?.[m]) {
     const c = r.c[m];
-    out.push({ id: 'c', goal: 'rotation: max latency under 2 ms', measured: `max ${fmt(c.max)} ms (p99 ${fmt(c.p99)} ms)`, met: c.max < 2 });
-    out.push({ id: 'c', goal: 'rotation: zero expired tokens handed out', measured: `${c.expired} expired`, met: c.expired === 0 && c.failed === 0 });
-    out.push({ id: 'c', goal: 'rotation: token requests = rotations', measured: `${c.requests} requests, ${c.rotations} rotations`, met: c.requests === c.rotations });
+    out.push({
+      id: 'c',
+      goal: 'rotation: max latency under 2 ms',
+      measured: `max ${fmt(c.max)} ms (p99 ${fmt(c.p99)} ms)`,
+      met: c.max < 2,
+    });
+    out.push({
+      id: 'c',
+      goal: 'rotation: zero expired tokens handed out',
+      measured: `${c.expired} expired`,
+      met: c.expired === 0 && c.failed === 0,
+    });
+    out.push({
+      id: 'c',
+      goal: 'rotation: token requests = rotations',
+      measured: `${c.requests} requests, ${c.rotations} rotations`,
+      met: c.requests === c.rotations,
+    });
   }
   if (r.d?.[m]) {
     const x = r.d[m].ratio.median;
     const cpu = r.d[m].cpuRatio ? `; client CPU per request ${ratio(r.d[m].cpuRatio.median)}` : '';
-    out.push({ id: 'd', goal: `authorized requests/s at least ${TARGET.fetchRatio}× bare fetch`, measured: `${ratio(x)} (${fmt(r.d[m].rps.median)} vs ${fmt(r.d['bare fetch'].rps.median)} req/s${cpu})`, met: x >= TARGET.fetchRatio });
+    out.push({
+      id: 'd',
+      goal: `authorized requests/s at least ${TARGET.fetchRatio}× bare fetch`,
+      measured: `${ratio(x)} (${fmt(r.d[m].rps.median)} vs ${fmt(r.d['bare fetch'].rps.median)} req/s${cpu})`,
+      met: x >= TARGET.fetchRatio,
+    });
   }
   if (r.e?.[m]) {
     const e = r.e[m];
-    out.push({ id: 'e', goal: '503, 503, 200: the first call succeeds', measured: `${e.succeeded}/${e.rounds} succeeded, ${fmt(e.ms.median)} ms, ${e.requests.median} requests`, met: e.succeeded === e.rounds });
+    out.push({
+      id: 'e',
+      goal: '503, 503, 200: the first call succeeds',
+      measured: `${e.succeeded}/${e.rounds} succeeded, ${fmt(e.ms.median)} ms, ${e.requests.median} requests`,
+      met: e.succeeded === e.rounds,
+    });
   }
   if (r.f?.imports?.[m]) {
     const cpu = r.f.cpuAboveEmpty?.[m]?.median;
@@ -70,7 +109,10 @@ export function evaluateTargets(r) {
     out.push({
       id: 'f',
       goal: `cold \`import('m2m-token')\`: at most ${TARGET.importAboveEmptyMs} ms above an empty Node.js script (process CPU time)`,
-      measured: cpu === undefined ? `${fmt(inProcess)} ms in the process` : `${signed(cpu)} ms CPU (wall time of the process ${signed(wall)} ms; the import timed in the process ${fmt(inProcess)} ms)`,
+      measured:
+        cpu === undefined
+          ? `${fmt(inProcess)} ms in the process`
+          : `${signed(cpu)} ms CPU (wall time of the process ${signed(wall)} ms; the import timed in the process ${fmt(inProcess)} ms)`,
       met: (cpu ?? inProcess) <= TARGET.importAboveEmptyMs,
     });
     const fp = r.f.footprint[m];
@@ -106,7 +148,10 @@ function tableA(r) {
     const cpu = x.cpuNsPerOp ? [range(x.cpuNsPerOp), ratio(x.cpuRatio.median)] : ['–', '–'];
     return [s.name, range(x.nsPerOp), ratio(x.ratio.median), ...cpu, fmt(x.opsPerRound.median)];
   });
-  return table(['Subject', 'ns per awaited call, median (min–max)', '× baseline', 'CPU ns per call', 'CPU × baseline', 'calls per round'], rows);
+  return table(
+    ['Subject', 'ns per awaited call, median (min–max)', '× baseline', 'CPU ns per call', 'CPU × baseline', 'calls per round'],
+    rows,
+  );
 }
 
 function tableB(r) {
@@ -123,7 +168,15 @@ function tableC(r) {
   const rows = subjectsOf(r, 'c').map((s) => {
     const x = r.c[s.name];
     if (!x) return naRow(s, 'c', 7);
-    return [s.name, `${fmt(x.p50)} ms`, `${fmt(x.p99)} ms`, `${fmt(x.max)} ms`, fmt(x.requests), fmt(x.rotations), x.failed ? `${x.expired} (+${x.failed} failed)` : fmt(x.expired)];
+    return [
+      s.name,
+      `${fmt(x.p50)} ms`,
+      `${fmt(x.p99)} ms`,
+      `${fmt(x.max)} ms`,
+      fmt(x.requests),
+      fmt(x.rotations),
+      x.failed ? `${x.expired} (+${x.failed} failed)` : fmt(x.expired),
+    ];
   });
   return table(['Subject', 'p50', 'p99', 'max', 'token requests', 'rotations', 'expired tokens handed out'], rows);
 }
@@ -133,9 +186,18 @@ function tableD(r) {
     const x = r.d[s.name];
     if (!x) return naRow(s, 'd', 6);
     const cpu = x.cpuUsPerRequest ? [range(x.cpuUsPerRequest, ' µs'), ratio(x.cpuRatio.median)] : ['–', '–'];
-    return [s.floor && s.name !== 'bare fetch' ? `${s.name} *(reference)*` : s.name, range(x.rps), ratio(x.ratio.median), ...cpu, x.failures ? `${x.failures} (${x.error ?? 'non-200'})` : '0'];
+    return [
+      s.floor && s.name !== 'bare fetch' ? `${s.name} *(reference)*` : s.name,
+      range(x.rps),
+      ratio(x.ratio.median),
+      ...cpu,
+      x.failures ? `${x.failures} (${x.error ?? 'non-200'})` : '0',
+    ];
   });
-  return table(['Subject', 'authorized requests/s, median (min–max)', '× bare fetch', 'client CPU per request', 'CPU × bare fetch', 'failed'], rows);
+  return table(
+    ['Subject', 'authorized requests/s, median (min–max)', '× bare fetch', 'client CPU per request', 'CPU × bare fetch', 'failed'],
+    rows,
+  );
 }
 
 function tableE(r) {
@@ -156,12 +218,40 @@ function tableF(r) {
       const above = r.f.aboveEmpty?.[s.name];
       const fp = r.f.footprint[s.name];
       const cpu = r.f.cpuAboveEmpty?.[s.name];
-      return [`${s.name} (${s.packages.map(code).join(' + ')})`, cpu ? range(cpu, ' ms') : '–', above ? range(above, ' ms') : '–', range(imp, ' ms'), `${kib(fp.bytes)}`, fmt(fp.count), fmt(fp.files)];
+      return [
+        `${s.name} (${s.packages.map(code).join(' + ')})`,
+        cpu ? range(cpu, ' ms') : '–',
+        above ? range(above, ' ms') : '–',
+        range(imp, ' ms'),
+        `${kib(fp.bytes)}`,
+        fmt(fp.count),
+        fmt(fp.files),
+      ];
     });
   const empty = r.f.processMs?.['empty script'];
   const emptyCpu = r.f.cpuMs?.['empty script'];
-  if (empty) rows.push(['*empty script (the floor)*', emptyCpu ? `${fmt(emptyCpu.median)} ms CPU per process` : '–', `${fmt(empty.median)} ms per process`, '–', '–', '–', '–']);
-  return table(['Package (what is imported)', 'CPU time above an empty script, median (min–max)', 'wall time above an empty script', 'import timed in the process', 'installed with its dependencies', 'packages', 'files'], rows);
+  if (empty)
+    rows.push([
+      '*empty script (the floor)*',
+      emptyCpu ? `${fmt(emptyCpu.median)} ms CPU per process` : '–',
+      `${fmt(empty.median)} ms per process`,
+      '–',
+      '–',
+      '–',
+      '–',
+    ]);
+  return table(
+    [
+      'Package (what is imported)',
+      'CPU time above an empty script, median (min–max)',
+      'wall time above an empty script',
+      'import timed in the process',
+      'installed with its dependencies',
+      'packages',
+      'files',
+    ],
+    rows,
+  );
 }
 
 function tableG(r) {
@@ -180,7 +270,18 @@ function tableG(r) {
         range(x.second, ' ms'),
       ];
     });
-  return table(['Subject', 'first token: client CPU', 'second token request: client CPU', 'CPU, first − second', 'the same beyond bare fetch’s', 'first: wall', 'second: wall'], rows);
+  return table(
+    [
+      'Subject',
+      'first token: client CPU',
+      'second token request: client CPU',
+      'CPU, first − second',
+      'the same beyond bare fetch’s',
+      'first: wall',
+      'second: wall',
+    ],
+    rows,
+  );
 }
 
 function tableDist(r) {
@@ -262,7 +363,10 @@ function m2mNotes(r) {
   if (c) {
     // The slowest calls, and whether each started a refresh: a token request reached the server within
     // 10 ms after the call began.
-    const slowest = [...c.series].filter((s) => s[2] !== -1).sort((a, b) => b[1] - a[1]).slice(0, c.requests);
+    const slowest = [...c.series]
+      .filter((s) => s[2] !== -1)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, c.requests);
     const starters = slowest.filter(([t]) => c.requestsAt.some((q) => q >= t && q - t <= 10)).length;
     notes.push(
       `- **m2m-token** starts one background refresh once 80% of a token's usable life has passed (less up to 5% jitter) and keeps handing out the current token, so no caller waits for the token endpoint. Its ${slowest.length} slowest calls in (c) (${slowest.map((s) => `${fmt(s[1])} ms`).join(', ')}) ${
@@ -303,7 +407,9 @@ export function renderDocs(r) {
   const m = r.meta;
   const cfg = m.config;
   const version = `${m.m2mToken.version} (${m.m2mToken.commit}${m.m2mToken.dirty ? ', with uncommitted changes' : ''})`;
-  const peerList = Object.entries(m.peers).map(([n, v]) => `${code(`${n}@${v}`)}`).join(', ');
+  const peerList = Object.entries(m.peers)
+    .map(([n, v]) => `${code(`${n}@${v}`)}`)
+    .join(', ');
   const missed = r.targets.filter((t) => !t.met);
   return `# Benchmarks
 
@@ -390,7 +496,9 @@ ${r.f.dist ? `\nm2m-token's JavaScript${r.f.dist.maps ? ' and source maps' : ''}
 \`zod/mini\` against classic \`zod\`, imported on their own from the \`zod\` package${r.f.footprint['m2m-token'].packages.some((p) => p.name === 'zod') ? '' : ' (m2m-token bundles what it uses of `zod/mini` instead)'}:
 
 ${tableZod(r)}
-${r.g ? `
+${
+  r.g
+    ? `
 ### (g) First token of a process
 
 A fresh client process per subject and round (${cfg.g.rounds} rounds): the package is imported and a client
@@ -401,7 +509,9 @@ is a form POST to the token endpoint with \`fetch()\` and its JSON read: Node.js
 machinery on the first request, so that part of the difference is every client's.
 
 ${tableG(r)}
-` : ''}
+`
+    : ''
+}
 ## Why each client behaves as it does
 
 What the figures above come from, read from each peer's source at the versions listed:
@@ -514,13 +624,17 @@ export function renderRotationSvg(r) {
     const y0 = top + i * (panelH + gap) + 18;
     const color = COLORS[i % COLORS.length];
     out.push(`<text x="${left}" y="${y0 - 6}" font-weight="bold" fill="${color}">${esc(name)}</text>`);
-    out.push(`<text x="${W - right}" y="${y0 - 6}" text-anchor="end" fill="#444">p50 ${fmt(c.p50)} ms · p99 ${fmt(c.p99)} ms · max ${fmt(c.max)} ms · ${c.requests} requests · ${c.expired} expired</text>`);
+    out.push(
+      `<text x="${W - right}" y="${y0 - 6}" text-anchor="end" fill="#444">p50 ${fmt(c.p50)} ms · p99 ${fmt(c.p99)} ms · max ${fmt(c.max)} ms · ${c.requests} requests · ${c.expired} expired</text>`,
+    );
     out.push(`<rect x="${left}" y="${y0}" width="${plotW}" height="${panelH}" fill="#fafafa" stroke="#ccc"/>`);
     for (let e = Math.log10(yMin); e <= Math.log10(yMax); e++) {
       const v = 10 ** e;
       const yy = y(v, y0).toFixed(1);
       out.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="#e4e4e4"/>`);
-      out.push(`<text x="${left - 6}" y="${(+yy + 4).toFixed(1)}" text-anchor="end" fill="#666" font-size="10">${v >= 1000 ? `${v / 1000} s` : `${v} ms`}</text>`);
+      out.push(
+        `<text x="${left - 6}" y="${(+yy + 4).toFixed(1)}" text-anchor="end" fill="#666" font-size="10">${v >= 1000 ? `${v / 1000} s` : `${v} ms`}</text>`,
+      );
     }
     const two = y(2, y0).toFixed(1);
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${two}" y2="${two}" stroke="#888" stroke-dasharray="4 3"/>`);

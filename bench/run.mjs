@@ -102,7 +102,13 @@ async function certificate() {
     notAfterDate: new Date(Date.now() + 24 * 3600 * 1000),
     extensions: [
       { name: 'basicConstraints', cA: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
     ],
   });
   // Only the certificate is written (for NODE_EXTRA_CA_CERTS), to a temporary directory removed at the
@@ -217,7 +223,9 @@ async function scenarioC(workers) {
       series: run.samples.map((s) => [s[0], s[1], s[2], s[3]]),
       requestsAt: inWindow.map(([t]) => +(t - run.windowStart).toFixed(1)),
     };
-    log(`    ${n}: p50 ${result[n].p50?.toFixed(3)} ms, max ${result[n].max?.toFixed(2)} ms, ${result[n].requests} requests, ${result[n].rotations} rotations, ${result[n].expired} expired`);
+    log(
+      `    ${n}: p50 ${result[n].p50?.toFixed(3)} ms, max ${result[n].max?.toFixed(2)} ms, ${result[n].requests} requests, ${result[n].rotations} rotations, ${result[n].expired} expired`,
+    );
   }
   return result;
 }
@@ -244,7 +252,14 @@ async function scenarioD(workers, http) {
     const failures = perRound[n].reduce((s, x) => s + x.failures, 0);
     const cpu = perRound[n].map((x) => x.cpuUsPerRequest);
     const cpuRatio = perRound[n].map((x, r) => x.cpuUsPerRequest / perRound['bare fetch'][r].cpuUsPerRequest);
-    result[n] = { rps: summary(rps), ratio: summary(ratio), cpuUsPerRequest: summary(cpu), cpuRatio: summary(cpuRatio), failures, error: perRound[n].find((x) => x.error)?.error };
+    result[n] = {
+      rps: summary(rps),
+      ratio: summary(ratio),
+      cpuUsPerRequest: summary(cpu),
+      cpuRatio: summary(cpuRatio),
+      failures,
+      error: perRound[n].find((x) => x.error)?.error,
+    };
   }
   return { bySubject: result, server: { ok: stats.resourceOk, rejected: stats.resourceRejected } };
 }
@@ -304,7 +319,9 @@ async function scenarioG(withWorkers) {
   const floor = perRound['bare fetch'];
   for (const n of names) {
     if (n === 'bare fetch') continue;
-    result[n].beyondFetchCpu = summary(perRound[n].map((x, r) => x.first.cpuMs - x.second.cpuMs - (floor[r].first.cpuMs - floor[r].second.cpuMs)));
+    result[n].beyondFetchCpu = summary(
+      perRound[n].map((x, r) => x.first.cpuMs - x.second.cpuMs - (floor[r].first.cpuMs - floor[r].second.cpuMs)),
+    );
   }
   return result;
 }
@@ -340,10 +357,14 @@ async function scenarioF() {
   for (let r = 0; r < rounds; r++) for (const t of rotate(all, r)) times[t.name].push(await importTime(t.specifiers, t.cwd));
   // In-process import time, and the whole process above the empty script of the same round.
   const imports = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.ms))]));
-  const aboveEmpty = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.processMs - times[empty.name][r].processMs))]));
+  const aboveEmpty = Object.fromEntries(
+    all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.processMs - times[empty.name][r].processMs))]),
+  );
   const processMs = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.processMs))]));
   // The same in CPU time, which the machine's other work disturbs far less than wall time.
-  const cpuAboveEmpty = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.cpuMs - times[empty.name][r].cpuMs))]));
+  const cpuAboveEmpty = Object.fromEntries(
+    all.map((t) => [t.name, summary(times[t.name].map((x, r) => x.cpuMs - times[empty.name][r].cpuMs))]),
+  );
   const cpuMs = Object.fromEntries(all.map((t) => [t.name, summary(times[t.name].map((x) => x.cpuMs))]));
   const modules = { 'zod/mini': await moduleGraph('zod/mini', zodCwd), zod: await moduleGraph('zod', zodCwd) };
   return { tarball, imports, aboveEmpty, processMs, cpuAboveEmpty, cpuMs, footprint, modules, dist: distSizes(scratch) };

@@ -36,7 +36,12 @@ function readBody(req) {
 
 function json(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -44,7 +49,10 @@ function json(res, status, body, headers = {}) {
 function authenticated(req, form) {
   const header = req.headers.authorization;
   if (header?.startsWith('Basic ')) {
-    const [id, secret] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
+    const [id, secret] = Buffer.from(header.slice(6), 'base64')
+      .toString('utf8')
+      .split(':')
+      .map((s) => decodeURIComponent(s.replace(/\+/g, ' ')));
     return id === CLIENT_ID && secret === CLIENT_SECRET;
   }
   return form.get('client_id') === CLIENT_ID && form.get('client_secret') === CLIENT_SECRET;
@@ -71,7 +79,13 @@ async function token(req, res) {
     const expiresAt = Math.floor(Date.now() + lifetime * 1000);
     const value = `bench.${++issued}.${expiresAt}`;
     entry[1] = issued;
-    json(res, 200, { access_token: value, token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, scope: form.get('scope') ?? undefined });
+    json(res, 200, {
+      access_token: value,
+      token_type: 'Bearer',
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
+      scope: form.get('scope') ?? undefined,
+    });
   };
   if (delay > 0) setTimeout(respond, delay);
   else respond();
@@ -87,7 +101,7 @@ function resource(req, res) {
   json(res, 200, { ok: true, items: [1, 2, 3] });
 }
 
-function metadata(req, res, origin, path) {
+function metadata(_req, res, origin, path) {
   const issuer = `${origin}${path}`;
   json(res, 200, {
     issuer,
@@ -129,7 +143,10 @@ process.on('message', async (message) => {
       let httpPort;
       let httpsPort;
       const http = createHttpServer(handler(() => `http://127.0.0.1:${httpPort}`));
-      const https = createHttpsServer({ key: message.tls.key, cert: message.tls.cert }, handler(() => `https://127.0.0.1:${httpsPort}`));
+      const https = createHttpsServer(
+        { key: message.tls.key, cert: message.tls.cert },
+        handler(() => `https://127.0.0.1:${httpsPort}`),
+      );
       servers.push(http, https);
       httpPort = await listen(http);
       httpsPort = await listen(https);

@@ -33,7 +33,8 @@ export const SUBJECTS = [
   {
     name: 'bare fetch',
     packages: [],
-    usage: "`fetch(url, { headers: { authorization: 'Bearer ' + token } })` with one token fetched by hand beforehand: the floor for an authorized request.",
+    usage:
+      "`fetch(url, { headers: { authorization: 'Bearer ' + token } })` with one token fetched by hand beforehand: the floor for an authorized request.",
     na: { a: 'no token API', b: 'no token API', c: 'no token API', e: 'no token API', f: 'built into Node.js' },
     // In (g) it stands for the floor of a token request: a POST with `fetch()` and its JSON read.
     floor: true,
@@ -82,7 +83,8 @@ export const SUBJECTS = [
   {
     name: 'axios (fixed header)',
     packages: ['axios'],
-    usage: '`axios.create({ headers: { Authorization } })` with one token fetched by hand: the floor for an axios request, to read axios-oauth-client by.',
+    usage:
+      '`axios.create({ headers: { Authorization } })` with one token fetched by hand: the floor for an axios request, to read axios-oauth-client by.',
     na: { a: 'no token API', b: 'no token API', c: 'no token API', e: 'no token API', f: 'see axios-oauth-client', g: 'no token API' },
     floor: true,
   },
@@ -93,7 +95,12 @@ export async function tokenByHand(ctx) {
   const res = await fetch(`${ctx.http}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: ctx.clientId, client_secret: ctx.clientSecret, scope: ctx.scope }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: ctx.clientId,
+      client_secret: ctx.clientSecret,
+      scope: ctx.scope,
+    }),
   });
   if (!res.ok) throw new Error(`token by hand: HTTP ${res.status}`);
   return (await res.json()).access_token;

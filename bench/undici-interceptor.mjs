@@ -38,13 +38,21 @@ if (process.argv[2] === '--server') {
   const child = fork(import.meta.filename, ['--server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [port] = await once(child, 'message');
   const origin = `http://127.0.0.1:${port}`;
-  const client = new ClientCredentialsClient({ tokenEndpoint: `${origin}/token`, clientId: 'bench', clientSecret: 'bench-secret', allowInsecureHttp: true });
+  const client = new ClientCredentialsClient({
+    tokenEndpoint: `${origin}/token`,
+    clientId: 'bench',
+    clientSecret: 'bench-secret',
+    allowInsecureHttp: true,
+  });
   const agent = () => new Agent({ connections: CONCURRENCY });
   const fixed = { authorization: 'Bearer bench-token' };
   // The middle subject isolates what Dispatcher.compose() itself costs (undici wraps every handler).
   const subjects = {
     'fixed header': { dispatcher: agent(), headers: fixed },
-    'fixed header, composed (no-op interceptor)': { dispatcher: agent().compose((dispatch) => (opts, handler) => dispatch(opts, handler)), headers: fixed },
+    'fixed header, composed (no-op interceptor)': {
+      dispatcher: agent().compose((dispatch) => (opts, handler) => dispatch(opts, handler)),
+      headers: fixed,
+    },
     'm2m-token/undici': { dispatcher: agent().compose(authorize(client, { origins: [origin] })), headers: {} },
   };
 

@@ -27,7 +27,9 @@ function withTimeout(promise, ms, what) {
 function describe(error) {
   const code = error?.code ?? error?.errorCode ?? error?.name;
   const status = error?.status ?? error?.response?.status ?? error?.output?.statusCode ?? error?.httpStatus;
-  const message = String(error?.message ?? error).split('\n')[0].slice(0, 160);
+  const message = String(error?.message ?? error)
+    .split('\n')[0]
+    .slice(0, 160);
   return [code, status && `HTTP ${status}`, message].filter(Boolean).join(': ');
 }
 
@@ -114,7 +116,13 @@ const steps = {
       const record = (token, error) => {
         const end = now();
         const at = Date.now();
-        samples[i] = [+(start - t0).toFixed(3), +(end - start).toFixed(4), token === undefined ? -1 : expiryOf(token) <= at ? 1 : 0, token ? Number(token.split('.')[1]) : -1, error];
+        samples[i] = [
+          +(start - t0).toFixed(3),
+          +(end - start).toFixed(4),
+          token === undefined ? -1 : expiryOf(token) <= at ? 1 : 0,
+          token ? Number(token.split('.')[1]) : -1,
+          error,
+        ];
         if (--pending === 0) allDone?.();
       };
       instance.token().then(

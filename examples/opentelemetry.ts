@@ -41,7 +41,10 @@ function instrument(
   client: ClientCredentialsClient,
   { meter = metrics.getMeter('m2m-token'), tracer = trace.getTracer('m2m-token') }: { meter?: Meter; tracer?: Tracer } = {},
 ): () => void {
-  const tokens = meter.createCounter('m2m_token.tokens', { description: 'Access tokens acquired from the token endpoint', unit: '{token}' });
+  const tokens = meter.createCounter('m2m_token.tokens', {
+    description: 'Access tokens acquired from the token endpoint',
+    unit: '{token}',
+  });
   const retries = meter.createCounter('m2m_token.retries', { description: 'Requests retried after a transient failure', unit: '{retry}' });
   const errors = meter.createCounter('m2m_token.errors', { description: 'Operations that failed after any retries', unit: '{error}' });
   const revocations = meter.createCounter('m2m_token.revocations', { description: 'Revocations, by outcome', unit: '{token}' });
@@ -71,7 +74,12 @@ function instrument(
       });
     }),
     client.on('error', (e) => {
-      const attributes = { 'm2m_token.client_id': e.clientId, 'm2m_token.operation': e.operation, 'error.type': e.error.code, 'm2m_token.background': e.background };
+      const attributes = {
+        'm2m_token.client_id': e.clientId,
+        'm2m_token.operation': e.operation,
+        'error.type': e.error.code,
+        'm2m_token.background': e.background,
+      };
       errors.add(1, attributes);
       const span = tracer.startSpan(`m2m-token ${e.operation} failed`, { kind: SpanKind.CLIENT, attributes });
       span.recordException({ name: e.error.name, message: e.error.message });
@@ -79,7 +87,11 @@ function instrument(
       span.end();
     }),
     client.on('revoke', (e) => {
-      revocations.add(1, { 'm2m_token.client_id': e.clientId, 'm2m_token.ok': e.ok, ...(e.error === undefined ? {} : { 'error.type': e.error.code }) });
+      revocations.add(1, {
+        'm2m_token.client_id': e.clientId,
+        'm2m_token.ok': e.ok,
+        ...(e.error === undefined ? {} : { 'error.type': e.error.code }),
+      });
     }),
   ];
   return () => {

@@ -42,20 +42,44 @@ try {
   await check('ships only dist, README, LICENSE, CHANGELOG and package.json', () => {
     const stray = shipped.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p));
     if (stray.length) throw new Error(`unexpected files: ${stray.join(', ')}`);
-    const missing = ['README.md', 'LICENSE', 'CHANGELOG.md', 'dist/THIRD-PARTY-LICENSES.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts'].filter((p) => !shipped.includes(p));
+    const missing = [
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      'dist/THIRD-PARTY-LICENSES.md',
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+      'dist/testing.js',
+      'dist/testing.cjs',
+      'dist/testing.d.ts',
+      'dist/testing.d.cts',
+    ].filter((p) => !shipped.includes(p));
     if (missing.length) throw new Error(`missing files: ${missing.join(', ')}`);
   });
 
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
   const devVersion = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
   // The optional peers the m2m-token/undici and m2m-token/axios entries work with.
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(scratch, filename), 'typescript@5', '@types/node@20', `undici@${devVersion('undici')}`, `axios@${devVersion('axios')}`]);
+  run('npm', [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--ignore-scripts',
+    join(scratch, filename),
+    'typescript@5',
+    '@types/node@20',
+    `undici@${devVersion('undici')}`,
+    `axios@${devVersion('axios')}`,
+  ]);
 
   const installed = join(scratch, 'node_modules', 'm2m-token');
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
   await check('the packed package.json has no runtime dependencies (zod and p-retry are bundled)', () => {
     for (const field of ['dependencies', 'optionalDependencies', 'bundleDependencies', 'bundledDependencies']) {
-      if (manifest[field] !== undefined && Object.keys(manifest[field]).length > 0) throw new Error(`${field}: ${JSON.stringify(manifest[field])}`);
+      if (manifest[field] !== undefined && Object.keys(manifest[field]).length > 0)
+        throw new Error(`${field}: ${JSON.stringify(manifest[field])}`);
     }
     const peers = Object.keys(manifest.peerDependencies ?? {});
     const required = peers.filter((p) => !manifest.peerDependenciesMeta?.[p]?.optional);
@@ -64,7 +88,9 @@ try {
 
   await check('the licences of the bundled packages are shipped', () => {
     const notices = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.md'), 'utf8');
-    const missing = ['zod', 'p-retry', 'is-network-error'].filter((name) => !new RegExp(`^## ${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)\\n\\nMIT License`, 'm').test(notices));
+    const missing = ['zod', 'p-retry', 'is-network-error'].filter(
+      (name) => !new RegExp(`^## ${name}@\\d+\\.\\d+\\.\\d+ \\(MIT\\)\\n\\nMIT License`, 'm').test(notices),
+    );
     if (missing.length) throw new Error(`no licence for ${missing.join(', ')}`);
   });
 
@@ -91,7 +117,9 @@ try {
   });
 
   await check('no packed file loads axios: only users of m2m-token/axios bring it, and that entry uses their instance', () => {
-    const loading = code.filter((p) => /(?:from\s*["']axios["']|(?:require|import)\s*\(\s*["']axios["']\s*\))/.test(readFileSync(join(installed, p), 'utf8')));
+    const loading = code.filter((p) =>
+      /(?:from\s*["']axios["']|(?:require|import)\s*\(\s*["']axios["']\s*\))/.test(readFileSync(join(installed, p), 'utf8')),
+    );
     if (loading.length) throw new Error(`imports axios: ${loading.join(', ')}`);
   });
 
@@ -112,13 +140,16 @@ try {
     const definesClient = (source) => /\b(?:class ClientCredentialsClient\b|ClientCredentialsClient = class\b)/.test(source);
     const cli = readFileSync(join(installed, bin), 'utf8');
     if (definesClient(cli)) throw new Error(`${bin} defines ClientCredentialsClient itself`);
-    const library = readdirSync(join(installed, 'dist')).filter((f) => /\.js$/.test(f) && definesClient(readFileSync(join(installed, 'dist', f), 'utf8')));
-    if (library.length !== 1) throw new Error(`ClientCredentialsClient is defined in ${library.length} ES module files: ${library.join(', ')}`);
+    const library = readdirSync(join(installed, 'dist')).filter(
+      (f) => /\.js$/.test(f) && definesClient(readFileSync(join(installed, 'dist', f), 'utf8')),
+    );
+    if (library.length !== 1)
+      throw new Error(`ClientCredentialsClient is defined in ${library.length} ES module files: ${library.join(', ')}`);
     const help = run(join(scratch, 'node_modules', '.bin', 'm2m-token'), ['--help']);
     if (!help.includes('Usage: m2m-token')) throw new Error(`--help printed ${JSON.stringify(help.slice(0, 200))}`);
   });
 
-  const use = (mod) => `
+  const use = (_mod) => `
     const client = new mod.ClientCredentialsClient({ tokenEndpoint: process.env.ENDPOINT, clientId: 'c', clientSecret: 's' });
     const token = await client.getToken();
     if (token.accessToken !== 'packed-token' || token.tokenType !== 'Bearer') throw new Error('wrong token');
@@ -188,11 +219,27 @@ export async function f(): Promise<string> {
 }
 `,
   );
-  for (const [resolution, module] of [['node16', 'node16'], ['bundler', 'esnext']]) {
+  for (const [resolution, module] of [
+    ['node16', 'node16'],
+    ['bundler', 'esnext'],
+  ]) {
     for (const type of resolution === 'node16' ? ['module', 'commonjs'] : ['module']) {
       await check(`TypeScript resolves the types (moduleResolution ${resolution}, ${type})`, () => {
         writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type }));
-        run(join(scratch, 'node_modules/.bin/tsc'), ['--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--lib', 'es2022,esnext.disposable,dom', '--module', module, '--moduleResolution', resolution, 'consumer.ts']);
+        run(join(scratch, 'node_modules/.bin/tsc'), [
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--types',
+          'node',
+          '--lib',
+          'es2022,esnext.disposable,dom',
+          '--module',
+          module,
+          '--moduleResolution',
+          resolution,
+          'consumer.ts',
+        ]);
       });
     }
   }

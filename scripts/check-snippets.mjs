@@ -80,14 +80,11 @@ const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.snippet
 if (run.error) throw run.error;
 
 // Point diagnostics in generated files at the markdown line they come from.
-const output = `${run.stdout}${run.stderr}`.replace(
-  /^\.tmp\/snippets\/([^(]+)\((\d+),(\d+)\)/gm,
-  (match, name, line, column) => {
-    const origin = origins.get(name);
-    if (origin === undefined) return match;
-    return `${origin.source}:${origin.firstLine + Number(line) - 1 - origin.headerLines}:${column} (.tmp/snippets/${name})`;
-  },
-);
+const output = `${run.stdout}${run.stderr}`.replace(/^\.tmp\/snippets\/([^(]+)\((\d+),(\d+)\)/gm, (match, name, line, column) => {
+  const origin = origins.get(name);
+  if (origin === undefined) return match;
+  return `${origin.source}:${origin.firstLine + Number(line) - 1 - origin.headerLines}:${column} (.tmp/snippets/${name})`;
+});
 process.stdout.write(output.endsWith('\n') || output === '' ? output : `${output}\n`);
 const examples = readdirSync(join(root, 'examples'), { recursive: true }).filter((f) => String(f).endsWith('.ts')).length;
 if (run.status !== 0) {

@@ -81,7 +81,11 @@ async function main(): Promise<void> {
     const firstTokenMs = performance.now() - t;
     expect(as.issued() === 1, `expected 1 token request, the server counted ${as.issued()}`);
     expect((await client.getToken()) === first, 'a second getToken() did not return the cached token');
-    row('getToken()', ms(firstTokenMs), `${first.tokenType} token ${label(first)}, scope "${first.scope}", expires in ${((first.expiresAt - t0) / 1000).toFixed(1)} s`);
+    row(
+      'getToken()',
+      ms(firstTokenMs),
+      `${first.tokenType} token ${label(first)}, scope "${first.scope}", expires in ${((first.expiresAt - t0) / 1000).toFixed(1)} s`,
+    );
     row('getToken() again', 'cached', 'same token, no request');
     row('token requests', String(as.issued()));
 
@@ -115,7 +119,10 @@ async function main(): Promise<void> {
       const start = performance.now();
       const asked = client.getToken();
       let ready = false;
-      asked.then(() => (ready = true), () => {});
+      asked.then(
+        () => (ready = true),
+        () => {},
+      );
       await null; // one microtask turn: enough for a settled promise, far too little for any request
       const res = await client.fetch(ordersUrl);
       await res.body?.cancel();
@@ -150,8 +157,16 @@ async function main(): Promise<void> {
     expect(waited === 0, `${waited} of ${results.length} callers had to wait for a token during the rotation`);
     expect(as.issued() === 2, `expected 2 token requests, the server counted ${as.issued()}`);
     const life = (at: number) => seconds(at - t0);
-    row('calls while rotating', String(results.length), `from ${life(callingFrom)} to ${life(callingUntil)} of the first token's ${seconds(lifetime)}`);
-    row('new token in use from', life(rotatedAt!), `token ${label(next)}; ${withOld} calls used the old one, ${results.length - withOld} the new`);
+    row(
+      'calls while rotating',
+      String(results.length),
+      `from ${life(callingFrom)} to ${life(callingUntil)} of the first token's ${seconds(lifetime)}`,
+    );
+    row(
+      'new token in use from',
+      life(rotatedAt!),
+      `token ${label(next)}; ${withOld} calls used the old one, ${results.length - withOld} the new`,
+    );
     row('callers that waited', `0 of ${results.length}`, 'the refresh ran in the background; every caller got a cached token');
     row('max caller latency', ms(maxLatency), `client.fetch, API included; all ${results.length} × HTTP 200, none retried`);
     row('token requests', String(as.issued()));
@@ -195,7 +210,9 @@ async function main(): Promise<void> {
     row('introspection', 'inactive', `token ${label(held)}: active before close, inactive after`);
     row('getToken() after close', 'CLOSED', 'rejects, as do callers still waiting');
 
-    console.log(`\n${paint('green', '✓')} All 5 steps behaved as described (${seconds(performance.now() - started)}, ${as.issued()} token requests, ${api.requests()} API requests).`);
+    console.log(
+      `\n${paint('green', '✓')} All 5 steps behaved as described (${seconds(performance.now() - started)}, ${as.issued()} token requests, ${api.requests()} API requests).`,
+    );
   } finally {
     await client.close();
     await api.close();

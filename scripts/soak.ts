@@ -193,11 +193,14 @@ async function runSoak(): Promise<number> {
 
   const gc = forcedGc();
   const servers = await startServers();
-  const watchdog = setTimeout(() => {
-    console.error(`soak: still running ${OVERRUN_MS / 1000} s after its deadline: something hangs`);
-    servers.child.kill();
-    process.exit(2);
-  }, (seconds * 1000 + OVERRUN_MS) | 0);
+  const watchdog = setTimeout(
+    () => {
+      console.error(`soak: still running ${OVERRUN_MS / 1000} s after its deadline: something hangs`);
+      servers.child.kill();
+      process.exit(2);
+    },
+    (seconds * 1000 + OVERRUN_MS) | 0,
+  );
   watchdog.unref();
 
   const client = new ClientCredentialsClient({ tokenEndpoint: servers.tokenUrl, clientId: 'soak', clientSecret: 'soak-secret' });

@@ -87,7 +87,14 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     secrets: credentials.secrets,
   };
   const onRetry = (operation: 'token' | 'revoke' | 'discovery') => (info: RetryInfo) =>
-    events.emit('retry', () => ({ clientId, operation, attempt: info.attempt, delay: info.delay, reason: info.error.code, status: info.error.status }));
+    events.emit('retry', () => ({
+      clientId,
+      operation,
+      attempt: info.attempt,
+      delay: info.delay,
+      reason: info.error.code,
+      status: info.error.status,
+    }));
   const endpoints = new EndpointResolver(options, (signal) => ({
     issuer: options.issuer!,
     issuerFromUrl: options.issuerFromUrl,
@@ -101,7 +108,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   }));
   // Resources that require DPoP get tokens bound to the client's key, or to one made for them.
   let resourceDpop: DPoP | undefined;
-  const dpopOf = (server: AuthorizationServerRef | undefined) => (server?.dpop === undefined || server.dpop === dpop?.thumbprint ? dpop : resourceDpop);
+  const dpopOf = (server: AuthorizationServerRef | undefined) =>
+    server?.dpop === undefined || server.dpop === dpop?.thumbprint ? dpop : resourceDpop;
   const discovery = options.resourceDiscovery;
   const resources =
     discovery &&
@@ -109,8 +117,18 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       allowed: discovery.authorizationServers,
       capacity: discovery.maxResources,
       send,
-      discovery: (issuer) => ({ ...endpoints.config(closer.signal), issuer, issuerFromUrl: false, tokenEndpoint: undefined, revocationEndpoint: undefined }),
-      dpopKey: () => (dpop ?? (resourceDpop ??= new DPoP(true))).thumbprint,
+      discovery: (issuer) => ({
+        ...endpoints.config(closer.signal),
+        issuer,
+        issuerFromUrl: false,
+        tokenEndpoint: undefined,
+        revocationEndpoint: undefined,
+      }),
+      dpopKey: () => {
+        if (dpop !== undefined) return dpop.thumbprint;
+        resourceDpop ??= new DPoP(true);
+        return resourceDpop.thumbprint;
+      },
     });
   const auth = new ClientAuthChoice(options, endpoints, closer.signal, credentials);
   const authenticate = auth.authenticate;
@@ -129,14 +147,25 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   };
   const store =
     userStore &&
-    new GuardedStore(userStore, clock, (error) => events.emit('error', () => ({ clientId, operation: 'store', key: undefined, error, background: true })));
+    new GuardedStore(userStore, clock, (error) =>
+      events.emit('error', () => ({ clientId, operation: 'store', key: undefined, error, background: true })),
+    );
 
   // One cooldown and one budget per token endpoint and client, whatever the key.
   const endpointKey = storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId]);
   const cooldown = new Cooldown(store, `${endpointKey}:cooldown`, options.cooldown, clock);
 
   let entries: TokenEntries;
-  const revocations = new Revocations({ clientId, get entries() { return entries; }, store, keyOf, events, clock });
+  const revocations = new Revocations({
+    clientId,
+    get entries() {
+      return entries;
+    },
+    store,
+    keyOf,
+    events,
+    clock,
+  });
 
   const tokenConfig: TokenEndpointConfig = {
     clientId,
@@ -162,37 +191,56 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   // Each request records the version of the credentials it sent: a refusal is retried with newer ones.
   const tokenRequest = async ({ entry, background }: AcquireRequest, used: CredentialUse, grant?: Grant) => {
     const { server } = entry.params;
-    const record = (chosen: ClientAuth): ClientAuth => async (body, headers, audience) => {
-      await chosen(body, headers, audience);
-      used.version = credentials.versions.current;
-    };
+    const record =
+      (chosen: ClientAuth): ClientAuth =>
+      async (body, headers, audience) => {
+        await chosen(body, headers, audience);
+        used.version = credentials.versions.current;
+      };
     if (server !== undefined) {
       const config = serverConfig(server);
       return requestToken({ ...config, authenticate: record(config.authenticate) }, server.tokenEndpoint, entry.params, background, grant);
     }
     const endpoint = await endpoints.token(closer.signal);
-    return auth.tokenRequest((chosen) => requestToken({ ...tokenConfig, authenticate: record(chosen) }, endpoint, entry.params, background, grant));
+    return auth.tokenRequest((chosen) =>
+      requestToken({ ...tokenConfig, authenticate: record(chosen) }, endpoint, entry.params, background, grant),
+    );
   };
   let versioned: VersionedAcquire = (request, used) => tokenRequest(request, used);
   if (options.refreshTokens) {
-    versioned = withRefreshTokens(versioned, (request, used, refreshToken) => tokenRequest(request, used, { type: 'refresh_token', refreshToken }));
+    versioned = withRefreshTokens(versioned, (request, used, refreshToken) =>
+      tokenRequest(request, used, { type: 'refresh_token', refreshToken }),
+    );
   }
   let acquire: Acquire = withCredentialRotation(versioned, credentials);
   acquire = revocations.refuseRevoked(acquire);
   if (options.budget !== undefined) {
-    const onUsage = (usage: { used: number; limit: number; per: number; exhausted: boolean }) => events.emit('budget', () => ({ clientId, ...usage }));
+    const onUsage = (usage: { used: number; limit: number; per: number; exhausted: boolean }) =>
+      events.emit('budget', () => ({ clientId, ...usage }));
     acquire = withBudget(acquire, options.budget, { store, key: `${endpointKey}:budget`, clock, onUsage });
   }
   acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock, credentials);
   acquire = withCooldown(acquire, cooldown);
   if (store !== undefined) {
     const { timeout: lockTtl, expiryMargin } = options;
-    acquire = withSharedStore(acquire, store, { clock, keyOf, lockTtl, expiryMargin, closed: closer.signal, isRevoked: (v) => revocations.isRevoked(v) });
+    acquire = withSharedStore(acquire, store, {
+      clock,
+      keyOf,
+      lockTtl,
+      expiryMargin,
+      closed: closer.signal,
+      isRevoked: (v) => revocations.isRevoked(v),
+    });
   }
 
   const context: EntryContext = {
     clock,
-    policy: { expiryMargin: options.expiryMargin, refreshRatio: options.refreshRatio, refreshJitter: options.refreshJitter, maxRetryDelay: options.retry.maxDelay },
+    policy: {
+      expiryMargin: options.expiryMargin,
+      refreshRatio: options.refreshRatio,
+      refreshJitter: options.refreshJitter,
+      maxRetryDelay: options.retry.maxDelay,
+    },
     acquire,
     waiters,
     closed: closer.signal,
@@ -213,7 +261,11 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       events.emit('error', () => ({ clientId, operation: 'token', key: describeKey(entry.params), error, background }));
     },
   };
-  entries = new TokenEntries({ scope: options.scope, audience: options.audience, resource: options.resource }, options.maxCacheEntries, context);
+  entries = new TokenEntries(
+    { scope: options.scope, audience: options.audience, resource: options.resource },
+    options.maxCacheEntries,
+    context,
+  );
 
   return {
     options,

@@ -107,7 +107,8 @@ function tokenArgument(value: string, io: Io): string {
 
 function formatDuration(ms: number): string {
   const s = Math.round(Math.abs(ms) / 1000);
-  const text = s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
+  const text =
+    s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
   return ms < 0 ? `expired ${text} ago` : `expires in ${text}`;
 }
 
@@ -123,6 +124,7 @@ function decodeSegment(segment: string | undefined, what: string): Record<string
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a command returns an exit code, or nothing for 0.
 const commands: Record<string, (args: string[], run: Run) => Promise<number | void>> = {
   async token(args, run) {
     const { io } = run;
@@ -166,7 +168,10 @@ const commands: Record<string, (args: string[], run: Run) => Promise<number | vo
     const { io } = run;
     const { values, positionals } = parse(args, { ...COMMON_FLAGS, 'allow-insecure-http': { type: 'boolean' } }, 1);
     if (values.help) return io.out(HELP.discover!);
-    const client = newClient({ issuer: positionals[0]!, clientId: 'm2m-token-cli', allowInsecureHttp: values['allow-insecure-http'] === true }, run);
+    const client = newClient(
+      { issuer: positionals[0]!, clientId: 'm2m-token-cli', allowInsecureHttp: values['allow-insecure-http'] === true },
+      run,
+    );
     try {
       const metadata = await client.metadata();
       if (run.json) return io.out(json(metadata));
@@ -211,6 +216,7 @@ const commands: Record<string, (args: string[], run: Run) => Promise<number | vo
     const { values } = parse(args, CLIENT_FLAGS, 0);
     if (values.help) return io.out(HELP.doctor!);
     const options = clientOptions(values, io);
+    // biome-ignore lint/suspicious/noImplicitAnyLet: typed by the assignment in the try block below.
     let checks;
     try {
       checks = await runDoctor({
@@ -244,7 +250,12 @@ function version(): string {
 
 /** An error as the `--json` error object: `{ error: { code, message, … } }`. */
 function errorJson(code: string, message: string, error?: unknown): string {
-  const extra = error instanceof OAuthError ? { oauth_error: error.error, status: error.status } : TokenError.is(error) && error.status !== undefined ? { status: error.status } : {};
+  const extra =
+    error instanceof OAuthError
+      ? { oauth_error: error.error, status: error.status }
+      : TokenError.is(error) && error.status !== undefined
+        ? { status: error.status }
+        : {};
   return JSON.stringify({ error: { code, message, ...extra } });
 }
 

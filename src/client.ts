@@ -63,7 +63,10 @@ export class ClientCredentialsClient {
     this.#default = this.#core.entries.default;
     registerCore(this, this.#core);
     const { resources } = this.#core;
-    this.fetch = resources === undefined ? this.createFetch() : createDiscoveringFetch(this.#core, resources, (entry, token) => invalidateIn(this.#core, entry, token));
+    this.fetch =
+      resources === undefined
+        ? this.createFetch()
+        : createDiscoveringFetch(this.#core, resources, (entry, token) => invalidateIn(this.#core, entry, token));
   }
 
   /**

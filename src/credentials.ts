@@ -1,6 +1,19 @@
 import type { ClientAssertionOptions, ClientCredentialsOptions, ResolvedOptions } from './options.js';
-import { type BasicEncoding, type ClientAuth, type ClientAuthMethod, clientAuthFor, JWT_BEARER, secretForms } from './protocol/client-auth.js';
-import { checkString, type CredentialProvider, CredentialSource, CredentialVersions, InvalidCredential } from './protocol/credential-source.js';
+import {
+  type BasicEncoding,
+  type ClientAuth,
+  type ClientAuthMethod,
+  clientAuthFor,
+  JWT_BEARER,
+  secretForms,
+} from './protocol/client-auth.js';
+import {
+  checkString,
+  type CredentialProvider,
+  CredentialSource,
+  CredentialVersions,
+  InvalidCredential,
+} from './protocol/credential-source.js';
 import { type SigningKey, signingKey } from './protocol/keys.js';
 import { secretFromFile } from './protocol/secret-file.js';
 import type { Clock } from './util/clock.js';
@@ -54,7 +67,13 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
     secrets.splice(0, secrets.length, ...generations.flat());
   };
   const sources: CredentialSource<unknown>[] = [];
-  const source = <T>(provider: () => unknown, option: string, check: (value: unknown) => T, onChange: (value: T) => void, same?: (a: T, b: T) => boolean) => {
+  const source = <T>(
+    provider: () => unknown,
+    option: string,
+    check: (value: unknown) => T,
+    onChange: (value: T) => void,
+    same?: (a: T, b: T) => boolean,
+  ) => {
     const created = new CredentialSource<T>(provider, { option, check, same }, versions, onChange);
     sources.push(created as CredentialSource<unknown>);
     return created;
@@ -78,7 +97,8 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
     let memo: { readonly input: unknown; readonly key: SigningKey } | undefined;
     const checkKey = (input: unknown): SigningKey => {
       if (memo !== undefined && memo.input === input) return memo.key;
-      if (input === null || (typeof input !== 'string' && typeof input !== 'object')) throw new InvalidCredential(`a value of type ${input === null ? 'null' : typeof input}, not a private key`);
+      if (input === null || (typeof input !== 'string' && typeof input !== 'object'))
+        throw new InvalidCredential(`a value of type ${input === null ? 'null' : typeof input}, not a private key`);
       let checked: SigningKey;
       try {
         checked = signingKey('privateKey', input as never, keyProvider.alg, keyProvider.kid);
@@ -100,15 +120,30 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
       const jwt = checkString(value);
       const exp = jwtExpiry(jwt);
       if (exp !== undefined && exp * 1000 <= clock.wall()) {
-        throw new InvalidCredential(`an assertion that expired at ${new Date(exp * 1000).toISOString()}: provide a fresh one for each call`);
+        throw new InvalidCredential(
+          `an assertion that expired at ${new Date(exp * 1000).toISOString()}: provide a fresh one for each call`,
+        );
       }
       return jwt;
     };
-    external = { token: source(provider, 'clientAssertion.token', checkAssertion, (a) => redactAlso([a, new URLSearchParams({ a }).toString().slice(2)])), type };
+    external = {
+      token: source(provider, 'clientAssertion.token', checkAssertion, (a) =>
+        redactAlso([a, new URLSearchParams({ a }).toString().slice(2)]),
+      ),
+      type,
+    };
   }
 
   const authFor = (method: ClientAuthMethod, basicEncoding: BasicEncoding) =>
-    clientAuthFor({ method, clientId, clientSecret: secret, signingKey: key, assertion: external, assertionLifetime: options.assertionLifetime, basicEncoding });
+    clientAuthFor({
+      method,
+      clientId,
+      clientSecret: secret,
+      signingKey: key,
+      assertion: external,
+      assertionLifetime: options.assertionLifetime,
+      basicEncoding,
+    });
   return {
     authenticate: authFor(options.clientAuth, 'form'),
     authFor,
@@ -139,20 +174,31 @@ export function resolveCredentialOptions(
     fail('clientSecret', 'a non-empty string or a function returning one');
   }
   if (typeof refreshTokens !== 'boolean') fail('refreshTokens', 'a boolean');
-  const { token, type, alg, kid } = (typeof clientAssertion === 'object' && clientAssertion !== null ? clientAssertion : {}) as ClientAssertionOptions;
+  const { token, type, alg, kid } = (
+    typeof clientAssertion === 'object' && clientAssertion !== null ? clientAssertion : {}
+  ) as ClientAssertionOptions;
   let assertion: ResolvedOptions['assertion'];
   if (token !== undefined) {
-    const isFile = typeof token === 'object' && token !== null && typeof (token as { file?: unknown }).file === 'string' && (token as { file: string }).file !== '';
+    const isFile =
+      typeof token === 'object' &&
+      token !== null &&
+      typeof (token as { file?: unknown }).file === 'string' &&
+      (token as { file: string }).file !== '';
     if (!(typeof token === 'string' && token !== '') && typeof token !== 'function' && !isFile) {
       fail('clientAssertion.token', 'a non-empty string, a function returning one, or { file }');
     }
     if (type !== undefined && (typeof type !== 'string' || type === '')) fail('clientAssertion.type', 'a non-empty string');
     for (const other of ['alg', 'kid', 'audience', 'lifetime'] as const) {
-      if (clientAssertion[other] !== undefined) fail(`clientAssertion.${other}`, 'unset with `clientAssertion.token` (it describes assertions the client signs)');
+      if (clientAssertion[other] !== undefined)
+        fail(`clientAssertion.${other}`, 'unset with `clientAssertion.token` (it describes assertions the client signs)');
     }
     if (privateKey !== undefined) fail('privateKey', 'unset with `clientAssertion.token`');
-    if (input.clientAuth !== undefined && input.clientAuth !== 'private_key_jwt') fail('clientAuth', "'private_key_jwt' (or unset) with `clientAssertion.token`");
-    assertion = { token: isFile ? { file: (token as { file: string }).file } : (token as string | CredentialProvider<string>), type: type ?? JWT_BEARER };
+    if (input.clientAuth !== undefined && input.clientAuth !== 'private_key_jwt')
+      fail('clientAuth', "'private_key_jwt' (or unset) with `clientAssertion.token`");
+    assertion = {
+      token: isFile ? { file: (token as { file: string }).file } : (token as string | CredentialProvider<string>),
+      type: type ?? JWT_BEARER,
+    };
   } else if (type !== undefined) fail('clientAssertion.type', 'unset without `clientAssertion.token`');
   const keyProvider = typeof privateKey === 'function' ? { get: privateKey as CredentialProvider<unknown>, alg, kid } : undefined;
   return { keyProvider, assertion, refreshTokens, fixedKey: privateKey !== undefined && keyProvider === undefined };

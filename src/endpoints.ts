@@ -37,7 +37,10 @@ export class EndpointResolver {
   async token(signal: AbortSignal): Promise<URL> {
     const { tokenEndpoint, issuer } = this.#options;
     if (tokenEndpoint === undefined && issuer === undefined) {
-      throw new TokenError('CONFIG', 'no default authorization server: set `tokenEndpoint` or `issuer` (resource discovery finds servers only for client.fetch)');
+      throw new TokenError(
+        'CONFIG',
+        'no default authorization server: set `tokenEndpoint` or `issuer` (resource discovery finds servers only for client.fetch)',
+      );
     }
     return tokenEndpoint ?? (await this.discovered(signal)).token;
   }

@@ -174,14 +174,26 @@ export interface Logger {
 }
 
 const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger, string, object] } = {
-  token: (e) => ['debug', `m2m-token: token ${e.source === 'store' ? 'taken from the store' : 'acquired'} for ${e.key || 'the default scope'}`, e],
-  retry: (e) => ['warn', `m2m-token: ${e.operation} attempt ${e.attempt} failed (${e.reason}${e.status ? ` ${e.status}` : ''}), retrying in ${e.delay} ms`, e],
+  token: (e) => [
+    'debug',
+    `m2m-token: token ${e.source === 'store' ? 'taken from the store' : 'acquired'} for ${e.key || 'the default scope'}`,
+    e,
+  ],
+  retry: (e) => [
+    'warn',
+    `m2m-token: ${e.operation} attempt ${e.attempt} failed (${e.reason}${e.status ? ` ${e.status}` : ''}), retrying in ${e.delay} ms`,
+    e,
+  ],
   error: (e) => [
     e.background ? 'warn' : 'error',
     `m2m-token: ${e.operation} failed: ${e.error.message}`,
     { ...e, error: { code: e.error.code, status: e.error.status, message: e.error.message } },
   ],
-  revoke: (e) => [e.ok ? 'info' : 'warn', `m2m-token: token ${e.fingerprint} ${e.ok ? 'revoked' : `not revoked: ${e.error?.message}`}`, { ...e, error: e.error?.code }],
+  revoke: (e) => [
+    e.ok ? 'info' : 'warn',
+    `m2m-token: token ${e.fingerprint} ${e.ok ? 'revoked' : `not revoked: ${e.error?.message}`}`,
+    { ...e, error: e.error?.code },
+  ],
   budget: (e) => [
     e.exhausted ? 'error' : 'warn',
     `m2m-token: issuance budget ${e.exhausted ? 'spent, token request refused' : 'nearly spent'}: ${e.used} of ${e.limit} per ${e.per} ms`,
@@ -250,7 +262,10 @@ export class Events {
 function warn(who: string, error: unknown): void {
   const detail = error instanceof Error ? error.stack : undefined;
   const reason = error instanceof Error ? error.message : String(error);
-  process.emitWarning(`m2m-token: ${who} threw: ${reason}`, { type: 'M2MTokenListenerWarning', ...(detail === undefined ? {} : { detail }) });
+  process.emitWarning(`m2m-token: ${who} threw: ${reason}`, {
+    type: 'M2MTokenListenerWarning',
+    ...(detail === undefined ? {} : { detail }),
+  });
 }
 
 /** A readable description of what a token is for, for events and logs: `scope=… audience=… resource=…`. */

@@ -2,7 +2,18 @@ export { ClientCredentialsClient } from './client.js';
 export { OAuthError, TokenError } from './errors.js';
 export type { TokenErrorCode, TokenErrorOptions } from './errors.js';
 export { diagnosticsChannels } from './events.js';
-export type { BudgetEvent, ClientEventMap, ClientEventName, DiagnosticsChannels, ErrorEvent, EventChannel, Logger, RetryEvent, RevokeEvent, TokenEvent } from './events.js';
+export type {
+  BudgetEvent,
+  ClientEventMap,
+  ClientEventName,
+  DiagnosticsChannels,
+  ErrorEvent,
+  EventChannel,
+  Logger,
+  RetryEvent,
+  RevokeEvent,
+  TokenEvent,
+} from './events.js';
 export type { AuthorizedFetchOptions } from './fetch/authorized-fetch.js';
 export type { CloseOptions, CloseResult, GetTokenOptions } from './call-options.js';
 export type { RequestHeadersOptions } from './fetch/request-headers.js';

@@ -29,7 +29,10 @@ async function revokeOnClose(core: Core, held: readonly Held[], options: CloseOp
   const deadline = new AbortController();
   // Every revocation request (one per held token) listens for the deadline.
   setMaxListeners(0, deadline.signal);
-  const timer = setTimeout(() => deadline.abort(new TokenError('TIMEOUT', `revocation on close did not finish within ${timeout} ms`)), timeout);
+  const timer = setTimeout(
+    () => deadline.abort(new TokenError('TIMEOUT', `revocation on close did not finish within ${timeout} ms`)),
+    timeout,
+  );
   timer.unref?.();
   try {
     const endpoint = await core.endpoints.revocation(deadline.signal);

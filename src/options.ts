@@ -1,15 +1,14 @@
-import type { BudgetOptions, BudgetPolicy } from './acquire/budget.js';
-import type { CooldownOptions, CooldownPolicy } from './acquire/cooldown.js';
+import type { BudgetOptions } from './acquire/budget.js';
+import type { CooldownOptions } from './acquire/cooldown.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
 import type { AssertionFile, ClientAssertionOptions } from './assertion-options.js';
 import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
-import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
+import type { PrivateKeyInput } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
 import type { ProxyOption } from './protocol/transport.js';
-import type { RetryPolicy } from './protocol/retry.js';
-import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './resources/options.js';
+import type { ResourceDiscoveryOptions } from './resources/options.js';
 import type { TokenStore } from './store.js';
 import type { TraceSink } from './trace.js';
 

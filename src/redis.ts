@@ -162,7 +162,9 @@ export class RedisTokenStore implements TokenStore {
     const name = this.#name(key, 'token');
     const { accessToken, tokenType, expiresAt, sentAt, scope, extra } = token;
     const payload = this.#encode(name, JSON.stringify({ accessToken, tokenType, expiresAt, sentAt, scope, extra }));
-    await this.#client.eval(SET_IF_NOT_OLDER, 1, name, expiresAt, payload, fingerprint(accessToken), Math.ceil(ttl)).catch(withoutArguments);
+    await this.#client
+      .eval(SET_IF_NOT_OLDER, 1, name, expiresAt, payload, fingerprint(accessToken), Math.ceil(ttl))
+      .catch(withoutArguments);
   }
 
   async delete(key: string, accessToken?: string): Promise<void> {
@@ -182,7 +184,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async getCooldown(key: string): Promise<number | undefined> {
-    const value = Number(await this.#client.eval('return redis.call(\'GET\', KEYS[1])', 1, this.#name(key, 'cooldown')));
+    const value = Number(await this.#client.eval("return redis.call('GET', KEYS[1])", 1, this.#name(key, 'cooldown')));
     return Number.isFinite(value) && value > 0 ? value : undefined;
   }
 
@@ -192,7 +194,10 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async incrementBudget(key: string, window: number): Promise<BudgetCount> {
-    const [count, resetIn] = (await this.#client.eval(INCREMENT_BUDGET, 1, this.#name(key, 'budget'), Math.ceil(window))) as [number, number];
+    const [count, resetIn] = (await this.#client.eval(INCREMENT_BUDGET, 1, this.#name(key, 'budget'), Math.ceil(window))) as [
+      number,
+      number,
+    ];
     return { count: Number(count), resetIn: Number(resetIn) };
   }
 

@@ -1,7 +1,7 @@
 import { resolveBasicEncoding } from './client-auth-choice.js';
 import { resolveBudget } from './acquire/budget.js';
 import { resolveCooldown } from './acquire/cooldown.js';
-import { type ClientAuthMethod } from './protocol/client-auth.js';
+import type { ClientAuthMethod } from './protocol/client-auth.js';
 import { resolveCredentialOptions } from './credentials.js';
 import { type PrivateKeyInput, signingKey } from './protocol/keys.js';
 import type { TokenParams } from './token.js';
@@ -13,11 +13,40 @@ import { validateTransport } from './protocol/transport.js';
 
 /** Every option of {@link ClientCredentialsOptions}: anything else is a `TypeError` naming the key. */
 const OPTION_NAMES: readonly (keyof ClientCredentialsOptions)[] = [
-  'tokenEndpoint', 'issuer', 'revocationEndpoint', 'clientId', 'clientSecret', 'privateKey', 'clientAuth',
-  'clientAssertion', 'tls', 'dpop', 'scope', 'audience', 'resource', 'extraParams', 'timeout', 'retry', 'fetch',
-  'allowInsecureHttp', 'expiryMargin', 'refreshRatio', 'refreshJitter', 'defaultLifetime', 'maxCacheEntries',
-  'maxResponseBytes', 'invalidClientBackoff', 'logger', 'store', 'trace', 'resourceDiscovery',
-  'basicEncoding', 'refreshTokens', 'proxy', 'cooldown', 'budget',
+  'tokenEndpoint',
+  'issuer',
+  'revocationEndpoint',
+  'clientId',
+  'clientSecret',
+  'privateKey',
+  'clientAuth',
+  'clientAssertion',
+  'tls',
+  'dpop',
+  'scope',
+  'audience',
+  'resource',
+  'extraParams',
+  'timeout',
+  'retry',
+  'fetch',
+  'allowInsecureHttp',
+  'expiryMargin',
+  'refreshRatio',
+  'refreshJitter',
+  'defaultLifetime',
+  'maxCacheEntries',
+  'maxResponseBytes',
+  'invalidClientBackoff',
+  'logger',
+  'store',
+  'trace',
+  'resourceDiscovery',
+  'basicEncoding',
+  'refreshTokens',
+  'proxy',
+  'cooldown',
+  'budget',
 ];
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -140,15 +169,19 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
           : 'none');
   if (!CLIENT_AUTH_METHODS.includes(clientAuth)) fail('clientAuth', `one of ${CLIENT_AUTH_METHODS.join(', ')}`);
   const needed = NEEDS[clientAuth];
-  if (needed !== undefined && input[needed] === undefined && !(needed === 'privateKey' && credentials.assertion)) fail(needed, `set for clientAuth ${clientAuth}`);
+  if (needed !== undefined && input[needed] === undefined && !(needed === 'privateKey' && credentials.assertion))
+    fail(needed, `set for clientAuth ${clientAuth}`);
 
   const assertion = input.clientAssertion ?? {};
   if (typeof assertion !== 'object' || assertion === null) fail('clientAssertion', 'an object');
   if (assertion.alg !== undefined && typeof assertion.alg !== 'string') fail('clientAssertion.alg', 'a string');
   if (assertion.kid !== undefined && typeof assertion.kid !== 'string') fail('clientAssertion.kid', 'a string');
   const assertionAudience = assertion.audience ?? 'issuer';
-  if (!['issuer', 'token_endpoint', 'endpoint'].includes(assertionAudience)) fail('clientAssertion.audience', "'issuer', 'token_endpoint' or 'endpoint'");
-  const key = credentials.fixedKey ? signingKey('privateKey', input.privateKey as PrivateKeyInput, assertion.alg, assertion.kid) : undefined;
+  if (!['issuer', 'token_endpoint', 'endpoint'].includes(assertionAudience))
+    fail('clientAssertion.audience', "'issuer', 'token_endpoint' or 'endpoint'");
+  const key = credentials.fixedKey
+    ? signingKey('privateKey', input.privateKey as PrivateKeyInput, assertion.alg, assertion.kid)
+    : undefined;
 
   const proxy = validateTransport(input);
   const dpop = input.dpop === undefined || input.dpop === false ? undefined : input.dpop;
@@ -170,7 +203,9 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
   if (input.trace !== undefined && typeof input.trace !== 'function') fail('trace', 'a function');
   if (
     input.store !== undefined &&
-    (typeof input.store !== 'object' || input.store === null || !['get', 'set', 'delete'].every((m) => typeof (input.store as unknown as Record<string, unknown>)[m] === 'function'))
+    (typeof input.store !== 'object' ||
+      input.store === null ||
+      !['get', 'set', 'delete'].every((m) => typeof (input.store as unknown as Record<string, unknown>)[m] === 'function'))
   ) {
     fail('store', 'a TokenStore (an object with get, set and delete methods)');
   }
@@ -222,7 +257,9 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     defaultLifetime: positive('defaultLifetime', input.defaultLifetime, defaults.defaultLifetime),
     maxCacheEntries: positive('maxCacheEntries', input.maxCacheEntries, defaults.maxCacheEntries),
     maxResponseBytes: positive('maxResponseBytes', input.maxResponseBytes, defaults.maxResponseBytes),
-    invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, { max: MAX_TIMER }),
+    invalidClientBackoff: nonNegative('invalidClientBackoff', input.invalidClientBackoff, defaults.invalidClientBackoff, {
+      max: MAX_TIMER,
+    }),
     logger: input.logger,
     store: input.store,
     trace: input.trace,

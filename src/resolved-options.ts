@@ -1,15 +1,13 @@
-import type { BudgetOptions, BudgetPolicy } from './acquire/budget.js';
-import type { CooldownOptions, CooldownPolicy } from './acquire/cooldown.js';
+import type { BudgetPolicy } from './acquire/budget.js';
+import type { CooldownPolicy } from './acquire/cooldown.js';
 import type { Logger } from './events.js';
 import type { ClientAuthMethod } from './protocol/client-auth.js';
-import type { AssertionFile, ClientAssertionOptions } from './assertion-options.js';
 import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
-import type { PrivateKeyInput, SigningKey } from './protocol/keys.js';
+import type { SigningKey } from './protocol/keys.js';
 import type { TlsOptions } from './protocol/mtls.js';
-import type { ProxyOption } from './protocol/transport.js';
 import type { RetryPolicy } from './protocol/retry.js';
-import type { ResolvedResourceDiscovery, ResourceDiscoveryOptions } from './resources/options.js';
+import type { ResolvedResourceDiscovery } from './resources/options.js';
 import type { TokenStore } from './store.js';
 import type { TraceSink } from './trace.js';
 
@@ -32,7 +30,9 @@ export interface ResolvedOptions {
   basicEncoding: 'form' | 'raw' | 'auto';
   signingKey: SigningKey | undefined;
   /** A `privateKey` function, with the `alg` and `kid` options its keys are read with. */
-  keyProvider: { readonly get: CredentialProvider<unknown>; readonly alg: string | undefined; readonly kid: string | undefined } | undefined;
+  keyProvider:
+    | { readonly get: CredentialProvider<unknown>; readonly alg: string | undefined; readonly kid: string | undefined }
+    | undefined;
   /** `clientAssertion.token` and its type. */
   assertion: { readonly token: string | CredentialProvider<unknown> | { readonly file: string }; readonly type: string } | undefined;
   refreshTokens: boolean;

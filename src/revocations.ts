@@ -1,4 +1,4 @@
-import { type GuardedStore } from './acquire/shared-store.js';
+import type { GuardedStore } from './acquire/shared-store.js';
 import type { Acquire } from './cache/token-entry.js';
 import type { TokenEntries } from './cache/entries.js';
 import { asTokenError, TokenError } from './errors.js';
@@ -78,7 +78,8 @@ export class Revocations {
     for (const entry of this.#deps.entries) {
       const token = entry.clear();
       const discovered = entry.params.server !== undefined;
-      if (token !== undefined) held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key), discovered, refreshToken: token[REFRESH_TOKEN] });
+      if (token !== undefined)
+        held.push({ value: token.accessToken, storeKey: this.#storeKey(entry.key), discovered, refreshToken: token[REFRESH_TOKEN] });
     }
     for (const { value } of held) this.#revoked.set(value, true);
     return held;
@@ -90,7 +91,12 @@ export class Revocations {
     for (const entry of this.#deps.entries) {
       if (entry.token?.accessToken !== value) continue;
       const token = entry.clear();
-      held.push({ value, storeKey: this.#storeKey(entry.key), discovered: entry.params.server !== undefined, refreshToken: token?.[REFRESH_TOKEN] });
+      held.push({
+        value,
+        storeKey: this.#storeKey(entry.key),
+        discovered: entry.params.server !== undefined,
+        refreshToken: token?.[REFRESH_TOKEN],
+      });
     }
     this.#revoked.set(value, true);
     return held.length > 0 ? held : [{ value, storeKey: undefined }];
@@ -107,7 +113,12 @@ export class Revocations {
    * Revokes each value in parallel at `endpoint`, its refresh token first (`refresh_token` hint) when
    * it came with one; resolves with the errors of those that failed (one per value).
    */
-  async revokeAll(endpoint: URL, config: RevocationConfig, values: readonly string[], refreshTokens: ReadonlyMap<string, string> = new Map()): Promise<TokenError[]> {
+  async revokeAll(
+    endpoint: URL,
+    config: RevocationConfig,
+    values: readonly string[],
+    refreshTokens: ReadonlyMap<string, string> = new Map(),
+  ): Promise<TokenError[]> {
     const { events, clock, clientId } = this.#deps;
     const results = await Promise.allSettled(
       values.map(async (token) => {

@@ -129,7 +129,11 @@ class AccessToken implements HeldToken {
   }
 
   /** `util.inspect` (whatever its options: `showHidden`, `getters`, `%o`) shows the token's fields, never its value. */
-  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
     const { tokenType, expiresAt, scope, extra } = this;
     return `Token ${inspect({ tokenType, expiresAt, ...(scope !== undefined && { scope }), extra }, options)}`;
   }
@@ -164,7 +168,8 @@ export function fromStored(stored: unknown, clock: Clock): Issued | undefined {
   if (typeof stored !== 'object' || stored === null) return undefined;
   const { accessToken, tokenType, expiresAt, sentAt, scope, extra } = stored as Partial<Record<keyof StoredToken, unknown>>;
   if (typeof accessToken !== 'string' || accessToken === '' || typeof tokenType !== 'string' || tokenType === '') return undefined;
-  if (typeof expiresAt !== 'number' || typeof sentAt !== 'number' || !Number.isFinite(expiresAt) || !Number.isFinite(sentAt)) return undefined;
+  if (typeof expiresAt !== 'number' || typeof sentAt !== 'number' || !Number.isFinite(expiresAt) || !Number.isFinite(sentAt))
+    return undefined;
   if (scope !== undefined && typeof scope !== 'string') return undefined;
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return undefined;
   const wall = clock.wall();

@@ -235,7 +235,9 @@ export function traceFetch(fetch: typeof globalThis.fetch, sink: TraceSink, opti
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
     const url = redactUrl(request?.url ?? String(input));
     const headers = new Headers(request?.headers);
-    new Headers(init?.headers).forEach((value, name) => headers.set(name, value));
+    new Headers(init?.headers).forEach((value, name) => {
+      headers.set(name, value);
+    });
     const rawBody = requestBodyText(init?.body);
     const requestBody =
       rawBody !== undefined
@@ -272,7 +274,16 @@ export function traceFetch(fetch: typeof globalThis.fetch, sink: TraceSink, opti
         responseBody = `[body could not be read: ${describeFailure(error)}]`;
       }
     }
-    report({ method, url, status: response.status, durationMs, requestHeaders, requestBody, responseHeaders: redactHeaders(response.headers), responseBody });
+    report({
+      method,
+      url,
+      status: response.status,
+      durationMs,
+      requestHeaders,
+      requestBody,
+      responseHeaders: redactHeaders(response.headers),
+      responseBody,
+    });
     return response;
   };
 }

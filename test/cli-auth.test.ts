@@ -39,8 +39,16 @@ beforeAll(async () => {
   as = await startAuthorizationServer({
     mtls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert },
     clients: [
-      { client_id: PKJWT_CLIENT, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID } as never] } },
-      { client_id: JWT_SECRET_CLIENT.clientId, client_secret: JWT_SECRET_CLIENT.clientSecret, token_endpoint_auth_method: 'client_secret_jwt' },
+      {
+        client_id: PKJWT_CLIENT,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID } as never] },
+      },
+      {
+        client_id: JWT_SECRET_CLIENT.clientId,
+        client_secret: JWT_SECRET_CLIENT.clientSecret,
+        token_endpoint_auth_method: 'client_secret_jwt',
+      },
       { client_id: MTLS_CLIENT, token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: pki.client.subject },
     ],
   });
@@ -52,7 +60,18 @@ afterAll(async () => {
 
 describe('private_key_jwt', () => {
   it('--private-key-file with a PEM key gets a token; the key never shows, even with --verbose', async () => {
-    const run = await cli(['token', '--verbose', '--token-endpoint', as.tokenEndpoint, '--client-id', PKJWT_CLIENT, '--private-key-file', file('key.pem', privatePem), '--key-id', KID]);
+    const run = await cli([
+      'token',
+      '--verbose',
+      '--token-endpoint',
+      as.tokenEndpoint,
+      '--client-id',
+      PKJWT_CLIENT,
+      '--private-key-file',
+      file('key.pem', privatePem),
+      '--key-id',
+      KID,
+    ]);
     expect(run.code, transcript(run)).toBe(0);
     expect((await as.introspect(run.stdout.trim())).active).toBe(true);
     expect(run.stderr).toContain('client_assertion=[REDACTED]');
@@ -62,14 +81,30 @@ describe('private_key_jwt', () => {
 
   it('M2M_PRIVATE_KEY_FILE with a JWK (JSON), M2M_KEY_ID and M2M_ALG', async () => {
     const run = await cli(['token'], {
-      env: { M2M_ISSUER: as.issuer, M2M_CLIENT_ID: PKJWT_CLIENT, M2M_PRIVATE_KEY_FILE: file('key.json', JSON.stringify(privateJwk)), M2M_KEY_ID: KID, M2M_ALG: 'ES256' },
+      env: {
+        M2M_ISSUER: as.issuer,
+        M2M_CLIENT_ID: PKJWT_CLIENT,
+        M2M_PRIVATE_KEY_FILE: file('key.json', JSON.stringify(privateJwk)),
+        M2M_KEY_ID: KID,
+        M2M_ALG: 'ES256',
+      },
     });
     expect(run.code, transcript(run)).toBe(0);
     expect((await as.introspect(run.stdout.trim())).active).toBe(true);
   });
 
   it('an --alg that does not fit the key is a usage error naming --alg and --private-key-file', async () => {
-    const run = await cli(['token', '--token-endpoint', as.tokenEndpoint, '--client-id', PKJWT_CLIENT, '--private-key-file', file('key2.pem', privatePem), '--alg', 'RS256']);
+    const run = await cli([
+      'token',
+      '--token-endpoint',
+      as.tokenEndpoint,
+      '--client-id',
+      PKJWT_CLIENT,
+      '--private-key-file',
+      file('key2.pem', privatePem),
+      '--alg',
+      'RS256',
+    ]);
     expect(run.code, transcript(run)).toBe(2);
     expect(run.stderr).toMatch(/--alg RS256 does not fit the .* key of --private-key-file \(use ES256\)/);
   });
@@ -95,20 +130,40 @@ describe('client_secret_jwt', () => {
 describe('mutual TLS', () => {
   it('--cert-file, --key-file and --ca-file get a token with tls_client_auth', async () => {
     const run = await cli(['token', '--token-endpoint', as.mtls!.tokenEndpoint, '--client-id', MTLS_CLIENT], {
-      env: { M2M_CERT_FILE: file('client.pem', pki.client.cert), M2M_KEY_FILE: file('client-key.pem', pki.client.key), M2M_CA_FILE: file('ca.pem', pki.ca.cert) },
+      env: {
+        M2M_CERT_FILE: file('client.pem', pki.client.cert),
+        M2M_KEY_FILE: file('client-key.pem', pki.client.key),
+        M2M_CA_FILE: file('ca.pem', pki.ca.cert),
+      },
     });
     expect(run.code, transcript(run)).toBe(0);
     expect((await as.introspect(run.stdout.trim())).active).toBe(true);
   });
 
   it('--ca-file without a client certificate is a usage error pointing to NODE_EXTRA_CA_CERTS', async () => {
-    const run = await cli(['token', '--token-endpoint', as.tokenEndpoint, '--client-id', MTLS_CLIENT, '--ca-file', file('ca2.pem', pki.ca.cert)]);
+    const run = await cli([
+      'token',
+      '--token-endpoint',
+      as.tokenEndpoint,
+      '--client-id',
+      MTLS_CLIENT,
+      '--ca-file',
+      file('ca2.pem', pki.ca.cert),
+    ]);
     expect(run.code, transcript(run)).toBe(2);
     expect(run.stderr).toContain('NODE_EXTRA_CA_CERTS');
   });
 
   it('--cert-file without --key-file is a usage error', async () => {
-    const run = await cli(['token', '--token-endpoint', as.tokenEndpoint, '--client-id', MTLS_CLIENT, '--cert-file', file('client2.pem', pki.client.cert)]);
+    const run = await cli([
+      'token',
+      '--token-endpoint',
+      as.tokenEndpoint,
+      '--client-id',
+      MTLS_CLIENT,
+      '--cert-file',
+      file('client2.pem', pki.client.cert),
+    ]);
     expect(run.code, transcript(run)).toBe(2);
     expect(run.stderr).toContain('mutual TLS needs both --cert-file and --key-file');
   });

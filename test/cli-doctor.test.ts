@@ -20,7 +20,12 @@ useBuiltCli();
 const as = useAuthorizationServer();
 const { clientId, clientSecret } = demoClients.basic;
 
-const env = (more: Record<string, string> = {}) => ({ M2M_ISSUER: as().issuer, M2M_CLIENT_ID: clientId, M2M_CLIENT_SECRET: clientSecret, ...more });
+const env = (more: Record<string, string> = {}) => ({
+  M2M_ISSUER: as().issuer,
+  M2M_CLIENT_ID: clientId,
+  M2M_CLIENT_SECRET: clientSecret,
+  ...more,
+});
 
 /** The output line of one check (there is exactly one). */
 function line(stdout: string, check: string): string {
@@ -64,7 +69,9 @@ describe('m2m-token doctor', { timeout: 60_000 }, () => {
       '✓ revocation endpoint',
       '✓ proxy',
     ]);
-    expect(line(run.stdout, 'token lifetime')).toMatch(/expires_in 300 s; the client refreshes it after about 3m 36s and hands it out for at most 4m 30s/);
+    expect(line(run.stdout, 'token lifetime')).toMatch(
+      /expires_in 300 s; the client refreshes it after about 3m 36s and hands it out for at most 4m 30s/,
+    );
     expect(line(run.stdout, 'scope')).toBe('✓ scope: requested orders:read; granted orders:read');
     expect(run.stderr).toBe('');
   });
@@ -90,10 +97,12 @@ describe('m2m-token doctor', { timeout: 60_000 }, () => {
     const run = await cli(['doctor', '--client-auth', 'client_secret_jwt'], { env: env() });
     expect(run.code, transcript(run)).toBe(1);
     expect(line(run.stdout, 'client authentication')).toMatch(/^✓ client authentication: client_secret_jwt is supported/);
-    expect(line(run.stdout, 'token request')).toMatch(/^✗ token request: .*invalid_client.* → wrong secret \(rotated\?\), .* or the client is registered for another method$/);
+    expect(line(run.stdout, 'token request')).toMatch(
+      /^✗ token request: .*invalid_client.* → wrong secret \(rotated\?\), .* or the client is registered for another method$/,
+    );
   });
 
-  it('a method the server does not offer (mutual TLS here): ✗ client authentication with the server\'s methods', async () => {
+  it("a method the server does not offer (mutual TLS here): ✗ client authentication with the server's methods", async () => {
     const cert = join(dir, 'client.pem');
     const key = join(dir, 'client-key.pem');
     writeFileSync(cert, pki.selfSigned.cert);
@@ -103,29 +112,37 @@ describe('m2m-token doctor', { timeout: 60_000 }, () => {
     });
     expect(run.code, transcript(run)).toBe(1);
     expect(line(run.stdout, 'client authentication')).toBe(
-      '✗ client authentication: self_signed_tls_client_auth is not among the server\'s methods (client_secret_basic, client_secret_jwt, client_secret_post, private_key_jwt, none) → the server accepts none of the methods your credentials allow: register the client for one of client_secret_basic, client_secret_jwt, client_secret_post, private_key_jwt, none',
+      "✗ client authentication: self_signed_tls_client_auth is not among the server's methods (client_secret_basic, client_secret_jwt, client_secret_post, private_key_jwt, none) → the server accepts none of the methods your credentials allow: register the client for one of client_secret_basic, client_secret_jwt, client_secret_post, private_key_jwt, none",
     );
   });
 
   it('a secret with reserved characters and client_secret_basic: the hint suggests client_secret_post', async () => {
     const run = await cli(['doctor'], { env: env({ M2M_CLIENT_ID: demoClients.special.clientId, M2M_CLIENT_SECRET: 'wrong:s@cret' }) });
     expect(run.code, transcript(run)).toBe(1);
-    expect(line(run.stdout, 'token request')).toMatch(/^✗ token request: .*invalid_client.* → the secret contains characters that client_secret_basic form-encodes .* try --client-auth client_secret_post/);
+    expect(line(run.stdout, 'token request')).toMatch(
+      /^✗ token request: .*invalid_client.* → the secret contains characters that client_secret_basic form-encodes .* try --client-auth client_secret_post/,
+    );
   });
 
   it('a scope the client may not have: ✗ token request invalid_scope, hint the allowed scopes, exit 1', async () => {
     const run = await cli(['doctor', '--scope', RESTRICTED_SCOPE], { env: env() });
     expect(run.code, transcript(run)).toBe(1);
-    expect(line(run.stdout, 'token request')).toMatch(new RegExp(`^✗ token request: .*invalid_scope.* → the client is not allowed \\(some of\\) the scope "${RESTRICTED_SCOPE}".*check the client's allowed scopes$`));
+    expect(line(run.stdout, 'token request')).toMatch(
+      new RegExp(
+        `^✗ token request: .*invalid_scope.* → the client is not allowed \\(some of\\) the scope "${RESTRICTED_SCOPE}".*check the client's allowed scopes$`,
+      ),
+    );
   });
 
   it('a scope the server does not know (dropped from the grant): ! scope with what was not granted, exit 0', async () => {
     const run = await cli(['doctor', '--scope', 'orders:read unknown:scope'], { env: env() });
     expect(run.code, transcript(run)).toBe(0);
-    expect(line(run.stdout, 'scope')).toMatch(/^! scope: requested orders:read unknown:scope; granted orders:read → not granted: unknown:scope; /);
+    expect(line(run.stdout, 'scope')).toMatch(
+      /^! scope: requested orders:read unknown:scope; granted orders:read → not granted: unknown:scope; /,
+    );
   });
 
-  it('wrong issuer (localhost for 127.0.0.1): ✗ discovery naming the metadata\'s issuer, hint to use it, exit 1', async () => {
+  it("wrong issuer (localhost for 127.0.0.1): ✗ discovery naming the metadata's issuer, hint to use it, exit 1", async () => {
     const wrong = as().issuer.replace('127.0.0.1', 'localhost');
     const run = await cli(['doctor'], { env: env({ M2M_ISSUER: wrong }) });
     expect(run.code, transcript(run)).toBe(1);
@@ -163,10 +180,14 @@ describe('m2m-token doctor', { timeout: 60_000 }, () => {
     const host = await listen(server);
     const untrusted = await cli(['doctor'], { env: env({ M2M_ISSUER: '', M2M_TOKEN_ENDPOINT: `https://${host}/token` }) });
     expect(untrusted.code, transcript(untrusted)).toBe(1);
-    expect(line(untrusted.stdout, 'endpoint')).toMatch(/^✗ endpoint: .*TLS certificate not trusted: unknown issuer \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\) → .*NODE_EXTRA_CA_CERTS=/);
+    expect(line(untrusted.stdout, 'endpoint')).toMatch(
+      /^✗ endpoint: .*TLS certificate not trusted: unknown issuer \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\) → .*NODE_EXTRA_CA_CERTS=/,
+    );
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, pki.ca.cert);
-    const trusted = await cli(['doctor'], { env: env({ M2M_ISSUER: '', M2M_TOKEN_ENDPOINT: `https://${host}/token`, NODE_EXTRA_CA_CERTS: caFile }) });
+    const trusted = await cli(['doctor'], {
+      env: env({ M2M_ISSUER: '', M2M_TOKEN_ENDPOINT: `https://${host}/token`, NODE_EXTRA_CA_CERTS: caFile }),
+    });
     expect(line(trusted.stdout, 'endpoint')).toBe(`✓ endpoint: https://${host} reachable, TLS certificate trusted`);
   });
 
@@ -180,13 +201,22 @@ describe('m2m-token doctor', { timeout: 60_000 }, () => {
     servers.push(server);
     const host = await listen(server);
     const run = await cli(['doctor'], {
-      env: env({ M2M_ISSUER: '', M2M_TOKEN_ENDPOINT: `http://${host}/token`, HTTPS_PROXY: 'http://user:proxy-password@proxy.example:3128', NO_PROXY: '' }),
+      env: env({
+        M2M_ISSUER: '',
+        M2M_TOKEN_ENDPOINT: `http://${host}/token`,
+        HTTPS_PROXY: 'http://user:proxy-password@proxy.example:3128',
+        NO_PROXY: '',
+      }),
     });
     expect(run.code, transcript(run)).toBe(0);
-    expect(line(run.stdout, 'clock')).toMatch(/^! clock: server Date .* GMT, 1(19|20|21) s ahead of this machine → synchronise the clocks \(NTP\)/);
+    expect(line(run.stdout, 'clock')).toMatch(
+      /^! clock: server Date .* GMT, 1(19|20|21) s ahead of this machine → synchronise the clocks \(NTP\)/,
+    );
     expect(line(run.stdout, 'revocation endpoint')).toMatch(/^! revocation endpoint: none known → /);
     expect(line(run.stdout, 'proxy')).toMatch(/^! proxy: HTTPS_PROXY set → m2m-token does not use a proxy yet/);
-    expect(line(run.stdout, 'client authentication')).toMatch(/^! client authentication: client_secret_basic; not compared .* add --issuer/);
+    expect(line(run.stdout, 'client authentication')).toMatch(
+      /^! client authentication: client_secret_basic; not compared .* add --issuer/,
+    );
     expect(run.stdout).not.toContain('opaque-token-never-printed');
     expect(run.stdout).not.toContain('proxy-password');
   });

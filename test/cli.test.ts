@@ -46,7 +46,12 @@ describe('m2m-token token', () => {
     const run = await cli(['token', '--json'], { env: tokenEnv({ M2M_SCOPE: 'orders:read' }) });
     expect(run.code, transcript(run)).toBe(0);
     const body = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(body).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer', expires_in: expect.any(Number), scope: 'orders:read' });
+    expect(body).toMatchObject({
+      access_token: expect.any(String),
+      token_type: 'Bearer',
+      expires_in: expect.any(Number),
+      scope: 'orders:read',
+    });
     // The embedded server issues 300-second tokens.
     expect(body.expires_in).toBeGreaterThanOrEqual(290);
     expect(body.expires_in).toBeLessThanOrEqual(300);
@@ -57,11 +62,27 @@ describe('m2m-token token', () => {
   it('takes flags instead of the environment (the secret still from M2M_CLIENT_SECRET)', async () => {
     const { post } = demoClients;
     const run = await cli(
-      ['token', '--token-endpoint', as().tokenEndpoint, '--client-id', post.clientId, '--client-auth', 'client_secret_post', '--scope', 'orders:read', '--scope', 'orders:write'],
+      [
+        'token',
+        '--token-endpoint',
+        as().tokenEndpoint,
+        '--client-id',
+        post.clientId,
+        '--client-auth',
+        'client_secret_post',
+        '--scope',
+        'orders:read',
+        '--scope',
+        'orders:write',
+      ],
       { env: { M2M_CLIENT_SECRET: post.clientSecret } },
     );
     expect(run.code, transcript(run)).toBe(0);
-    expect(await as().introspect(run.stdout.trim())).toMatchObject({ active: true, client_id: post.clientId, scope: 'orders:read orders:write' });
+    expect(await as().introspect(run.stdout.trim())).toMatchObject({
+      active: true,
+      client_id: post.clientId,
+      scope: 'orders:read orders:write',
+    });
   });
 
   it('finds the token endpoint by discovery with --issuer', async () => {
@@ -154,7 +175,10 @@ describe('m2m-token revoke', () => {
 
   it('"revoke -" reads the token from standard input, and finds the revocation endpoint from the issuer', async () => {
     const token = await tokenFromCli();
-    const run = await cli(['revoke', '-'], { env: { M2M_ISSUER: as().issuer, M2M_CLIENT_ID: clientId, M2M_CLIENT_SECRET: clientSecret }, stdin: `${token}\n` });
+    const run = await cli(['revoke', '-'], {
+      env: { M2M_ISSUER: as().issuer, M2M_CLIENT_ID: clientId, M2M_CLIENT_SECRET: clientSecret },
+      stdin: `${token}\n`,
+    });
     expect(run.code, transcript(run)).toBe(0);
     expect((await as().introspect(token)).active).toBe(false);
   });
@@ -187,7 +211,7 @@ describe('m2m-token discover', () => {
       `issuer:               ${issuer}`,
       `token endpoint:       ${tokenEndpoint}`,
       `revocation endpoint:  ${revocationEndpoint}`,
-      expect.stringMatching(/^client auth methods:  .*client_secret_basic/),
+      expect.stringMatching(/^client auth methods: {2}.*client_secret_basic/),
     ]);
     const metadata = JSON.parse(lines.slice(4).join('\n')) as Record<string, unknown>;
     expect(metadata).toMatchObject({ issuer, token_endpoint: tokenEndpoint, revocation_endpoint: revocationEndpoint });
@@ -224,7 +248,9 @@ describe('m2m-token inspect', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NOT VERIFIED/);
     // The command runs a moment after exp was computed: seconds, more on a loaded machine.
-    expect(lines.at(-1)).toMatch(new RegExp(`^expires in (9m [0-5]\\ds|10m 0s) \\(${new Date(exp * 1000).toISOString().replace(/[.]/g, '\\.')}\\)$`));
+    expect(lines.at(-1)).toMatch(
+      new RegExp(`^expires in (9m [0-5]\\ds|10m 0s) \\(${new Date(exp * 1000).toISOString().replace(/[.]/g, '\\.')}\\)$`),
+    );
     const decoded = JSON.parse(lines.slice(1, -1).join('\n')) as { header: Record<string, unknown>; claims: Record<string, unknown> };
     expect(decoded).toEqual({
       header: { alg: 'HS256', typ: 'at+jwt', kid: 'test-key' },
@@ -319,18 +345,34 @@ describe('--json', { timeout: 60_000 }, () => {
   it('inspect --json prints header, claims, expiry and verified: false as one JSON document', async () => {
     const exp = seconds() + 600;
     const body = parsed(await cli(['inspect', '--json', await jwt({ sub: 'svc-a', exp })])) as Record<string, unknown>;
-    expect(body).toMatchObject({ verified: false, header: { alg: 'HS256' }, claims: { sub: 'svc-a', exp }, expires_at: new Date(exp * 1000).toISOString() });
+    expect(body).toMatchObject({
+      verified: false,
+      header: { alg: 'HS256' },
+      claims: { sub: 'svc-a', exp },
+      expires_at: new Date(exp * 1000).toISOString(),
+    });
     expect(body.expires_in).toBeGreaterThan(590);
   });
 
   it('revoke --json prints {"revoked":true}', async () => {
     const token = await tokenFromCli();
-    expect(parsed(await cli(['revoke', '--json', token], { env: tokenEnv({ M2M_REVOCATION_ENDPOINT: as().revocationEndpoint }) }))).toEqual({ revoked: true });
+    expect(parsed(await cli(['revoke', '--json', token], { env: tokenEnv({ M2M_REVOCATION_ENDPOINT: as().revocationEndpoint }) }))).toEqual(
+      { revoked: true },
+    );
   });
 
   it('doctor --json prints the checks as a JSON array', async () => {
     const checks = parsed(await cli(['doctor', '--json'], { env: tokenEnv() })) as { check: string; status: string }[];
-    expect(checks.map((c) => c.check)).toEqual(['endpoint', 'client authentication', 'token request', 'token lifetime', 'clock', 'scope', 'revocation endpoint', 'proxy']);
+    expect(checks.map((c) => c.check)).toEqual([
+      'endpoint',
+      'client authentication',
+      'token request',
+      'token lifetime',
+      'clock',
+      'scope',
+      'revocation endpoint',
+      'proxy',
+    ]);
   });
 
   it('reports an operation error as {"error":{code,message}} on standard error, nothing on standard output', async () => {
@@ -338,20 +380,29 @@ describe('--json', { timeout: 60_000 }, () => {
     expect(run.code, transcript(run)).toBe(1);
     expect(run.stdout).toBe('');
     const { error } = JSON.parse(run.stderr) as { error: Record<string, unknown> };
-    expect(error).toMatchObject({ code: 'OAUTH_ERROR', oauth_error: 'invalid_client', status: 401, message: expect.stringContaining('invalid_client') });
+    expect(error).toMatchObject({
+      code: 'OAUTH_ERROR',
+      oauth_error: 'invalid_client',
+      status: 401,
+      message: expect.stringContaining('invalid_client'),
+    });
     expect(run.stderr).not.toContain('wrong-secret-never-echoed');
   });
 
   it('reports a usage error as {"error":{"code":"USAGE",...}} with exit 2', async () => {
     const run = await cli(['token', '--json'], { env: { M2M_CLIENT_ID: clientId } });
     expect(run.code, transcript(run)).toBe(2);
-    expect(JSON.parse(run.stderr)).toEqual({ error: { code: 'USAGE', message: 'missing endpoint: --token-endpoint / M2M_TOKEN_ENDPOINT or --issuer / M2M_ISSUER' } });
+    expect(JSON.parse(run.stderr)).toEqual({
+      error: { code: 'USAGE', message: 'missing endpoint: --token-endpoint / M2M_TOKEN_ENDPOINT or --issuer / M2M_ISSUER' },
+    });
   });
 });
 
 describe('the environment', () => {
   it('an empty variable counts as unset (M2M_TOKEN_ENDPOINT="" with M2M_ISSUER uses discovery)', async () => {
-    const run = await cli(['token'], { env: { ...tokenEnv({ M2M_ISSUER: as().issuer, M2M_SCOPE: '', M2M_AUDIENCE: '', M2M_CLIENT_AUTH: '' }), M2M_TOKEN_ENDPOINT: '' } });
+    const run = await cli(['token'], {
+      env: { ...tokenEnv({ M2M_ISSUER: as().issuer, M2M_SCOPE: '', M2M_AUDIENCE: '', M2M_CLIENT_AUTH: '' }), M2M_TOKEN_ENDPOINT: '' },
+    });
     expect(run.code, transcript(run)).toBe(0);
     expect((await as().introspect(run.stdout.trim())).active).toBe(true);
   });
@@ -382,7 +433,9 @@ describe('--verbose', () => {
     const env = tokenEnv({ M2M_ISSUER: as().issuer, M2M_SCOPE: 'orders:read' });
     const tokenRun = await cli(['token', '--verbose', ...extra], { env });
     expect(tokenRun.code, transcript(tokenRun)).toBe(0);
-    const token = extra.includes('--json') ? (JSON.parse(tokenRun.stdout) as { access_token: string }).access_token : tokenRun.stdout.trim();
+    const token = extra.includes('--json')
+      ? (JSON.parse(tokenRun.stdout) as { access_token: string }).access_token
+      : tokenRun.stdout.trim();
     const runs = [
       tokenRun,
       await cli(['discover', '--verbose', as().issuer, ...extra]),
@@ -394,21 +447,25 @@ describe('--verbose', () => {
     return { token, runs };
   }
 
-  it.each([[[]], [['--json']]])('prints each exchange on standard error and no secret anywhere (extra flags %j)', async (extra) => {
-    const { token, runs } = await everyCommand(extra);
-    const [tokenRun, discover, , doctor, failed, revoke] = runs;
-    for (const run of [tokenRun!, discover!, doctor!, revoke!]) expect(run.code, transcript(run)).toBe(0);
-    expect(failed!.code, transcript(failed!)).toBe(1);
-    // The exchanges are there: the token request with the Basic scheme but not its credentials.
-    expect(tokenRun!.stderr).toContain('/token');
-    expect(tokenRun!.stderr).toContain('Basic [REDACTED]');
-    expect(tokenRun!.stderr).toContain('[REDACTED]');
-    expect(discover!.stderr).toContain('/.well-known/');
-    expect(revoke!.stderr).toContain('/token/revocation');
-    expect(failed!.stderr).toContain('invalid_client');
-    // Nothing secret in any output but the token command's own stdout (the token is what it prints).
-    const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
-    const everything = [tokenRun!.stderr, ...runs.slice(1).flatMap((run) => [run.stdout, run.stderr])].join('\n');
-    for (const secret of [clientSecret, basic, token]) expect(everything).not.toContain(secret);
-  }, 7 * 15_000);
+  it.each([[[]], [['--json']]])(
+    'prints each exchange on standard error and no secret anywhere (extra flags %j)',
+    async (extra) => {
+      const { token, runs } = await everyCommand(extra);
+      const [tokenRun, discover, , doctor, failed, revoke] = runs;
+      for (const run of [tokenRun!, discover!, doctor!, revoke!]) expect(run.code, transcript(run)).toBe(0);
+      expect(failed!.code, transcript(failed!)).toBe(1);
+      // The exchanges are there: the token request with the Basic scheme but not its credentials.
+      expect(tokenRun!.stderr).toContain('/token');
+      expect(tokenRun!.stderr).toContain('Basic [REDACTED]');
+      expect(tokenRun!.stderr).toContain('[REDACTED]');
+      expect(discover!.stderr).toContain('/.well-known/');
+      expect(revoke!.stderr).toContain('/token/revocation');
+      expect(failed!.stderr).toContain('invalid_client');
+      // Nothing secret in any output but the token command's own stdout (the token is what it prints).
+      const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
+      const everything = [tokenRun!.stderr, ...runs.slice(1).flatMap((run) => [run.stdout, run.stderr])].join('\n');
+      for (const secret of [clientSecret, basic, token]) expect(everything).not.toContain(secret);
+    },
+    7 * 15_000,
+  );
 });

@@ -99,7 +99,9 @@ describe.concurrent('runnable examples (embedded authorization server)', () => {
     expectCleanExit(result);
     expect(result.stdout).toContain(`createFetch({ scope: 'orders:read' }) -> 200, the API saw scope "orders:read"`);
     expect(result.stdout).toContain(`createFetch({ scope: 'orders:write' }) -> 200, the API saw scope "orders:write"`);
-    expect(result.stdout).toMatch(/^getToken\(\{ resource: 'https:\/\/api\.example\.com' \}\) .*JWT for aud "https:\/\/api\.example\.com", asked again: cached$/m);
+    expect(result.stdout).toMatch(
+      /^getToken\(\{ resource: 'https:\/\/api\.example\.com' \}\) .*JWT for aud "https:\/\/api\.example\.com", asked again: cached$/m,
+    );
     expect(result.stdout.match(/asked again: cached$/gm)).toHaveLength(3);
     expect(result.stdout).toMatch(/^3 targets -> 3 distinct tokens$/m);
     expect(result.stdout).toMatch(/^token requests: 3$/m);
@@ -134,14 +136,18 @@ describe.concurrent('runnable examples (embedded authorization server)', () => {
 
 // After the examples, not alongside them: the demo's rotation step runs on a 4-second token and wants the CPU.
 describe.concurrent('observability examples (embedded authorization server)', () => {
-  test('opentelemetry records a retry, two token fetches with their duration and span, a failure and a revocation', { timeout: TEST_TIMEOUT }, async () => {
+  test('opentelemetry records a retry, two token fetches with their duration and span, a failure and a revocation', {
+    timeout: TEST_TIMEOUT,
+  }, async () => {
     const result = await run('examples/opentelemetry.ts');
     expectCleanExit(result);
     const out = result.stdout;
     expect(out).toMatch(/^ +counter +m2m_token\.retries \+1 \{.*"m2m_token\.operation":"token","error\.type":"NETWORK"\}$/m);
     expect(out.match(/^ +counter +m2m_token\.tokens \+1 \{.*"m2m_token\.key":"scope=orders:read".*\}$/gm)).toHaveLength(2);
     expect(out.match(/^ +histogram m2m_token\.fetch\.duration \d+ ms /gm)).toHaveLength(2);
-    expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":2,"m2m_token\.fingerprint":"[\w-]{12}"\}$/m);
+    expect(out).toMatch(
+      /^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":2,"m2m_token\.fingerprint":"[\w-]{12}"\}$/m,
+    );
     expect(out).toMatch(/^ +span +"m2m-token fetch" \d+ ms status=UNSET \{.*"m2m_token\.attempts":1,/m);
     expect(out).toMatch(/^ +counter +m2m_token\.errors \+1 \{.*"error\.type":"OAUTH_ERROR".*\}$/m);
     expect(out).toMatch(/^ +span +"m2m-token token failed" \d+ ms status=ERROR /m);
@@ -150,7 +156,9 @@ describe.concurrent('observability examples (embedded authorization server)', ()
     expect(out).toContain('No OpenTelemetry SDK is registered in this example');
   });
 
-  test('pino logs the retry at warn, the token at debug, the failure at error and the revocation at info, as JSON lines', { timeout: TEST_TIMEOUT }, async () => {
+  test('pino logs the retry at warn, the token at debug, the failure at error and the revocation at info, as JSON lines', {
+    timeout: TEST_TIMEOUT,
+  }, async () => {
     const result = await run('examples/pino.ts');
     expectCleanExit(result);
     const lines = result.stdout
@@ -173,7 +181,13 @@ describe('demo', () => {
   test('npm run demo goes through its five steps and exits 0', { timeout: TEST_TIMEOUT }, async () => {
     const result = await run('scripts/demo.ts');
     expectCleanExit(result);
-    for (const title of ['1. First token', '2. 200 concurrent API calls', '3. Rotation in the background', "4. Token revoked behind the client's back", '5. Shutdown with revocation']) {
+    for (const title of [
+      '1. First token',
+      '2. 200 concurrent API calls',
+      '3. Rotation in the background',
+      "4. Token revoked behind the client's back",
+      '5. Shutdown with revocation',
+    ]) {
       expect(result.stdout).toContain(`\n${title}\n`);
     }
     expect(result.stdout).toMatch(/^✓ All 5 steps behaved as described/m);

@@ -48,7 +48,9 @@ afterAll(async () => {
   await auth?.close();
 });
 
-test("the README's service block answers with the API's response, then on SIGTERM revokes its token and exits 0", { timeout: KILL_AFTER + 5_000 }, async () => {
+test("the README's service block answers with the API's response, then on SIGTERM revokes its token and exits 0", {
+  timeout: KILL_AFTER + 5_000,
+}, async () => {
   let code = serviceSnippet();
   code = swap(code, "issuer: 'https://auth.example.com',", `issuer: '${auth.issuer}',`);
   code = swap(code, "clientId: 'svc-orders',", `clientId: '${demoClients.basic.clientId}',`);

@@ -35,14 +35,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import type {
-  Adapter,
-  AdapterPayload,
-  ClientMetadata,
-  Configuration,
-  Provider,
-  ResourceServer as ResourceServerInfo,
-} from 'oidc-provider';
+import type { Adapter, AdapterPayload, ClientMetadata, Configuration, Provider, ResourceServer as ResourceServerInfo } from 'oidc-provider';
 
 export type { ClientMetadata, Provider } from 'oidc-provider';
 
@@ -333,7 +326,15 @@ function loadProvider(): Promise<typeof import('oidc-provider')> {
  * Signing keys and cookie keys are generated at start, so oidc-provider prints no development warnings.
  */
 export async function startAuthorizationServer(options: AuthorizationServerOptions = {}): Promise<AuthorizationServer> {
-  const { accessTokenTtl = 300, clients = [], introspectors = [demoClients.resourceServer.clientId], port = 0, dpopNonce = false, mtls, resources = {} } = options;
+  const {
+    accessTokenTtl = 300,
+    clients = [],
+    introspectors = [demoClients.resourceServer.clientId],
+    port = 0,
+    dpopNonce = false,
+    mtls,
+    resources = {},
+  } = options;
   if (!Number.isSafeInteger(accessTokenTtl) || accessTokenTtl <= 0) {
     throw new TypeError('accessTokenTtl must be a positive integer (seconds)');
   }
@@ -423,7 +424,8 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resourceIndicator): ResourceServerInfo => {
           const other = Object.hasOwn(resources, resourceIndicator) ? resources[resourceIndicator] : undefined;
-          if (other !== undefined) return { scope: other.join(' '), audience: resourceIndicator, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
+          if (other !== undefined)
+            return { scope: other.join(' '), audience: resourceIndicator, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
           if (resourceIndicator !== API_RESOURCE) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
           return { scope: apiScope, audience: API_RESOURCE, accessTokenFormat: 'jwt', accessTokenTTL: accessTokenTtl };
         },
@@ -575,7 +577,12 @@ export interface ResourceServer {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -609,9 +616,14 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
       return;
     }
     if (!result.active) {
-      sendJson(res, 401, { error: 'invalid_token' }, {
-        'www-authenticate': 'Bearer realm="orders-api", error="invalid_token", error_description="the access token is not active"',
-      });
+      sendJson(
+        res,
+        401,
+        { error: 'invalid_token' },
+        {
+          'www-authenticate': 'Bearer realm="orders-api", error="invalid_token", error_description="the access token is not active"',
+        },
+      );
       return;
     }
     sendJson(res, 200, { path: req.url, method: req.method, client_id: result.client_id, scope: result.scope });

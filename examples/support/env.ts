@@ -78,7 +78,9 @@ export async function exampleEnvironment(env: NodeJS.ProcessEnv = process.env): 
 
   const authServer = await startAuthorizationServer();
   const api = await startResourceServer({ introspectionEndpoint: authServer.introspectionEndpoint, ...demoClients.resourceServer });
-  console.log(`authorization server: embedded, ${authServer.issuer} (set M2M_TOKEN_ENDPOINT, M2M_CLIENT_ID, M2M_CLIENT_SECRET to use yours)`);
+  console.log(
+    `authorization server: embedded, ${authServer.issuer} (set M2M_TOKEN_ENDPOINT, M2M_CLIENT_ID, M2M_CLIENT_SECRET to use yours)`,
+  );
   return {
     kind: 'embedded',
     client: {

@@ -115,7 +115,12 @@ export async function startMcpServer(port = 0): Promise<EmbeddedMcpServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', url).pathname;
     if (req.method === 'GET' && path === '/.well-known/oauth-protected-resource/mcp') {
-      const metadata = { resource: url, authorization_servers: trusted ? [trusted.issuer] : [], scopes_supported: [MCP_SCOPE, MCP_ADMIN_SCOPE], bearer_methods_supported: ['header'] };
+      const metadata = {
+        resource: url,
+        authorization_servers: trusted ? [trusted.issuer] : [],
+        scopes_supported: [MCP_SCOPE, MCP_ADMIN_SCOPE],
+        bearer_methods_supported: ['header'],
+      };
       return answer(res, 200, {}, JSON.stringify(metadata));
     }
     if (path !== '/mcp') return answer(res, 404, {}, '{"error":"not_found"}');
@@ -130,7 +135,7 @@ export async function startMcpServer(port = 0): Promise<EmbeddedMcpServer> {
       return answer(res, 403, { 'www-authenticate': header }, '{"error":"insufficient_scope"}');
     }
     const server = mcpServer(caller, toolCalls);
-    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless;
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }); // no sessionIdGenerator: stateless;
     res.on('close', () => {
       void transport.close();
       void server.close();

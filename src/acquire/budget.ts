@@ -41,7 +41,12 @@ export interface BudgetUsage {
 export function withBudget(
   acquire: Acquire,
   budget: BudgetPolicy,
-  options: { readonly store: GuardedStore | undefined; readonly key: string; readonly clock: Clock; readonly onUsage: (usage: BudgetUsage) => void },
+  options: {
+    readonly store: GuardedStore | undefined;
+    readonly key: string;
+    readonly clock: Clock;
+    readonly onUsage: (usage: BudgetUsage) => void;
+  },
 ): Acquire {
   const { limit, per } = budget;
   const { store, key, clock } = options;
@@ -61,7 +66,11 @@ export function withBudget(
     if (count >= limit * BUDGET_WARNING) options.onUsage({ used: Math.min(count, limit), limit, per, exhausted });
     if (exhausted) {
       const wait = Math.max(1, Math.ceil(resetIn));
-      throw new TokenError('BUDGET', `the issuance budget of ${limit} token requests per ${per} ms is spent; the window ends in ${wait} ms`, { retryAfter: wait });
+      throw new TokenError(
+        'BUDGET',
+        `the issuance budget of ${limit} token requests per ${per} ms is spent; the window ends in ${wait} ms`,
+        { retryAfter: wait },
+      );
     }
     return acquire(request);
   };
@@ -74,7 +83,8 @@ export function resolveBudget(value: unknown): BudgetPolicy | undefined {
   const { limit, per, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) throw new TypeError(`m2m-token: unknown option \`budget.${unknown}\``);
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new TypeError('m2m-token: option `budget.limit` must be a positive integer');
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1)
+    throw new TypeError('m2m-token: option `budget.limit` must be a positive integer');
   if (typeof per !== 'number' || !Number.isInteger(per) || per < 1 || per > 2_147_483_647) {
     throw new TypeError('m2m-token: option `budget.per` must be a positive integer of ms');
   }

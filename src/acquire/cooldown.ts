@@ -48,7 +48,9 @@ export function cooldownFor(error: unknown, policy: CooldownPolicy): number | un
 /** The error of a token request refused during a cooldown, `ms` before it ends. */
 export function cooldownError(ms: number): TokenError {
   const left = Math.max(1, Math.ceil(ms));
-  return new TokenError('COOLDOWN', `the token endpoint asked clients to back off: no token request for another ${left} ms`, { retryAfter: left });
+  return new TokenError('COOLDOWN', `the token endpoint asked clients to back off: no token request for another ${left} ms`, {
+    retryAfter: left,
+  });
 }
 
 /**
@@ -133,7 +135,12 @@ export function withCooldown(acquire: Acquire, cooldown: Cooldown): Acquire {
  * cooldown, waits for it to end and calls `get` again, until `signal` aborts (`ABORTED`); without a
  * signal, waits at most `policy.max` ms in all (then the last error is thrown).
  */
-export async function waitingOutCooldown<T>(get: () => Promise<T>, signal: AbortSignal | undefined, clock: Clock, policy: CooldownPolicy): Promise<T> {
+export async function waitingOutCooldown<T>(
+  get: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  clock: Clock,
+  policy: CooldownPolicy,
+): Promise<T> {
   const deadline = signal === undefined ? clock.now() + policy.max : Infinity;
   for (;;) {
     try {
@@ -153,11 +160,15 @@ export async function waitingOutCooldown<T>(get: () => Promise<T>, signal: Abort
 /** Validates the `cooldown` option. Throws a `TypeError` naming the field. */
 export function resolveCooldown(value: unknown): CooldownPolicy {
   if (value === undefined) return COOLDOWN_DEFAULTS;
-  if (typeof value !== 'object' || value === null) throw new TypeError('m2m-token: option `cooldown` must be an object { max, default429 }');
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError('m2m-token: option `cooldown` must be an object { max, default429 }');
   const { max = COOLDOWN_DEFAULTS.max, default429 = COOLDOWN_DEFAULTS.default429, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) throw new TypeError(`m2m-token: unknown option \`cooldown.${unknown}\``);
-  for (const [name, n] of [['max', max], ['default429', default429]] as const) {
+  for (const [name, n] of [
+    ['max', max],
+    ['default429', default429],
+  ] as const) {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 2_147_483_647) {
       throw new TypeError(`m2m-token: option \`cooldown.${name}\` must be a non-negative integer of ms`);
     }

@@ -27,7 +27,9 @@ export interface RotatingCredentials {
  */
 export function refusesCredentials(error: unknown): boolean {
   if (isInvalidClient(error)) return true;
-  return TokenError.is(error) && !OAuthError.is(error) && error.code === 'INVALID_RESPONSE' && (error.status === 401 || error.status === 403);
+  return (
+    TokenError.is(error) && !OAuthError.is(error) && error.code === 'INVALID_RESPONSE' && (error.status === 401 || error.status === 403)
+  );
 }
 
 /**

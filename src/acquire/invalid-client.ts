@@ -13,7 +13,12 @@ const FIXED: RotatingCredentials = { rotating: false, versions: { current: 0 }, 
  * once per caller and per key. The backoff remembers which credentials failed: when a provider returns
  * new ones, requests go through again at once.
  */
-export function withInvalidClientBackoff(acquire: Acquire, backoff: number, clock: Clock, credentials: RotatingCredentials = FIXED): Acquire {
+export function withInvalidClientBackoff(
+  acquire: Acquire,
+  backoff: number,
+  clock: Clock,
+  credentials: RotatingCredentials = FIXED,
+): Acquire {
   let failure: { readonly error: TokenError; readonly until: number; readonly version: number } | undefined;
   return async (request) => {
     if (failure !== undefined && clock.now() < failure.until) {

@@ -40,7 +40,13 @@ interface Context {
 function methodOf(options: ClientCredentialsOptions): ClientAuthMethod {
   return (
     options.clientAuth ??
-    (options.clientSecret !== undefined ? 'client_secret_basic' : options.privateKey !== undefined ? 'private_key_jwt' : options.tls !== undefined ? 'tls_client_auth' : 'none')
+    (options.clientSecret !== undefined
+      ? 'client_secret_basic'
+      : options.privateKey !== undefined
+        ? 'private_key_jwt'
+        : options.tls !== undefined
+          ? 'tls_client_auth'
+          : 'none')
   );
 }
 
@@ -53,7 +59,10 @@ function seconds(ms: number): string {
 function metadataUrls(issuer: string): URL[] {
   const url = new URL(issuer);
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-  return [new URL(`/.well-known/oauth-authorization-server${path}`, url.origin), new URL(`${url.origin}${path}/.well-known/openid-configuration`)];
+  return [
+    new URL(`/.well-known/oauth-authorization-server${path}`, url.origin),
+    new URL(`${url.origin}${path}/.well-known/openid-configuration`),
+  ];
 }
 
 async function checkDiscovery(ctx: Context, fetch: typeof globalThis.fetch, issuer: string): Promise<DoctorCheck> {
@@ -63,9 +72,17 @@ async function checkDiscovery(ctx: Context, fetch: typeof globalThis.fetch, issu
     tried.push(url.href);
     let response: Response;
     try {
-      response = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(ctx.options.timeout ?? defaults.timeout) });
+      response = await fetch(url, {
+        headers: { accept: 'application/json' },
+        signal: AbortSignal.timeout(ctx.options.timeout ?? defaults.timeout),
+      });
     } catch (error) {
-      return { check, status: 'fail', message: `${url.href} failed: ${(error as Error).message}`, hint: 'the issuer URL is not reachable as an HTTP server' };
+      return {
+        check,
+        status: 'fail',
+        message: `${url.href} failed: ${(error as Error).message}`,
+        hint: 'the issuer URL is not reachable as an HTTP server',
+      };
     }
     if (response.status === 404) {
       await response.body?.cancel();
@@ -78,7 +95,12 @@ async function checkDiscovery(ctx: Context, fetch: typeof globalThis.fetch, issu
       body = undefined;
     }
     if (!response.ok || typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return { check, status: 'fail', message: `${url.href} answered HTTP ${response.status} without a JSON metadata document`, hint: 'check the issuer URL (a tenant or realm path missing?)' };
+      return {
+        check,
+        status: 'fail',
+        message: `${url.href} answered HTTP ${response.status} without a JSON metadata document`,
+        hint: 'check the issuer URL (a tenant or realm path missing?)',
+      };
     }
     const metadata = body as Record<string, unknown>;
     if (metadata.issuer !== issuer) {
@@ -93,12 +115,22 @@ async function checkDiscovery(ctx: Context, fetch: typeof globalThis.fetch, issu
       };
     }
     if (typeof metadata.token_endpoint !== 'string') {
-      return { check, status: 'fail', message: `metadata at ${url.href} has no token_endpoint`, hint: 'the server does not offer a token endpoint here: use --token-endpoint' };
+      return {
+        check,
+        status: 'fail',
+        message: `metadata at ${url.href} has no token_endpoint`,
+        hint: 'the server does not offer a token endpoint here: use --token-endpoint',
+      };
     }
     ctx.metadata = metadata;
     return { check, status: 'pass', message: `${url.href}: issuer matches, token endpoint ${metadata.token_endpoint}` };
   }
-  return { check, status: 'fail', message: `no metadata at ${tried.join(' or ')} (HTTP 404)`, hint: 'check the issuer URL (a tenant or realm path missing?), or use --token-endpoint without --issuer' };
+  return {
+    check,
+    status: 'fail',
+    message: `no metadata at ${tried.join(' or ')} (HTTP 404)`,
+    hint: 'check the issuer URL (a tenant or realm path missing?), or use --token-endpoint without --issuer',
+  };
 }
 
 /** Methods a client can use with what it was configured with. */
@@ -112,18 +144,26 @@ function usableMethods(options: ClientCredentialsOptions): ClientAuthMethod[] {
 function checkMethod(ctx: Context): DoctorCheck {
   const check = 'client authentication';
   if (ctx.metadata === undefined) {
-    return { check, status: 'warn', message: `${ctx.method}; not compared with the server's methods`, hint: 'they are known only from discovery: add --issuer to check' };
+    return {
+      check,
+      status: 'warn',
+      message: `${ctx.method}; not compared with the server's methods`,
+      hint: 'they are known only from discovery: add --issuer to check',
+    };
   }
   const listed = ctx.metadata.token_endpoint_auth_methods_supported;
   // RFC 8414 §2: omitted means client_secret_basic only.
   const supported = Array.isArray(listed) ? listed.filter((m): m is string => typeof m === 'string') : ['client_secret_basic'];
-  if (supported.includes(ctx.method)) return { check, status: 'pass', message: `${ctx.method} is supported (server: ${supported.join(', ')})` };
+  if (supported.includes(ctx.method))
+    return { check, status: 'pass', message: `${ctx.method} is supported (server: ${supported.join(', ')})` };
   const alternative = usableMethods(ctx.options).find((m) => supported.includes(m));
   return {
     check,
     status: 'fail',
     message: `${ctx.method} is not among the server's methods (${supported.join(', ')})`,
-    hint: alternative ? `try --client-auth ${alternative}` : `the server accepts none of the methods your credentials allow: register the client for one of ${supported.join(', ')}`,
+    hint: alternative
+      ? `try --client-auth ${alternative}`
+      : `the server accepts none of the methods your credentials allow: register the client for one of ${supported.join(', ')}`,
   };
 }
 
@@ -140,7 +180,8 @@ function oauthHint(error: OAuthError, ctx: Context): string {
         const other = method === 'client_secret_basic' ? 'client_secret_post' : 'client_secret_basic';
         return `wrong client id or secret (rotated or expired?), or the client is registered for another method: try --client-auth ${other}`;
       }
-      if (method === 'client_secret_jwt') return 'wrong secret (rotated?), an --alg the server does not accept for this client, or the client is registered for another method';
+      if (method === 'client_secret_jwt')
+        return 'wrong secret (rotated?), an --alg the server does not accept for this client, or the client is registered for another method';
       if (method === 'private_key_jwt') {
         return "the server does not know this key (register its public key, check --key-id), refuses the assertion's audience (issuer vs token endpoint) or --alg, or this machine's clock is off";
       }
@@ -191,7 +232,12 @@ function jwtExp(token: string): number | undefined {
 }
 
 function lastTokenResponse(ctx: Context, tokenEndpoint: string | undefined): Record<string, unknown> | undefined {
-  const found = ctx.exchanges.findLast(({ exchange }) => exchange.method === 'POST' && exchange.status !== undefined && (tokenEndpoint === undefined || exchange.url.startsWith(tokenEndpoint)));
+  const found = ctx.exchanges.findLast(
+    ({ exchange }) =>
+      exchange.method === 'POST' &&
+      exchange.status !== undefined &&
+      (tokenEndpoint === undefined || exchange.url.startsWith(tokenEndpoint)),
+  );
   if (found?.exchange.responseBody === undefined) return undefined;
   try {
     const body = JSON.parse(found.exchange.responseBody) as unknown;
@@ -201,7 +247,11 @@ function lastTokenResponse(ctx: Context, tokenEndpoint: string | undefined): Rec
   }
 }
 
-function checkLifetime(token: { accessToken: string; expiresAt: number }, sentAt: number, response: Record<string, unknown> | undefined): DoctorCheck {
+function checkLifetime(
+  token: { accessToken: string; expiresAt: number },
+  sentAt: number,
+  response: Record<string, unknown> | undefined,
+): DoctorCheck {
   const check = 'token lifetime';
   const expiresIn = response?.expires_in;
   // The server's own figure when it sent one; else what the client assumed, dated from the request.
@@ -212,13 +262,29 @@ function checkLifetime(token: { accessToken: string; expiresAt: number }, sentAt
   const exp = jwtExp(token.accessToken);
   const expText = exp === undefined ? '' : `, JWT exp ${new Date(exp * 1000).toISOString()}`;
   if (typeof expiresIn !== 'number') {
-    return { check, status: 'warn', message: `no expires_in in the response${expText}; ${schedule}`, hint: `the client assumes ${seconds(defaults.defaultLifetime)} (defaultLifetime): set it to the server's real token lifetime` };
+    return {
+      check,
+      status: 'warn',
+      message: `no expires_in in the response${expText}; ${schedule}`,
+      hint: `the client assumes ${seconds(defaults.defaultLifetime)} (defaultLifetime): set it to the server's real token lifetime`,
+    };
   }
   const message = `expires_in ${expiresIn} s${expText}; ${schedule}`;
   if (exp !== undefined && Math.abs(exp * 1000 - token.expiresAt) > 60_000) {
-    return { check, status: 'warn', message, hint: "the JWT's exp and expires_in disagree by more than a minute: the server's clock or its configuration is off" };
+    return {
+      check,
+      status: 'warn',
+      message,
+      hint: "the JWT's exp and expires_in disagree by more than a minute: the server's clock or its configuration is off",
+    };
   }
-  if (lifetime < 60_000) return { check, status: 'warn', message, hint: 'tokens this short-lived mean a token request about every minute: consider a longer lifetime' };
+  if (lifetime < 60_000)
+    return {
+      check,
+      status: 'warn',
+      message,
+      hint: 'tokens this short-lived mean a token request about every minute: consider a longer lifetime',
+    };
   return { check, status: 'pass', message };
 }
 
@@ -227,7 +293,12 @@ function checkClock(ctx: Context): DoctorCheck {
   const dated = ctx.exchanges.findLast(({ exchange }) => exchange.responseHeaders.date !== undefined);
   const serverTime = dated === undefined ? NaN : Date.parse(dated.exchange.responseHeaders.date!);
   if (dated === undefined || Number.isNaN(serverTime)) {
-    return { check, status: 'warn', message: 'not measured: no response with a Date header', hint: ctx.options.tls ? 'mutual TLS requests are not traced' : 'the server sends no Date header' };
+    return {
+      check,
+      status: 'warn',
+      message: 'not measured: no response with a Date header',
+      hint: ctx.options.tls ? 'mutual TLS requests are not traced' : 'the server sends no Date header',
+    };
   }
   // Date has a resolution of one second.
   const skew = Math.round((serverTime - dated.at) / 1000);
@@ -242,13 +313,25 @@ function checkScope(ctx: Context, granted: string | undefined): DoctorCheck {
   const check = 'scope';
   const requested = scopeText(ctx.options.scope).split(' ').filter(Boolean);
   if (granted === undefined) {
-    return { check, status: 'pass', message: requested.length === 0 ? 'none requested; the server did not say which it granted' : `requested ${requested.join(' ')}; the server did not name the granted scope, which then is the requested one (RFC 6749 §5.1)` };
+    return {
+      check,
+      status: 'pass',
+      message:
+        requested.length === 0
+          ? 'none requested; the server did not say which it granted'
+          : `requested ${requested.join(' ')}; the server did not name the granted scope, which then is the requested one (RFC 6749 §5.1)`,
+    };
   }
   const grantedList = granted.split(' ').filter(Boolean);
   const missing = requested.filter((s) => !grantedList.includes(s));
   const message = `requested ${requested.length === 0 ? '(none)' : requested.join(' ')}; granted ${grantedList.length === 0 ? '(none)' : grantedList.join(' ')}`;
   if (missing.length > 0) {
-    return { check, status: 'warn', message, hint: `not granted: ${missing.join(' ')}; the server dropped scopes it does not know or the client may not have: check the client's allowed scopes` };
+    return {
+      check,
+      status: 'warn',
+      message,
+      hint: `not granted: ${missing.join(' ')}; the server dropped scopes it does not know or the client may not have: check the client's allowed scopes`,
+    };
   }
   return { check, status: 'pass', message };
 }
@@ -277,7 +360,7 @@ function checkProxy(env: NodeJS.ProcessEnv): DoctorCheck {
     check,
     status: 'warn',
     message: `${set.join(', ')} set`,
-    hint: 'm2m-token does not use a proxy yet (Node\'s fetch ignores these variables): requests go directly to the server; if only the proxy can reach it, they fail',
+    hint: "m2m-token does not use a proxy yet (Node's fetch ignores these variables): requests go directly to the server; if only the proxy can reach it, they fail",
   };
 }
 
@@ -318,9 +401,16 @@ export async function runDoctor(run: DoctorRun): Promise<DoctorCheck[]> {
     const { tokenEndpoint, issuer } = run.options;
     const endpoint = new URL(String(tokenEndpoint ?? issuer));
     const tlsCa = run.options.tls?.ca;
-    const connected = await probe(endpoint, { ca: typeof tlsCa === 'string' ? tlsCa : undefined, timeout: run.options.timeout ?? defaults.timeout });
+    const connected = await probe(endpoint, {
+      ca: typeof tlsCa === 'string' ? tlsCa : undefined,
+      timeout: run.options.timeout ?? defaults.timeout,
+    });
     if (connected.ok) {
-      add({ check: 'endpoint', status: 'pass', message: `${endpoint.origin} reachable${endpoint.protocol === 'https:' ? ', TLS certificate trusted' : ' (plain HTTP)'}` });
+      add({
+        check: 'endpoint',
+        status: 'pass',
+        message: `${endpoint.origin} reachable${endpoint.protocol === 'https:' ? ', TLS certificate trusted' : ' (plain HTTP)'}`,
+      });
     } else {
       const { saw, hint } = probeHint(connected.code, endpoint, run.options.tls !== undefined);
       add({ check: 'endpoint', status: 'fail', message: `${endpoint.origin}: ${saw}`, hint });
@@ -340,7 +430,10 @@ export async function runDoctor(run: DoctorRun): Promise<DoctorCheck[]> {
         const { message, hint } = failureHint(error, ctx);
         add({ check: 'token request', status: 'fail', message, hint });
       }
-      const response = lastTokenResponse(ctx, tokenEndpoint === undefined ? (ctx.metadata?.token_endpoint as string | undefined) : String(tokenEndpoint));
+      const response = lastTokenResponse(
+        ctx,
+        tokenEndpoint === undefined ? (ctx.metadata?.token_endpoint as string | undefined) : String(tokenEndpoint),
+      );
       if (token !== undefined) {
         add({ check: 'token request', status: 'pass', message: `${token.tokenType} token issued with ${ctx.method}` });
         add(checkLifetime(token, sentAt, response));

@@ -88,6 +88,7 @@ export function parse<T extends ParseArgsConfig['options']>(args: string[], opti
   const short = new Set(['-h', '-v']);
   const dashed = args.includes('--') ? [] : args.filter((a) => a.length > 1 && a.startsWith('-') && !a.startsWith('--') && !short.has(a));
   const argv = dashed.length === 0 ? args : [...args.filter((a) => !dashed.includes(a)), '--', ...dashed];
+  // biome-ignore lint/suspicious/noImplicitAnyLet: typed by parseArgs' options, in the try block below.
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -132,7 +133,8 @@ export function clientOptions(values: Record<string, unknown>, io: Io): ClientCr
     throw new UsageError('--client-secret is not accepted: pass the secret in M2M_CLIENT_SECRET or with --client-secret-stdin');
   }
   const env = (name: string) => envVar(io.env, name);
-  const flag = (name: string, variable?: string) => (values[name] as string | undefined) ?? (variable === undefined ? undefined : env(variable));
+  const flag = (name: string, variable?: string) =>
+    (values[name] as string | undefined) ?? (variable === undefined ? undefined : env(variable));
   const list = (name: string, variable: string) => (values[name] as string[] | undefined) ?? env(variable)?.split(' ').filter(Boolean);
   const clientId = flag('client-id', 'M2M_CLIENT_ID');
   if (!clientId) throw new UsageError('missing client id: --client-id or M2M_CLIENT_ID');
@@ -150,7 +152,9 @@ export function clientOptions(values: Record<string, unknown>, io: Io): ClientCr
   const caFile = flag('ca-file', 'M2M_CA_FILE');
   if ((certFile === undefined) !== (tlsKeyFile === undefined)) throw new UsageError('mutual TLS needs both --cert-file and --key-file');
   if (caFile !== undefined && certFile === undefined) {
-    throw new UsageError('--ca-file applies to mutual TLS (with --cert-file and --key-file); otherwise trust a CA with NODE_EXTRA_CA_CERTS=<file>');
+    throw new UsageError(
+      '--ca-file applies to mutual TLS (with --cert-file and --key-file); otherwise trust a CA with NODE_EXTRA_CA_CERTS=<file>',
+    );
   }
 
   const timeout = flag('timeout', 'M2M_TIMEOUT');
@@ -166,7 +170,11 @@ export function clientOptions(values: Record<string, unknown>, io: Io): ClientCr
     tls:
       certFile === undefined || tlsKeyFile === undefined
         ? undefined
-        : { cert: readFlagFile('--cert-file', certFile), key: readFlagFile('--key-file', tlsKeyFile), ca: caFile === undefined ? undefined : readFlagFile('--ca-file', caFile) },
+        : {
+            cert: readFlagFile('--cert-file', certFile),
+            key: readFlagFile('--key-file', tlsKeyFile),
+            ca: caFile === undefined ? undefined : readFlagFile('--ca-file', caFile),
+          },
     clientAuth: flag('client-auth', 'M2M_CLIENT_AUTH') as ClientAuthMethod | undefined,
     scope: list('scope', 'M2M_SCOPE'),
     audience: flag('audience', 'M2M_AUDIENCE'),

@@ -19,7 +19,9 @@ export function probe(url: URL, { ca, timeout }: { ca?: string | undefined; time
   const port = Number(url.port || (https ? 443 : 80));
   return new Promise((resolve) => {
     const socket = https
-      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ca, ALPNProtocols: ['http/1.1'] }, () => done({ ok: true }))
+      ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ca, ALPNProtocols: ['http/1.1'] }, () =>
+          done({ ok: true }),
+        )
       : connectTcp({ host, port }, () => done({ ok: true }));
     const timer = setTimeout(() => done({ ok: false, code: 'TIMEOUT', message: `no connection within ${timeout} ms` }), timeout);
     socket.on('error', (error: NodeJS.ErrnoException) => done({ ok: false, code: error.code ?? 'ERROR', message: error.message }));
@@ -39,23 +41,50 @@ const TRUST_CA =
 /** What a failed {@link probe} most likely means, and what to do about it. */
 export function probeHint(code: string, url: URL, mtls: boolean): { saw: string; hint: string } {
   const where = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
-  if (SELF_SIGNED.includes(code)) return { saw: `TLS certificate not trusted: self-signed (${code})`, hint: `the server uses a self-signed certificate or a private CA: ${TRUST_CA}` };
+  if (SELF_SIGNED.includes(code))
+    return {
+      saw: `TLS certificate not trusted: self-signed (${code})`,
+      hint: `the server uses a self-signed certificate or a private CA: ${TRUST_CA}`,
+    };
   if (UNKNOWN_ISSUER.includes(code)) {
     return {
       saw: `TLS certificate not trusted: unknown issuer (${code})`,
       hint: `the certificate was issued by a CA Node does not know (a corporate or private CA), or the server does not send its intermediate certificate: ${TRUST_CA}`,
     };
   }
-  if (code === 'CERT_HAS_EXPIRED') return { saw: `TLS certificate expired (${code})`, hint: 'the server certificate has expired: it must be renewed on the server (or this machine\'s clock is far off)' };
-  if (code === 'CERT_NOT_YET_VALID') return { saw: `TLS certificate not yet valid (${code})`, hint: "check this machine's clock (NTP), or the certificate's start date" };
+  if (code === 'CERT_HAS_EXPIRED')
+    return {
+      saw: `TLS certificate expired (${code})`,
+      hint: "the server certificate has expired: it must be renewed on the server (or this machine's clock is far off)",
+    };
+  if (code === 'CERT_NOT_YET_VALID')
+    return { saw: `TLS certificate not yet valid (${code})`, hint: "check this machine's clock (NTP), or the certificate's start date" };
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return { saw: `TLS certificate is not for ${url.hostname} (${code})`, hint: 'wrong host name: use the host name the certificate is issued for (not an IP address or an internal alias)' };
+    return {
+      saw: `TLS certificate is not for ${url.hostname} (${code})`,
+      hint: 'wrong host name: use the host name the certificate is issued for (not an IP address or an internal alias)',
+    };
   }
-  if (code === 'ECONNREFUSED') return { saw: `connection refused by ${where} (${code})`, hint: 'nothing listens there: check the host and port of the URL, and that the server is running' };
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { saw: `host ${url.hostname} not found (${code})`, hint: 'the host name does not resolve: check its spelling, DNS or VPN' };
-  if (code === 'TIMEOUT' || code === 'ETIMEDOUT') return { saw: `no connection to ${where} in time (${code})`, hint: 'a firewall drops the traffic, or the network needs a proxy (see the proxy check)' };
+  if (code === 'ECONNREFUSED')
+    return {
+      saw: `connection refused by ${where} (${code})`,
+      hint: 'nothing listens there: check the host and port of the URL, and that the server is running',
+    };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return { saw: `host ${url.hostname} not found (${code})`, hint: 'the host name does not resolve: check its spelling, DNS or VPN' };
+  if (code === 'TIMEOUT' || code === 'ETIMEDOUT')
+    return {
+      saw: `no connection to ${where} in time (${code})`,
+      hint: 'a firewall drops the traffic, or the network needs a proxy (see the proxy check)',
+    };
   if (code === 'ECONNRESET' || code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-    return { saw: `connection to ${where} broken during setup (${code})`, hint: 'https: on a plain HTTP port (or the reverse), or a middlebox resets TLS: check the scheme and port' };
+    return {
+      saw: `connection to ${where} broken during setup (${code})`,
+      hint: 'https: on a plain HTTP port (or the reverse), or a middlebox resets TLS: check the scheme and port',
+    };
   }
-  return { saw: `cannot connect to ${where} (${code})`, hint: mtls ? 'check the URL and the client certificate' : 'check the URL and the network path to the server' };
+  return {
+    saw: `cannot connect to ${where} (${code})`,
+    hint: mtls ? 'check the URL and the client certificate' : 'check the URL and the network path to the server',
+  };
 }

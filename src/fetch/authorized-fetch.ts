@@ -58,7 +58,14 @@ export function isReplayable(body: unknown): boolean {
 export function isRequest(input: unknown): input is Request {
   if (input instanceof Request) return true;
   const r = input as Partial<Request> | null;
-  return typeof r === 'object' && r !== null && typeof r.url === 'string' && typeof r.method === 'string' && typeof r.clone === 'function' && r.headers !== undefined;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.url === 'string' &&
+    typeof r.method === 'string' &&
+    typeof r.clone === 'function' &&
+    r.headers !== undefined
+  );
 }
 
 function originOf(url: string | URL): string {
@@ -182,14 +189,21 @@ export function createAuthorizedFetch(
     const sendWith = async (token: HeldToken) => {
       const sent = await attempt(token);
       const { response, carried, newNonce } = sent;
-      if (!carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce)) return sent;
+      if (!carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce))
+        return sent;
       response.body?.cancel().catch(() => {});
       return attempt(token);
     };
 
     const first = await source.get(signal ?? undefined);
     const { response, carried } = await sendWith(first);
-    if (response.status !== 401 || !carried || !replayable || !isStaleTokenChallenge(response.headers.get('www-authenticate'), first.tokenType) || !recovers(response)) {
+    if (
+      response.status !== 401 ||
+      !carried ||
+      !replayable ||
+      !isStaleTokenChallenge(response.headers.get('www-authenticate'), first.tokenType) ||
+      !recovers(response)
+    ) {
       return response;
     }
     if (!source.invalidate(first)) return response;

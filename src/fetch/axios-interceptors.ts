@@ -52,7 +52,8 @@ export function installAxiosInterceptors(instance: AxiosInstance, source: TokenS
       return config; // not absolute: not for a listed origin
     }
     if (!origins.has(url.origin)) return config;
-    const state = (config[STATE] ??= new RequestState());
+    config[STATE] ??= new RequestState();
+    const state = config[STATE];
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     const token = await source.get(signal);
     const method = (config.method ?? 'get').toUpperCase();
@@ -87,7 +88,12 @@ export function installAxiosInterceptors(instance: AxiosInstance, source: TokenS
         state.nonceResent = true;
         return instance.request(config);
       }
-      if (!state.tokenResent && res.status === 401 && isStaleTokenChallenge(challenge, state.token.tokenType) && source.invalidate(state.token)) {
+      if (
+        !state.tokenResent &&
+        res.status === 401 &&
+        isStaleTokenChallenge(challenge, state.token.tokenType) &&
+        source.invalidate(state.token)
+      ) {
         state.tokenResent = true;
         state.nonceResent = false;
         return instance.request(config);

@@ -37,7 +37,12 @@ export interface AuthorizationHeaders {
  * plus `dpop` with a fresh proof for this method and URL (its `ath`, and the origin's nonce if one is
  * known) when the token is a DPoP token and the client has a DPoP key.
  */
-export async function authorizationHeaders(token: HeldToken, dpop: DPoP | undefined, method: string, url: string | URL): Promise<AuthorizationHeaders> {
+export async function authorizationHeaders(
+  token: HeldToken,
+  dpop: DPoP | undefined,
+  method: string,
+  url: string | URL,
+): Promise<AuthorizationHeaders> {
   if (dpop === undefined || token.tokenType !== 'DPoP') return { authorization: token[AUTHORIZATION] };
   return { authorization: token[AUTHORIZATION], dpop: await dpop.proof(method, url, token.accessToken) };
 }

@@ -134,7 +134,8 @@ class AuthorizedRequest {
 
   /** The request's URL, for DPoP proofs and nonces. */
   #target(): URL {
-    return (this.#url ??= new URL(this.opts.path, String(this.opts.origin)));
+    this.#url ??= new URL(this.opts.path, String(this.opts.origin));
+    return this.#url;
   }
 
   #fail(error: unknown): void {
@@ -146,7 +147,10 @@ class AuthorizedRequest {
     let headers: Record<string, string | string[]>;
     try {
       token = await Promise.race([this.source.get(undefined), aborted]);
-      const ours = this.source.dpop === undefined ? { authorization: token[AUTHORIZATION] } : await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#target());
+      const ours =
+        this.source.dpop === undefined
+          ? { authorization: token[AUTHORIZATION] }
+          : await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#target());
       headers = { ...headersWithout(this.opts.headers, ['authorization', 'dpop']), ...ours };
     } catch (error) {
       this.#fail(error);
@@ -169,7 +173,8 @@ class AuthorizedRequest {
       onRequestUpgrade: (_c, status, headers, socket) => forward.onRequestUpgrade?.(ctl, status, headers, socket),
       onResponseStart: (_c, status, headers, message) => {
         const challenge = headerOf(headers, 'www-authenticate');
-        const newNonce = this.source.dpop !== undefined && observeNonce(this.source.dpop, this.#target(), headerOf(headers, 'dpop-nonce'), proof);
+        const newNonce =
+          this.source.dpop !== undefined && observeNonce(this.source.dpop, this.#target(), headerOf(headers, 'dpop-nonce'), proof);
         if (this.#replayable && !this.#nonceResent && proof !== undefined && shouldResendForNonce(status, challenge, newNonce)) {
           this.#nonceResent = swallowed = true;
         } else if (

@@ -20,7 +20,11 @@ export type ClientAuthMethod =
  * Adds client authentication to one request's form body and headers. `audience` gives the `aud` of a
  * client assertion for the endpoint being called.
  */
-export type ClientAuth = (body: URLSearchParams, headers: Record<string, string>, audience: () => string | Promise<string>) => void | Promise<void>;
+export type ClientAuth = (
+  body: URLSearchParams,
+  headers: Record<string, string>,
+  audience: () => string | Promise<string>,
+) => void | Promise<void>;
 
 /** The default `client_assertion_type` (RFC 7523 §2.2). */
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -104,7 +108,12 @@ export function clientIdOnly(clientId: string): ClientAuth {
  * authorization server, a unique `jti`, `iat` and a short `exp`, signed by `sign`.
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
  */
-function clientAssertion(clientId: string, lifetime: number, method: string, sign: (jwt: import('jose').SignJWT) => Promise<string>): ClientAuth {
+function clientAssertion(
+  clientId: string,
+  lifetime: number,
+  method: string,
+  sign: (jwt: import('jose').SignJWT) => Promise<string>,
+): ClientAuth {
   return async (body, _headers, audience) => {
     body.set('client_id', clientId);
     body.set('client_assertion_type', JWT_BEARER);
@@ -165,7 +174,15 @@ export interface ClientCredentials {
 }
 
 /** The client authentication of a configured method (options are validated: what it needs is set). */
-export function clientAuthFor({ method, clientId, clientSecret = '', signingKey, assertion, assertionLifetime, basicEncoding }: ClientCredentials): ClientAuth {
+export function clientAuthFor({
+  method,
+  clientId,
+  clientSecret = '',
+  signingKey,
+  assertion,
+  assertionLifetime,
+  basicEncoding,
+}: ClientCredentials): ClientAuth {
   switch (method) {
     case 'client_secret_basic':
       return clientSecretBasic(clientId, clientSecret, basicEncoding);
@@ -174,7 +191,9 @@ export function clientAuthFor({ method, clientId, clientSecret = '', signingKey,
     case 'client_secret_jwt':
       return clientSecretJwt(clientId, clientSecret, assertionLifetime);
     case 'private_key_jwt':
-      return assertion !== undefined ? externalAssertion(clientId, assertion.token, assertion.type) : privateKeyJwt(clientId, signingKey!, assertionLifetime);
+      return assertion !== undefined
+        ? externalAssertion(clientId, assertion.token, assertion.type)
+        : privateKeyJwt(clientId, signingKey!, assertionLifetime);
     default:
       return clientIdOnly(clientId);
   }

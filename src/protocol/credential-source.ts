@@ -44,7 +44,12 @@ export class CredentialSource<T> {
   readonly #onChange: (value: T) => void;
   #last: T | undefined;
 
-  constructor(provider: CredentialProvider<unknown>, rules: SourceRules<T>, versions: CredentialVersions, onChange: (value: T) => void = () => {}) {
+  constructor(
+    provider: CredentialProvider<unknown>,
+    rules: SourceRules<T>,
+    versions: CredentialVersions,
+    onChange: (value: T) => void = () => {},
+  ) {
     this.#provider = provider;
     this.#rules = rules;
     this.#versions = versions;
@@ -81,7 +86,8 @@ export class InvalidCredential extends Error {}
 
 /** The check of a string credential: a non-empty string. */
 export function checkString(value: unknown): string {
-  if (typeof value !== 'string') throw new InvalidCredential(value === null ? 'null, not a string' : `a value of type ${typeof value}, not a string`);
+  if (typeof value !== 'string')
+    throw new InvalidCredential(value === null ? 'null, not a string' : `a value of type ${typeof value}, not a string`);
   if (value === '') throw new InvalidCredential('an empty string');
   return value;
 }

@@ -67,9 +67,13 @@ export async function discover(
       });
     }
     if (trim(parsed.data.issuer) !== trim(issuer)) {
-      throw new TokenError('INVALID_RESPONSE', `metadata at ${location.href} is for issuer ${JSON.stringify(redact(parsed.data.issuer, secrets))}, not ${JSON.stringify(issuer)}`, {
-        status: result.status,
-      });
+      throw new TokenError(
+        'INVALID_RESPONSE',
+        `metadata at ${location.href} is for issuer ${JSON.stringify(redact(parsed.data.issuer, secrets))}, not ${JSON.stringify(issuer)}`,
+        {
+          status: result.status,
+        },
+      );
     }
     return parsed.data;
   }

@@ -47,7 +47,8 @@ export function signingKey(option: string, input: PrivateKeyInput, alg: string |
     // A key restricted to one hash (RFC 4055 parameters) signs only with the PSxxx of that hash.
     const hash = key.asymmetricKeyDetails?.hashAlgorithm;
     if (hash !== undefined) allowed = allowed.filter((a) => `sha${a.slice(2)}` === hash);
-    if (allowed.length === 0) throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key for ${hash}, which no JWS algorithm uses`);
+    if (allowed.length === 0)
+      throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key for ${hash}, which no JWS algorithm uses`);
     key = rsaFromPss(option, key);
   }
   const jwkAlg = !isKeyObject(input) && typeof input === 'object' && typeof input.alg === 'string' ? input.alg : undefined;

@@ -37,6 +37,7 @@ export function certificateThumbprint(tls: TlsOptions): string | undefined {
   } catch {
     throw new TypeError('m2m-token: option `tls.key` is not a PEM private key (or `tls.passphrase` does not decrypt it)');
   }
-  if (!certificate.checkPrivateKey(key)) throw new TypeError('m2m-token: option `tls.key` is not the private key of the `tls.cert` certificate');
+  if (!certificate.checkPrivateKey(key))
+    throw new TypeError('m2m-token: option `tls.key` is not the private key of the `tls.cert` certificate');
   return createHash('sha256').update(certificate.raw).digest('base64url');
 }

@@ -25,7 +25,9 @@ const WELL_KNOWN = '/.well-known/oauth-protected-resource';
  */
 export function resourceMetadataUrls(url: URL): URL[] {
   const path = url.pathname.replace(/\/$/, '');
-  return path === '' ? [new URL(`${url.origin}${WELL_KNOWN}`)] : [new URL(`${url.origin}${WELL_KNOWN}${path}`), new URL(`${url.origin}${WELL_KNOWN}`)];
+  return path === ''
+    ? [new URL(`${url.origin}${WELL_KNOWN}`)]
+    : [new URL(`${url.origin}${WELL_KNOWN}${path}`), new URL(`${url.origin}${WELL_KNOWN}`)];
 }
 
 /**
@@ -52,7 +54,9 @@ export function resourceCovers(resource: string, url: URL): boolean {
  * could not). `undefined` when no challenge has one; `INVALID_RESPONSE` for one that is not acceptable.
  */
 export function resourceMetadataHint(challenges: readonly Challenge[], requestUrl: URL, allowInsecureHttp: boolean): URL | undefined {
-  const value = challenges.find((c) => (c.scheme === 'bearer' || c.scheme === 'dpop') && c.params.has('resource_metadata'))?.params.get('resource_metadata');
+  const value = challenges
+    .find((c) => (c.scheme === 'bearer' || c.scheme === 'dpop') && c.params.has('resource_metadata'))
+    ?.params.get('resource_metadata');
   if (value === undefined) return undefined;
   let url: URL;
   try {
@@ -61,7 +65,10 @@ export function resourceMetadataHint(challenges: readonly Challenge[], requestUr
     throw new TokenError('INVALID_RESPONSE', `the resource at ${requestUrl.origin} sent a resource_metadata that is not an acceptable URL`);
   }
   if (url.origin !== requestUrl.origin) {
-    throw new TokenError('INVALID_RESPONSE', `the resource at ${requestUrl.origin} sent a resource_metadata on another origin; it is not fetched`);
+    throw new TokenError(
+      'INVALID_RESPONSE',
+      `the resource at ${requestUrl.origin} sent a resource_metadata on another origin; it is not fetched`,
+    );
   }
   return url;
 }
@@ -74,19 +81,29 @@ export function resourceMetadataHint(challenges: readonly Challenge[], requestUr
  *
  * @see https://www.rfc-editor.org/rfc/rfc9728#section-3
  */
-export async function fetchResourceMetadata(urls: readonly URL[], requestUrl: URL, options: SendOptions): Promise<ProtectedResourceMetadata | undefined> {
+export async function fetchResourceMetadata(
+  urls: readonly URL[],
+  requestUrl: URL,
+  options: SendOptions,
+): Promise<ProtectedResourceMetadata | undefined> {
   for (const url of urls) {
     const result: HttpResult = await send(url, { method: 'GET', headers: { accept: 'application/json' } }, options);
     if (result.status === 404) continue;
     if (result.status < 200 || result.status > 299) throw errorFromResponse(result, `resource metadata at ${url.href}`, options.secrets);
     const parsed = schemas.ResourceMetadata.safeParse(parseJson(result));
     if (!parsed.success) {
-      throw new TokenError('INVALID_RESPONSE', `resource metadata at ${url.href} is not a valid metadata document`, { status: result.status });
-    }
-    if (!resourceCovers(parsed.data.resource, requestUrl)) {
-      throw new TokenError('INVALID_RESPONSE', `resource metadata at ${url.href} is for another resource than ${requestUrl.origin}${requestUrl.pathname}`, {
+      throw new TokenError('INVALID_RESPONSE', `resource metadata at ${url.href} is not a valid metadata document`, {
         status: result.status,
       });
+    }
+    if (!resourceCovers(parsed.data.resource, requestUrl)) {
+      throw new TokenError(
+        'INVALID_RESPONSE',
+        `resource metadata at ${url.href} is for another resource than ${requestUrl.origin}${requestUrl.pathname}`,
+        {
+          status: result.status,
+        },
+      );
     }
     return parsed.data;
   }
@@ -102,7 +119,10 @@ export function chooseAuthorizationServer(metadata: ProtectedResourceMetadata, a
   const issuer = metadata.authorization_servers?.find((candidate) => allowed.has(candidate));
   if (issuer === undefined) {
     const named = metadata.authorization_servers?.length ?? 0;
-    throw new TokenError('CONFIG', `the resource ${metadata.resource} names ${named} authorization server(s), none of them in resourceDiscovery.authorizationServers; no token was requested`);
+    throw new TokenError(
+      'CONFIG',
+      `the resource ${metadata.resource} names ${named} authorization server(s), none of them in resourceDiscovery.authorizationServers; no token was requested`,
+    );
   }
   return issuer;
 }

@@ -1,5 +1,5 @@
 import { OAuthError, TokenError } from '../errors.js';
-import type { Issued, TokenParams } from '../token.js';
+import type { HeldToken, Issued, TokenParams } from '../token.js';
 import type { Clock } from '../util/clock.js';
 import type { ClientAuth } from './client-auth.js';
 import type { DPoP } from './dpop.js';
@@ -37,7 +37,11 @@ export type Grant = { readonly type: 'client_credentials' } | { readonly type: '
 const CLIENT_CREDENTIALS: Grant = { type: 'client_credentials' };
 
 /** The grant's form body (RFC 6749 §4.4.2 or §6, RFC 8707 `resource`, and the configured extra parameters). */
-export function tokenRequestBody(params: TokenParams, extraParams: Readonly<Record<string, string>>, grant: Grant = CLIENT_CREDENTIALS): URLSearchParams {
+export function tokenRequestBody(
+  params: TokenParams,
+  extraParams: Readonly<Record<string, string>>,
+  grant: Grant = CLIENT_CREDENTIALS,
+): URLSearchParams {
   const body = new URLSearchParams({ grant_type: grant.type });
   if (grant.type === 'refresh_token') body.set('refresh_token', grant.refreshToken);
   if (params.scope.length > 0) body.set('scope', params.scope.join(' '));
@@ -67,7 +71,10 @@ export function requestToken(
   // A refresh token is redacted like the client secret from whatever a server or a custom fetch echoes.
   const send =
     grant.type === 'refresh_token'
-      ? { ...config.send, secrets: [grant.refreshToken, new URLSearchParams({ t: grant.refreshToken }).toString().slice(2), ...(config.send.secrets ?? [])] }
+      ? {
+          ...config.send,
+          secrets: [grant.refreshToken, new URLSearchParams({ t: grant.refreshToken }).toString().slice(2), ...(config.send.secrets ?? [])],
+        }
       : config.send;
   const requestedScope = params.scope.length > 0 ? params.scope.join(' ') : undefined;
   const audience = () => config.assertionAudience(endpoint);
@@ -87,7 +94,7 @@ export function requestToken(
         const newNonce = dpop?.observe(endpoint, result.headers, proof) ?? false;
         if (nonceRetry > 0 || !newNonce || result.status !== 400 || parseOAuthError(result)?.error !== 'use_dpop_nonce') break;
       }
-      let token;
+      let token: HeldToken;
       try {
         token = processTokenResponse(result, {
           sentAt: sentAtWall!,
@@ -107,7 +114,12 @@ export function requestToken(
       return { token, sentAt: sentAt!, sentAtWall: sentAtWall!, lifetime, attempts, refreshIn: refreshInOf(token.extra) };
     },
     config.retry,
-    { signal: send.signal, background, onRetry: config.onRetry, onFailure: config.onFailure && ((error) => config.onFailure!(error, background)) },
+    {
+      signal: send.signal,
+      background,
+      onRetry: config.onRetry,
+      onFailure: config.onFailure && ((error) => config.onFailure!(error, background)),
+    },
   );
 }
 

@@ -63,7 +63,16 @@ export function createTransport(tls: TlsOptions | undefined, proxy: ProxyOption 
       // A Request of Node's own fetch is not one to the undici package (it would be read as the URL
       // "[object Request]"): send its parts instead, with `init` taking precedence as fetch() does.
       const { url, method, headers, body, redirect, signal } = input;
-      return undici.fetch(url, { method, headers, body, redirect, signal, ...(body !== null && { duplex: 'half' }), ...(init as object), dispatcher } as never);
+      return undici.fetch(url, {
+        method,
+        headers,
+        body,
+        redirect,
+        signal,
+        ...(body !== null && { duplex: 'half' }),
+        ...(init as object),
+        dispatcher,
+      } as never);
     }
     return undici.fetch(input as never, { ...(init as object), dispatcher } as never);
   }) as unknown as typeof globalThis.fetch;
@@ -72,7 +81,12 @@ export function createTransport(tls: TlsOptions | undefined, proxy: ProxyOption 
     // Destroyed, not closed: close() would wait for every response body a caller never read, and
     // requests still in flight are abandoned on close anyway.
     close: async () => {
-      await ready?.then((r) => r.dispatcher.destroy(), () => {}).catch(() => {});
+      await ready
+        ?.then(
+          (r) => r.dispatcher.destroy(),
+          () => {},
+        )
+        .catch(() => {});
     },
   };
 }
@@ -84,7 +98,12 @@ const pem = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
  * option. `tls` is a client certificate (`cert` and `key`), trusted CAs (`ca`), or both. Returns the
  * proxy as the client keeps it: `'env'` or a `URL`.
  */
-export function validateTransport(input: { tls?: unknown; proxy?: unknown; fetch?: unknown; clientAuth?: unknown }): 'env' | URL | undefined {
+export function validateTransport(input: {
+  tls?: unknown;
+  proxy?: unknown;
+  fetch?: unknown;
+  clientAuth?: unknown;
+}): 'env' | URL | undefined {
   const fail = (name: string, what: string): never => {
     throw new TypeError(`m2m-token: option \`${name}\` must be ${what}`);
   };

@@ -38,7 +38,8 @@ export function resolveResourceDiscovery(value: unknown, allowInsecureHttp: bool
     fail('resourceDiscovery.authorizationServers', 'a non-empty array of issuer identifiers');
   }
   const issuers = authorizationServers.map((issuer: unknown) => {
-    if (typeof issuer !== 'string' && !(issuer instanceof URL)) fail('resourceDiscovery.authorizationServers', 'a non-empty array of issuer identifiers');
+    if (typeof issuer !== 'string' && !(issuer instanceof URL))
+      fail('resourceDiscovery.authorizationServers', 'a non-empty array of issuer identifiers');
     const url = parseEndpoint('resourceDiscovery.authorizationServers', issuer, allowInsecureHttp);
     if (url.search !== '') fail('resourceDiscovery.authorizationServers', 'issuer identifiers without query or fragment');
     return String(issuer);

@@ -56,7 +56,12 @@ function insufficientScope(response: Response): string[] | undefined {
 export function createResourceFetch(deps: ResourceFetchDeps): typeof globalThis.fetch {
   const { registry, fetchFor } = deps;
 
-  const withStepUp = async (binding: ResourceBinding, input: string | URL | Request, init: RequestInit | undefined, replayable: boolean) => {
+  const withStepUp = async (
+    binding: ResourceBinding,
+    input: string | URL | Request,
+    init: RequestInit | undefined,
+    replayable: boolean,
+  ) => {
     const response = await fetchFor(binding)(input, init);
     const required = replayable ? insufficientScope(response) : undefined;
     if (required === undefined) return response;

@@ -26,7 +26,12 @@ export function checkToken(
   const required = typeof requiredScope === 'string' ? requiredScope.split(' ').filter(Boolean) : (requiredScope ?? []);
   const missing = required.filter((s) => !info.scope.includes(s));
   if (missing.length > 0) {
-    return { ok: false, status: 403, error: 'insufficient_scope', wwwAuthenticate: `Bearer realm="test", error="insufficient_scope", scope="${required.join(' ')}"` };
+    return {
+      ok: false,
+      status: 403,
+      error: 'insufficient_scope',
+      wwwAuthenticate: `Bearer realm="test", error="insufficient_scope", scope="${required.join(' ')}"`,
+    };
   }
   return { ok: true, token: info };
 }

@@ -14,7 +14,11 @@ const PATHS: Readonly<Record<string, Endpoint>> = {
 };
 const DEFAULT_CLIENTS: readonly TestClient[] = [{ clientId: 'test-client', clientSecret: 'test-secret' }];
 
-function validated(options: TestAuthorizationServerOptions): { clients: readonly TestClient[]; scopes: readonly string[] | undefined; expiresIn: number } {
+function validated(options: TestAuthorizationServerOptions): {
+  clients: readonly TestClient[];
+  scopes: readonly string[] | undefined;
+  expiresIn: number;
+} {
   const { clients = DEFAULT_CLIENTS, scopes, expiresIn = 3600 } = options;
   if (!Array.isArray(clients) || clients.some((c) => typeof c?.clientId !== 'string' || typeof c.clientSecret !== 'string')) {
     throw new TypeError('m2m-token/testing: option `clients` must be a list of { clientId, clientSecret }');
@@ -27,7 +31,8 @@ function validated(options: TestAuthorizationServerOptions): { clients: readonly
 }
 
 function validLifetime(expiresIn: number): number {
-  if (!Number.isInteger(expiresIn) || expiresIn < 0) throw new TypeError('m2m-token/testing: option `expiresIn` must be a non-negative integer (seconds)');
+  if (!Number.isInteger(expiresIn) || expiresIn < 0)
+    throw new TypeError('m2m-token/testing: option `expiresIn` must be a non-negative integer (seconds)');
   return expiresIn;
 }
 
@@ -97,15 +102,27 @@ export async function createTestAuthorizationServer(options: TestAuthorizationSe
     if (endpoint === 'introspection') {
       const info = token === null ? ({ active: false } as const) : tokens.info(token);
       if (!info.active) return sendJson(res, 200, { active: false });
-      return sendJson(res, 200, { active: true, client_id: info.clientId, scope: info.scope.join(' '), token_type: 'Bearer', exp: Math.floor(info.expiresAt / 1000) });
+      return sendJson(res, 200, {
+        active: true,
+        client_id: info.clientId,
+        scope: info.scope.join(' '),
+        token_type: 'Bearer',
+        exp: Math.floor(info.expiresAt / 1000),
+      });
     }
     if (form.get('grant_type') !== 'client_credentials') return sendJson(res, 400, { error: 'unsupported_grant_type' });
     const scope = [...new Set((form.get('scope') ?? '').split(' ').filter(Boolean))];
     const allowed = client.scopes ?? config.scopes;
     const refused = allowed === undefined ? [] : scope.filter((s) => !allowed.includes(s));
-    if (refused.length > 0) return sendJson(res, 400, { error: 'invalid_scope', error_description: `scope not allowed: ${refused.join(' ')}` });
+    if (refused.length > 0)
+      return sendJson(res, 400, { error: 'invalid_scope', error_description: `scope not allowed: ${refused.join(' ')}` });
     const accessToken = tokens.issue(client.clientId, scope, expiresIn);
-    sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, ...(scope.length > 0 && { scope: scope.join(' ') }) });
+    sendJson(res, 200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      ...(scope.length > 0 && { scope: scope.join(' ') }),
+    });
   };
 
   const server = createServer((req, res) => {

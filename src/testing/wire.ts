@@ -13,7 +13,9 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
     chunks.push(chunk);
   }
   const type = req.headers['content-type'] ?? '';
-  return type.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(Buffer.concat(chunks).toString('utf8')) : new URLSearchParams();
+  return type.startsWith('application/x-www-form-urlencoded')
+    ? new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+    : new URLSearchParams();
 }
 
 /** Sends a JSON answer, never cached (RFC 6749 §5.1). */

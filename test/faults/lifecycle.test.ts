@@ -161,7 +161,12 @@ describe('in-process: no ref’ed timer is left behind', () => {
 
   it('a background refresh that hangs holds no ref’ed timer, and close() ends it', async () => {
     const server = await h.server(token(3600));
-    const client = h.client(server, { timeout: 60_000, retry: { retries: 2, minDelay: 10, maxDelay: 200 }, refreshRatio: 0, refreshJitter: 0 });
+    const client = h.client(server, {
+      timeout: 60_000,
+      retry: { retries: 2, minDelay: 10, maxDelay: 200 },
+      refreshRatio: 0,
+      refreshJitter: 0,
+    });
     const first = await client.getToken();
     await settle();
     const before = activeTimers();

@@ -68,7 +68,10 @@ async function resourceServer(issued: Issued[]) {
 type Mode = '503' | 'down' | 'hang';
 
 /** How each kind of outage begins, and how it ends (`healthy` is the behaviour to restore). */
-const outage: Record<Mode, { begin(server: FaultServer): Promise<void> | void; end(server: FaultServer, healthy: Behavior): Promise<void> | void }> = {
+const outage: Record<
+  Mode,
+  { begin(server: FaultServer): Promise<void> | void; end(server: FaultServer, healthy: Behavior): Promise<void> | void }
+> = {
   '503': {
     begin: (s) => void (s.behavior = raw(503, 'Service Unavailable', { 'content-type': 'text/plain' })),
     end: (s, healthy) => void (s.behavior = healthy),
@@ -165,7 +168,10 @@ describe('an outage shorter than the token’s remaining life', () => {
       expect(outageBegan - t0, story).toBeLessThan(REFRESH_DUE);
       expect(outageEnded - t0, story).toBeLessThan(USABLE);
       expect(failedAttempts.length, story).toBeGreaterThanOrEqual(1);
-      expect(failedAttempts.filter((f) => f.startsWith('foreground')), story).toEqual([]);
+      expect(
+        failedAttempts.filter((f) => f.startsWith('foreground')),
+        story,
+      ).toEqual([]);
       if (mode !== 'down') {
         const failedDuringOutage = server.requests.filter((r) => r.at >= outageBegan && r.at < outageEnded);
         expect(failedDuringOutage.length, story).toBeGreaterThanOrEqual(1);

@@ -132,13 +132,16 @@ describe('malformed bodies and content types (the body is parsed as JSON whateve
     ['text/plain', { 'content-type': 'text/plain' }],
     ['text/html', { 'content-type': 'text/html; charset=utf-8' }],
     ['no content-type at all', {}],
-  ] as [string, Record<string, string>][])('a JSON token body labelled %s is accepted (pinned: content type is not checked)', async (_name, headers) => {
-    const server = await h.server(raw(200, tokenBody, headers));
-    const client = h.client(server, FAST);
-    const got = await client.getToken();
-    expect(got.accessToken).toBe('ct-token');
-    expect(server.requests).toHaveLength(1);
-  });
+  ] as [string, Record<string, string>][])(
+    'a JSON token body labelled %s is accepted (pinned: content type is not checked)',
+    async (_name, headers) => {
+      const server = await h.server(raw(200, tokenBody, headers));
+      const client = h.client(server, FAST);
+      const got = await client.getToken();
+      expect(got.accessToken).toBe('ct-token');
+      expect(server.requests).toHaveLength(1);
+    },
+  );
 
   it('a 500 HTML error page → INVALID_RESPONSE with status 500, retried', async () => {
     const server = await h.server(raw(500, '<html><body>Internal Server Error</body></html>', { 'content-type': 'text/html' }));

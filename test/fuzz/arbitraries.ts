@@ -11,12 +11,52 @@ export const FUZZ_SECRET = 'fz-S3CRET+/:%~must-never-leak-61c9';
 export const FUZZ_CLIENT_ID = 'svc-fuzz';
 
 /** The keys that pollute prototypes when assigned carelessly, and names that live on Object.prototype. */
-export const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'CONSTRUCTOR', '__PROTO__'] as const;
+export const PROTO_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+  'CONSTRUCTOR',
+  '__PROTO__',
+] as const;
 
 /** Fragments that break naive parsers, header handling and log lines. */
 const HOSTILE_FRAGMENTS = [
-  '\r\n', '\n', '\r', '\0', '\t', ' ', '"', "'", '\\', '\\"', ',', ';', '=', ':', '%', '+', '/', '{', '}', '[', ']',
-  '\u2028', '\u2029', '\u202e', '\ufeff', '\u00a0', '\ud800', '\udfff', '😀', 'é', '\x7f', '\x1b[31m',
+  '\r\n',
+  '\n',
+  '\r',
+  '\0',
+  '\t',
+  ' ',
+  '"',
+  "'",
+  '\\',
+  '\\"',
+  ',',
+  ';',
+  '=',
+  ':',
+  '%',
+  '+',
+  '/',
+  '{',
+  '}',
+  '[',
+  ']',
+  '\u2028',
+  '\u2029',
+  '\u202e',
+  '\ufeff',
+  '\u00a0',
+  '\ud800',
+  '\udfff',
+  '😀',
+  'é',
+  '\x7f',
+  '\x1b[31m',
   ...PROTO_KEYS,
 ] as const;
 
@@ -37,14 +77,32 @@ export function hostileString(maxParts = 16): fc.Arbitrary<string> {
 /** A long string: one fragment repeated up to `maxLength` characters. */
 export function hugeString(maxLength: number): fc.Arbitrary<string> {
   return fc
-    .tuple(fc.oneof(fc.constantFrom('x', 'A', '\\', '"', '\u00e9', '%', ' ', '\n'), fc.string({ minLength: 1, maxLength: 4 })), fc.integer({ min: 1, max: maxLength }))
+    .tuple(
+      fc.oneof(fc.constantFrom('x', 'A', '\\', '"', '\u00e9', '%', ' ', '\n'), fc.string({ minLength: 1, maxLength: 4 })),
+      fc.integer({ min: 1, max: maxLength }),
+    )
     .map(([fragment, length]) => fragment.repeat(Math.ceil(length / fragment.length)).slice(0, length));
 }
 
 /** Object keys: prototype-pollution names, the members the client reads, and anything at all. */
 export const hostileKey: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...PROTO_KEYS) },
-  { weight: 2, arbitrary: fc.constantFrom('access_token', 'token_type', 'expires_in', 'scope', 'error', 'error_description', 'error_uri', 'refresh_token', 'id_token', 'issuer', 'token_endpoint') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'access_token',
+      'token_type',
+      'expires_in',
+      'scope',
+      'error',
+      'error_description',
+      'error_uri',
+      'refresh_token',
+      'id_token',
+      'issuer',
+      'token_endpoint',
+    ),
+  },
   { weight: 2, arbitrary: hostileString(4) },
 );
 
@@ -52,7 +110,25 @@ export const hostileKey: fc.Arbitrary<string> = fc.oneof(
 const jsonNumber: fc.Arbitrary<string> = fc.oneof(
   fc.integer().map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
-  fc.constantFrom('1e999', '-1e999', '1e308', '1.7976931348623157e308', '1e300', '1e16', '8.64e12', '1e12', '999999999999', '-0', '0.0', '1e-400', '0.5', '3600', '-1', '4294967296', '9007199254740993'),
+  fc.constantFrom(
+    '1e999',
+    '-1e999',
+    '1e308',
+    '1.7976931348623157e308',
+    '1e300',
+    '1e16',
+    '8.64e12',
+    '1e12',
+    '999999999999',
+    '-0',
+    '0.0',
+    '1e-400',
+    '0.5',
+    '3600',
+    '-1',
+    '4294967296',
+    '9007199254740993',
+  ),
 );
 
 /** A JSON string literal of a hostile string (`JSON.stringify` escapes what JSON must). */
@@ -93,20 +169,27 @@ function member(right: fc.Arbitrary<string>): fc.Arbitrary<string> {
 }
 
 /** A valid RFC 6749 access token value (visible ASCII), as the server would send it. */
-export const accessTokenValue = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 64 });
+export const accessTokenValue = fc.string({
+  unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 64,
+});
 /** An RFC 9110 token. */
-export const tokenChars = fc.string({ unit: fc.constantFrom(...'!#$%&\'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'), minLength: 1, maxLength: 16 });
+export const tokenChars = fc.string({
+  unit: fc.constantFrom(..."!#$%&'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+  minLength: 1,
+  maxLength: 16,
+});
 
 /** `token_type` values: known types in any case, prototype names, tokens, and junk. */
 const tokenTypeText = fc
-  .oneof(
-    fc.constantFrom('Bearer', 'bearer', 'BEARER', 'DPoP', 'dpop', 'N_A', 'mac', ...PROTO_KEYS),
-    tokenChars,
-    hostileString(4),
-  )
+  .oneof(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'DPoP', 'dpop', 'N_A', 'mac', ...PROTO_KEYS), tokenChars, hostileString(4))
   .map((s) => JSON.stringify(s));
 
-const expiresInText = fc.oneof(jsonNumber, fc.constantFrom('"3600"', '"0"', '"1.5"', '"999999999999"', '"1000000000000"', '"-1"', '" 60"', '"1e3"', '"0x10"', 'null'));
+const expiresInText = fc.oneof(
+  jsonNumber,
+  fc.constantFrom('"3600"', '"0"', '"1.5"', '"999999999999"', '"1000000000000"', '"-1"', '" 60"', '"1e3"', '"0x10"', 'null'),
+);
 
 /**
  * Token response bodies of the right shape whose members may be missing, of the wrong type or hostile,
@@ -114,7 +197,11 @@ const expiresInText = fc.oneof(jsonNumber, fc.constantFrom('"3600"', '"0"', '"1.
  */
 export const tokenResponseBody: fc.Arbitrary<string> = fc
   .tuple(
-    fc.option(member(fc.oneof({ weight: 3, arbitrary: accessTokenValue }, { weight: 1, arbitrary: hostileString(4) }).map((s) => JSON.stringify(s)))),
+    fc.option(
+      member(
+        fc.oneof({ weight: 3, arbitrary: accessTokenValue }, { weight: 1, arbitrary: hostileString(4) }).map((s) => JSON.stringify(s)),
+      ),
+    ),
     fc.option(member(tokenTypeText)),
     fc.option(member(expiresInText)),
     fc.option(member(jsonString)),
@@ -134,14 +221,25 @@ export const tokenResponseBody: fc.Arbitrary<string> = fc
 
 /** OAuth error bodies (RFC 6749 §5.2), some echoing `echo` (the client secret) in what the server controls. */
 export function errorResponseBody(echo: readonly string[]): fc.Arbitrary<string> {
-  const echoed = fc.constantFrom(...echo).chain((s) =>
-    fc.tuple(hostileString(3), hostileString(3)).map(([before, after]) => JSON.stringify(`${before}${s}${after}`)),
-  );
+  const echoed = fc
+    .constantFrom(...echo)
+    .chain((s) => fc.tuple(hostileString(3), hostileString(3)).map(([before, after]) => JSON.stringify(`${before}${s}${after}`)));
   const text = fc.oneof(jsonString, echoed);
   return fc.oneof(
     fc
       .tuple(
-        fc.oneof(fc.constantFrom('"invalid_client"', '"invalid_request"', '"invalid_scope"', '"unauthorized_client"', '"server_error"', '"temporarily_unavailable"'), text, jsonText),
+        fc.oneof(
+          fc.constantFrom(
+            '"invalid_client"',
+            '"invalid_request"',
+            '"invalid_scope"',
+            '"unauthorized_client"',
+            '"server_error"',
+            '"temporarily_unavailable"',
+          ),
+          text,
+          jsonText,
+        ),
         fc.option(fc.oneof(text, jsonText)),
         fc.option(fc.oneof(text, jsonText)),
         fc.array(fc.tuple(hostileKey, jsonText), { maxLength: 3 }),
@@ -200,8 +298,14 @@ export function secretForms(clientId: string, secret: string): string[] {
 export const wellFormedTokenBody: fc.Arbitrary<string> = fc
   .tuple(
     accessTokenValue,
-    fc.option(fc.oneof(tokenChars, fc.constantFrom('Bearer', 'bearer', 'DPoP', 'constructor', '__proto__', 'CONSTRUCTOR', 'toString', 'prototype'))),
-    fc.oneof(fc.integer({ min: 60, max: 10_000_000 }).map(String), fc.integer({ min: 60, max: 10_000_000 }).map((n) => `"${n}"`), fc.constant('null')),
+    fc.option(
+      fc.oneof(tokenChars, fc.constantFrom('Bearer', 'bearer', 'DPoP', 'constructor', '__proto__', 'CONSTRUCTOR', 'toString', 'prototype')),
+    ),
+    fc.oneof(
+      fc.integer({ min: 60, max: 10_000_000 }).map(String),
+      fc.integer({ min: 60, max: 10_000_000 }).map((n) => `"${n}"`),
+      fc.constant('null'),
+    ),
     fc.array(fc.tuple(fc.constantFrom(...PROTO_KEYS, 'issued_token_type', 'refresh_token'), jsonText), { maxLength: 3 }),
   )
   .map(([accessToken, tokenType, expiresIn, extra]) =>

@@ -42,7 +42,9 @@ describe('m2m-token <command> (hostile names)', () => {
   // (`constructor`, `toString`: silent exit 0; `__proto__`, `hasOwnProperty`: an internal TypeError) plus a random one.
   it('treats Object.prototype names and a random name as unknown commands (exit 2), never running them', async () => {
     const random = fc.sample(
-      fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 12 }).filter((s) => !COMMANDS.has(s)),
+      fc
+        .string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 12 })
+        .filter((s) => !COMMANDS.has(s)),
       1,
     );
     const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', ...random];

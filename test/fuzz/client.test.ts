@@ -50,8 +50,17 @@ afterEach(() => {
 afterAll(() => server.close());
 
 /** Runs `body` with a fresh client and fresh handlers; closes the client and drops the handlers after. */
-async function withClient<T>(options: Partial<ClientCredentialsOptions>, body: (client: ClientCredentialsClient) => Promise<T>): Promise<T> {
-  const client = new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: FUZZ_CLIENT_ID, clientSecret: FUZZ_SECRET, retry: false, ...options });
+async function withClient<T>(
+  options: Partial<ClientCredentialsOptions>,
+  body: (client: ClientCredentialsClient) => Promise<T>,
+): Promise<T> {
+  const client = new ClientCredentialsClient({
+    tokenEndpoint: TOKEN_URL,
+    clientId: FUZZ_CLIENT_ID,
+    clientSecret: FUZZ_SECRET,
+    retry: false,
+    ...options,
+  });
   try {
     return await body(client);
   } finally {
@@ -74,7 +83,14 @@ function shown(error: unknown, depth = 0): string {
   if (depth > 10 || error === null || error === undefined) return '';
   if (typeof error !== 'object') return String(error);
   const e = error as Error & { errors?: unknown[] };
-  return [String(e.message), String(e.stack), inspect(e, { depth: 10 }), JSON.stringify(e) ?? '', shown(e.cause, depth + 1), ...(e.errors ?? []).map((x) => shown(x, depth + 1))].join('\n');
+  return [
+    String(e.message),
+    String(e.stack),
+    inspect(e, { depth: 10 }),
+    JSON.stringify(e) ?? '',
+    shown(e.cause, depth + 1),
+    ...(e.errors ?? []).map((x) => shown(x, depth + 1)),
+  ].join('\n');
 }
 
 function parse(text: string): Record<string, unknown> | undefined {
@@ -91,53 +107,63 @@ describe('the client against a fuzzed token endpoint', () => {
     let tokens = 0;
     await withoutPollution(() =>
       fc.assert(
-        fc.asyncProperty(fc.oneof({ weight: 2, arbitrary: wellFormedTokenBody }, { weight: 2, arbitrary: tokenResponseBody }, { weight: 1, arbitrary: anyBody }), async (text) => {
-          await withClient({}, async (client) => {
-            let authorization: string | null = null;
-            server.use(
-              http.post(TOKEN_URL, () => new HttpResponse(text, { headers: { 'content-type': 'application/json' } })),
-              http.get(API, ({ request }) => {
-                authorization = request.headers.get('authorization');
-                return new HttpResponse('no', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
-              }),
-            );
-            // What the pure function makes of the same body: the client must agree with it.
-            let expected: { accessToken: string; tokenType: string; lifetime: number } | TokenError;
-            const sentAt = Date.now();
-            try {
-              const t = processTokenResponse({ status: 200, headers: new Headers(), text }, { sentAt, defaultLifetime: 300_000, requestedScope: undefined });
-              expected = { accessToken: t.accessToken, tokenType: t.tokenType, lifetime: t.expiresAt - sentAt };
-            } catch (error) {
-              expected = error as TokenError;
-            }
-            let token;
-            try {
-              token = await client.getToken();
-            } catch (error) {
-              expect(error).toBeInstanceOf(TokenError);
-              const e = error as TokenError;
-              expect(['INVALID_RESPONSE', 'OAUTH_ERROR']).toContain(e.code);
-              expect(e.status).toBe(200);
-              if (expected instanceof TokenError) expect(e.code).toBe(expected.code);
-              else expect(expected.lifetime).toBeLessThan(1000); // the only valid token the client refuses: one expired before it can be used
-              return;
-            }
-            tokens++;
-            expect(expected).not.toBeInstanceOf(TokenError);
-            const { accessToken, tokenType } = expected as { accessToken: string; tokenType: string };
-            expect(token.accessToken).toBe(accessToken);
-            expect(token.accessToken).toMatch(VISIBLE_ASCII_RE);
-            expect(token.tokenType).toBe(tokenType);
-            expect(token.tokenType).toMatch(TOKEN_RE);
-            expect(Number.isFinite(token.expiresAt)).toBe(true);
-            expect(token.expiresAt).toBeGreaterThan(Date.now());
-            expect(Object.getPrototypeOf(token.extra)).toBe(Object.prototype);
-            // The fetch wrapper sends exactly `<type> <token>`, and survives the 401 retry with whatever type it got.
-            const response = await client.fetch(API);
-            expect(response.status).toBe(401);
-            expect(authorization).toBe(`${tokenType} ${accessToken}`);
-          });
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            { weight: 2, arbitrary: wellFormedTokenBody },
+            { weight: 2, arbitrary: tokenResponseBody },
+            { weight: 1, arbitrary: anyBody },
+          ),
+          async (text) => {
+            await withClient({}, async (client) => {
+              let authorization: string | null = null;
+              server.use(
+                http.post(TOKEN_URL, () => new HttpResponse(text, { headers: { 'content-type': 'application/json' } })),
+                http.get(API, ({ request }) => {
+                  authorization = request.headers.get('authorization');
+                  return new HttpResponse('no', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+                }),
+              );
+              // What the pure function makes of the same body: the client must agree with it.
+              let expected: { accessToken: string; tokenType: string; lifetime: number } | TokenError;
+              const sentAt = Date.now();
+              try {
+                const t = processTokenResponse(
+                  { status: 200, headers: new Headers(), text },
+                  { sentAt, defaultLifetime: 300_000, requestedScope: undefined },
+                );
+                expected = { accessToken: t.accessToken, tokenType: t.tokenType, lifetime: t.expiresAt - sentAt };
+              } catch (error) {
+                expected = error as TokenError;
+              }
+              let token;
+              try {
+                token = await client.getToken();
+              } catch (error) {
+                expect(error).toBeInstanceOf(TokenError);
+                const e = error as TokenError;
+                expect(['INVALID_RESPONSE', 'OAUTH_ERROR']).toContain(e.code);
+                expect(e.status).toBe(200);
+                if (expected instanceof TokenError) expect(e.code).toBe(expected.code);
+                else expect(expected.lifetime).toBeLessThan(1000); // the only valid token the client refuses: one expired before it can be used
+                return;
+              }
+              tokens++;
+              expect(expected).not.toBeInstanceOf(TokenError);
+              const { accessToken, tokenType } = expected as { accessToken: string; tokenType: string };
+              expect(token.accessToken).toBe(accessToken);
+              expect(token.accessToken).toMatch(VISIBLE_ASCII_RE);
+              expect(token.tokenType).toBe(tokenType);
+              expect(token.tokenType).toMatch(TOKEN_RE);
+              expect(Number.isFinite(token.expiresAt)).toBe(true);
+              expect(token.expiresAt).toBeGreaterThan(Date.now());
+              expect(Object.getPrototypeOf(token.extra)).toBe(Object.prototype);
+              // The fetch wrapper sends exactly `<type> <token>`, and survives the 401 retry with whatever type it got.
+              const response = await client.fetch(API);
+              expect(response.status).toBe(401);
+              expect(authorization).toBe(`${tokenType} ${accessToken}`);
+            });
+          },
+        ),
         { numRuns: 150 },
       ),
     );
@@ -193,7 +219,9 @@ describe('the client against a fuzzed token endpoint', () => {
     const headerValue = fc
       .oneof(
         fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 12 }),
-        fc.date({ noInvalidDate: true, min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((d) => d.toUTCString()),
+        fc
+          .date({ noInvalidDate: true, min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') })
+          .map((d) => d.toUTCString()),
         fc.constantFrom('9999999999', '0', '-5', '1.5', 'Infinity', 'NaN', 'Fri, 31 Dec 9999 23:59:59 GMT', 'soon', ''),
         fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 }),
       )
@@ -206,40 +234,55 @@ describe('the client against a fuzzed token endpoint', () => {
         }
       });
     await fc.assert(
-      fc.asyncProperty(headerValue, fc.constantFrom(503, 429, 500), fc.oneof(anyBody, errorResponseBody([FUZZ_SECRET])), async (retryAfter, status, text) => {
-        await withClient({ retry: { retries: 2, minDelay: 1, maxDelay: MAX_DELAY }, invalidClientBackoff: 0 }, async (client) => {
-          let attempts = 0;
-          server.use(
-            http.post(TOKEN_URL, () => {
-              attempts++;
-              return new HttpResponse(text, { status, headers: { 'retry-after': retryAfter } });
-            }),
-          );
-          const retries: RetryEvent[] = [];
-          client.on('retry', (event) => retries.push(event));
-          const started = performance.now();
-          const error = await rejectionOf(client.getToken());
-          const elapsed = performance.now() - started;
-          expect(error).toBeInstanceOf(TokenError);
-          expect((error as TokenError).status).toBe(status);
-          expect(attempts).toBe(3);
-          expect(retries.map((r) => r.attempt)).toEqual([1, 2]);
-          for (const { delay } of retries) {
-            expect(Number.isInteger(delay)).toBe(true);
-            expect(delay).toBeGreaterThanOrEqual(0);
-            expect(delay).toBeLessThanOrEqual(MAX_DELAY);
-          }
-          // A hang detector, not a benchmark: two capped waits plus three mocked requests.
-          expect(elapsed).toBeLessThan(2000);
-        });
-      }),
+      fc.asyncProperty(
+        headerValue,
+        fc.constantFrom(503, 429, 500),
+        fc.oneof(anyBody, errorResponseBody([FUZZ_SECRET])),
+        async (retryAfter, status, text) => {
+          await withClient({ retry: { retries: 2, minDelay: 1, maxDelay: MAX_DELAY }, invalidClientBackoff: 0 }, async (client) => {
+            let attempts = 0;
+            server.use(
+              http.post(TOKEN_URL, () => {
+                attempts++;
+                return new HttpResponse(text, { status, headers: { 'retry-after': retryAfter } });
+              }),
+            );
+            const retries: RetryEvent[] = [];
+            client.on('retry', (event) => retries.push(event));
+            const started = performance.now();
+            const error = await rejectionOf(client.getToken());
+            const elapsed = performance.now() - started;
+            expect(error).toBeInstanceOf(TokenError);
+            expect((error as TokenError).status).toBe(status);
+            expect(attempts).toBe(3);
+            expect(retries.map((r) => r.attempt)).toEqual([1, 2]);
+            for (const { delay } of retries) {
+              expect(Number.isInteger(delay)).toBe(true);
+              expect(delay).toBeGreaterThanOrEqual(0);
+              expect(delay).toBeLessThanOrEqual(MAX_DELAY);
+            }
+            // A hang detector, not a benchmark: two capped waits plus three mocked requests.
+            expect(elapsed).toBeLessThan(2000);
+          });
+        },
+      ),
       { numRuns: 40 },
     );
   });
 });
 
 describe('the client against fuzzed discovery documents', () => {
-  const NON_LOOPBACK = ['auth.example.com', '10.0.0.1', '127.0.0.1.nip.io', 'localhost.evil.example', '[::2]', '128.0.0.1', '0.0.0.0', '[::ffff:10.0.0.1]', 'evil.example:80'];
+  const NON_LOOPBACK = [
+    'auth.example.com',
+    '10.0.0.1',
+    '127.0.0.1.nip.io',
+    'localhost.evil.example',
+    '[::2]',
+    '128.0.0.1',
+    '0.0.0.0',
+    '[::ffff:10.0.0.1]',
+    'evil.example:80',
+  ];
 
   it('never accepts (nor sends anything to) an http: token endpoint on a non-loopback host', async () => {
     const host = fc.oneof(fc.constantFrom(...NON_LOOPBACK), fc.domain());
@@ -250,7 +293,11 @@ describe('the client against fuzzed discovery documents', () => {
           const tokenEndpoint = `${scheme}//${h}${p}`;
           fc.pre(!/^(localhost|127\.|\[::1\])/.test(new URL(tokenEndpoint).hostname));
           await withClient({ tokenEndpoint: undefined, issuer: ISSUER }, async (client) => {
-            server.use(http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () => HttpResponse.json({ issuer: ISSUER, token_endpoint: tokenEndpoint })));
+            server.use(
+              http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+                HttpResponse.json({ issuer: ISSUER, token_endpoint: tokenEndpoint }),
+              ),
+            );
             const error = await rejectionOf(client.getToken());
             expect(error).toBeInstanceOf(TokenError);
             expect((error as TokenError).code).toBe('INVALID_RESPONSE');
@@ -266,7 +313,9 @@ describe('the client against fuzzed discovery documents', () => {
   it('does accept a loopback http: token endpoint (the property above can tell them apart)', async () => {
     await withClient({ tokenEndpoint: undefined, issuer: ISSUER }, async (client) => {
       server.use(
-        http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () => HttpResponse.json({ issuer: ISSUER, token_endpoint: 'http://127.0.0.1:9/token' })),
+        http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+          HttpResponse.json({ issuer: ISSUER, token_endpoint: 'http://127.0.0.1:9/token' }),
+        ),
         http.post('http://127.0.0.1:9/token', () => HttpResponse.json({ access_token: 'loopback', token_type: 'Bearer', expires_in: 60 })),
       );
       expect((await client.getToken()).accessToken).toBe('loopback');

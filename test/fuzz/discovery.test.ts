@@ -9,7 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { discover, metadataUrls } from '../../src/protocol/discovery.js';
 import type { HttpResult } from '../../src/protocol/http.js';
-import { FUZZ_SECRET, anyBody, errorResponseBody, hostileKey, hostileString, jsonString, jsonText, objectText, withoutPollution } from './arbitraries.js';
+import {
+  FUZZ_SECRET,
+  anyBody,
+  errorResponseBody,
+  hostileKey,
+  hostileString,
+  jsonString,
+  jsonText,
+  objectText,
+  withoutPollution,
+} from './arbitraries.js';
 
 const ISSUERS = [
   'https://auth.example.com',
@@ -30,18 +40,30 @@ const variantsOf = (issuer: string) => [
   `${issuer}//`,
 ];
 
-const url = fc.oneof(
-  fc.constantFrom('https://auth.example.com/oauth2/token', 'http://auth.example.com/token', 'http://127.0.0.1/token', 'javascript:alert(1)', '', '/relative', 'https://user:pw@auth.example.com/t'),
-  fc.webUrl(),
-  hostileString(4),
-).map((s) => JSON.stringify(s));
+const url = fc
+  .oneof(
+    fc.constantFrom(
+      'https://auth.example.com/oauth2/token',
+      'http://auth.example.com/token',
+      'http://127.0.0.1/token',
+      'javascript:alert(1)',
+      '',
+      '/relative',
+      'https://user:pw@auth.example.com/t',
+    ),
+    fc.webUrl(),
+    hostileString(4),
+  )
+  .map((s) => JSON.stringify(s));
 
 /** A member with the right type most of the time, any JSON otherwise. */
 const member = (right: fc.Arbitrary<string>) => fc.oneof({ weight: 9, arbitrary: right }, { weight: 1, arbitrary: jsonText });
 
 /** Metadata documents for `issuer`: right or wrong issuer, endpoints of any kind, prototype keys in objects. */
 function metadataBody(issuer: string): fc.Arbitrary<string> {
-  const aliases = fc.array(fc.tuple(hostileKey, fc.oneof({ weight: 9, arbitrary: url }, { weight: 1, arbitrary: jsonText })), { maxLength: 4 }).map(objectText);
+  const aliases = fc
+    .array(fc.tuple(hostileKey, fc.oneof({ weight: 9, arbitrary: url }, { weight: 1, arbitrary: jsonText })), { maxLength: 4 })
+    .map(objectText);
   return fc
     .tuple(
       fc.option(
@@ -56,7 +78,13 @@ function metadataBody(issuer: string): fc.Arbitrary<string> {
       ),
       fc.option(member(url)),
       fc.option(member(url)),
-      fc.option(member(fc.array(fc.constantFrom('"client_secret_basic"', '"private_key_jwt"', '5', 'null'), { maxLength: 3 }).map((a) => `[${a.join(',')}]`))),
+      fc.option(
+        member(
+          fc
+            .array(fc.constantFrom('"client_secret_basic"', '"private_key_jwt"', '5', 'null'), { maxLength: 3 })
+            .map((a) => `[${a.join(',')}]`),
+        ),
+      ),
       fc.option(member(aliases)),
       fc.array(fc.tuple(hostileKey, jsonText), { maxLength: 3 }),
     )
@@ -80,11 +108,22 @@ const status = fc.oneof(
 );
 
 const answer = (issuer: string) =>
-  fc.record({ status, text: fc.oneof({ weight: 8, arbitrary: metadataBody(issuer) }, { weight: 1, arbitrary: anyBody }, { weight: 1, arbitrary: errorResponseBody([FUZZ_SECRET]) }) });
+  fc.record({
+    status,
+    text: fc.oneof(
+      { weight: 8, arbitrary: metadataBody(issuer) },
+      { weight: 1, arbitrary: anyBody },
+      { weight: 1, arbitrary: errorResponseBody([FUZZ_SECRET]) },
+    ),
+  });
 
-const scenario = fc
-  .constantFrom(...ISSUERS)
-  .chain((issuer) => fc.record({ issuer: fc.constant(issuer), answers: fc.tuple(answer(issuer), answer(issuer), answer(issuer)), ignoreTrailingSlash: fc.boolean() }));
+const scenario = fc.constantFrom(...ISSUERS).chain((issuer) =>
+  fc.record({
+    issuer: fc.constant(issuer),
+    answers: fc.tuple(answer(issuer), answer(issuer), answer(issuer)),
+    ignoreTrailingSlash: fc.boolean(),
+  }),
+);
 
 describe('discover (fuzzed)', () => {
   it('yields metadata for exactly the configured issuer, or a TokenError with a known code', async () => {

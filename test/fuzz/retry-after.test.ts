@@ -23,7 +23,9 @@ const dateShaped = fc
     m: fc.integer({ min: 0, max: 99 }),
     s: fc.integer({ min: 0, max: 99 }),
   })
-  .map(({ day, date, month, year, h, m, s }) => `${day}, ${pad(date, 2)} ${month} ${pad(year, 4)} ${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)} GMT`);
+  .map(
+    ({ day, date, month, year, h, m, s }) => `${day}, ${pad(date, 2)} ${month} ${pad(year, 4)} ${pad(h, 2)}:${pad(m, 2)}:${pad(s, 2)} GMT`,
+  );
 
 const whitespace = fc.constantFrom('', ' ', '\t', '  ', '\n', '\r\n', '\u00a0', '\ufeff');
 const digits = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 24 });
@@ -68,11 +70,15 @@ describe('parseRetryAfter (fuzzed)', () => {
 
   it('reads an HTTP date as the time from now until it (whole seconds), 0 once it has passed', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), now, (date, at) => {
-        const value = date.toUTCString();
-        const seconds = Math.floor(date.getTime() / 1000) * 1000;
-        expect(parseRetryAfter(value, at)).toBe(Math.max(0, seconds - at));
-      }),
+      fc.property(
+        fc.date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }),
+        now,
+        (date, at) => {
+          const value = date.toUTCString();
+          const seconds = Math.floor(date.getTime() / 1000) * 1000;
+          expect(parseRetryAfter(value, at)).toBe(Math.max(0, seconds - at));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -30,7 +30,11 @@ const DEFAULT_LIFETIME = 300_000;
 const OWN_MEMBERS = new Set(['access_token', 'token_type', 'expires_in', 'scope', 'refresh_token', 'id_token']);
 const LAST_DATE = 8.64e15; // the largest epoch ms a Date can hold
 
-const result = (status: number, text: string, headers: Record<string, string> = {}): HttpResult => ({ status, headers: new Headers(headers), text });
+const result = (status: number, text: string, headers: Record<string, string> = {}): HttpResult => ({
+  status,
+  headers: new Headers(headers),
+  text,
+});
 
 type Outcome =
   | { kind: 'token'; accessToken: string; tokenType: string; expiresAt: number; scope: string | undefined; extraKeys: string[] }
@@ -63,7 +67,8 @@ function model(status: number, text: string, sentAt: number, requestedScope: str
   if (token_type !== undefined && (typeof token_type !== 'string' || !TOKEN_RE.test(token_type))) return { kind: 'invalid' };
   let lifetime: number;
   if (expires_in === undefined || expires_in === null) lifetime = DEFAULT_LIFETIME;
-  else if (typeof expires_in === 'number' && Number.isFinite(expires_in) && expires_in >= 0 && expires_in < 1e12) lifetime = expires_in * 1000;
+  else if (typeof expires_in === 'number' && Number.isFinite(expires_in) && expires_in >= 0 && expires_in < 1e12)
+    lifetime = expires_in * 1000;
   else if (typeof expires_in === 'string' && /^\d{1,12}(\.\d+)?$/.test(expires_in)) lifetime = Number(expires_in) * 1000;
   else return { kind: 'invalid' };
   if (scope !== undefined && scope !== null && typeof scope !== 'string') return { kind: 'invalid' };
@@ -75,7 +80,9 @@ function model(status: number, text: string, sentAt: number, requestedScope: str
     tokenType,
     expiresAt: sentAt + lifetime,
     scope: (scope as string | null | undefined) ?? requestedScope,
-    extraKeys: Object.keys(body).filter((k) => !OWN_MEMBERS.has(k)).sort(),
+    extraKeys: Object.keys(body)
+      .filter((k) => !OWN_MEMBERS.has(k))
+      .sort(),
   };
 }
 
@@ -133,11 +140,17 @@ describe('processTokenResponse (fuzzed)', () => {
     let tokens = 0;
     await withoutPollution(() =>
       fc.assert(
-        fc.property(fc.integer({ min: 200, max: 299 }), fc.oneof(wellFormedTokenBody, tokenResponseBody, tokenResponseBody, anyBody), sentAt, scopeRequested, (status, text, at, scope) => {
-          const outcome = run(status, text, at, scope);
-          expect(outcome).toEqual(model(status, text, at, scope));
-          if (outcome.kind === 'token') tokens++;
-        }),
+        fc.property(
+          fc.integer({ min: 200, max: 299 }),
+          fc.oneof(wellFormedTokenBody, tokenResponseBody, tokenResponseBody, anyBody),
+          sentAt,
+          scopeRequested,
+          (status, text, at, scope) => {
+            const outcome = run(status, text, at, scope);
+            expect(outcome).toEqual(model(status, text, at, scope));
+            if (outcome.kind === 'token') tokens++;
+          },
+        ),
         { numRuns: 500 },
       ),
     );
@@ -146,13 +159,19 @@ describe('processTokenResponse (fuzzed)', () => {
   });
 
   it('builds the token from well-formed members exactly, keeping every other member (prototype names too) as an own key of a plain `extra`', async () => {
-    const extraMembers = fc.uniqueArray(fc.tuple(hostileKey, jsonText), { selector: ([k]) => k, maxLength: 6 }).map((members) => members.filter(([k]) => !OWN_MEMBERS.has(k) && k !== 'error'));
+    const extraMembers = fc
+      .uniqueArray(fc.tuple(hostileKey, jsonText), { selector: ([k]) => k, maxLength: 6 })
+      .map((members) => members.filter(([k]) => !OWN_MEMBERS.has(k) && k !== 'error'));
     await withoutPollution(() =>
       fc.assert(
         fc.property(
           accessTokenValue,
-          fc.option(fc.oneof(tokenChars, fc.constantFrom(...PROTO_KEYS.filter((k) => TOKEN_RE.test(k)), 'bearer', 'DPOP')), { nil: undefined }),
-          fc.option(fc.oneof(fc.integer({ min: 0, max: 999_999_999_999 }), fc.double({ min: 0, max: 999_999_999_999, noNaN: true })), { nil: undefined }),
+          fc.option(fc.oneof(tokenChars, fc.constantFrom(...PROTO_KEYS.filter((k) => TOKEN_RE.test(k)), 'bearer', 'DPOP')), {
+            nil: undefined,
+          }),
+          fc.option(fc.oneof(fc.integer({ min: 0, max: 999_999_999_999 }), fc.double({ min: 0, max: 999_999_999_999, noNaN: true })), {
+            nil: undefined,
+          }),
           extraMembers,
           sentAt,
           (accessToken, tokenType, expiresIn, extra, at) => {
@@ -160,7 +179,11 @@ describe('processTokenResponse (fuzzed)', () => {
             if (tokenType !== undefined) entries.push(['token_type', JSON.stringify(tokenType)]);
             if (expiresIn !== undefined) entries.push(['expires_in', JSON.stringify(expiresIn)]);
             const text = objectText([...entries, ...extra]);
-            const token = processTokenResponse(result(200, text), { sentAt: at, defaultLifetime: DEFAULT_LIFETIME, requestedScope: undefined });
+            const token = processTokenResponse(result(200, text), {
+              sentAt: at,
+              defaultLifetime: DEFAULT_LIFETIME,
+              requestedScope: undefined,
+            });
             expect(token.accessToken).toBe(accessToken);
             expect(typeof token.tokenType).toBe('string');
             const lower = tokenType?.toLowerCase();

@@ -32,7 +32,32 @@ function parseChecked(header: string | null) {
 }
 
 /** Characters and pieces that stress the quoted-string, parameter and scheme expressions. */
-const FRAGMENTS = ['a', 'A', '=', '"', '\\', '\\"', ',', ' ', '\t', '\r\n', '\n', 'a=', '="', 'a="', 'Bearer ', 'x=y, ', '""', '\\\\', '=,', ' =', '!', '\u00e9', '\u2028', '\0'];
+const FRAGMENTS = [
+  'a',
+  'A',
+  '=',
+  '"',
+  '\\',
+  '\\"',
+  ',',
+  ' ',
+  '\t',
+  '\r\n',
+  '\n',
+  'a=',
+  '="',
+  'a="',
+  'Bearer ',
+  'x=y, ',
+  '""',
+  '\\\\',
+  '=,',
+  ' =',
+  '!',
+  '\u00e9',
+  '\u2028',
+  '\0',
+];
 
 /** A short pattern of fragments repeated to fill exactly `length` characters. */
 const adversarial = (length: number) => {
@@ -41,7 +66,12 @@ const adversarial = (length: number) => {
   return fc
     .oneof(
       fc.record({ prefix: pieces(3), unit: pieces(5).filter((u) => u !== ''), suffix: fc.oneof(pieces(2), fc.string({ maxLength: 3 })) }),
-      fc.constantFrom(...known, { prefix: 'Bearer ', unit: 'a', suffix: ' =' }, { prefix: 'Bearer x=', unit: ' ', suffix: '!' }, { prefix: '"', unit: '\\"', suffix: '' }),
+      fc.constantFrom(
+        ...known,
+        { prefix: 'Bearer ', unit: 'a', suffix: ' =' },
+        { prefix: 'Bearer x=', unit: ' ', suffix: '!' },
+        { prefix: '"', unit: '\\"', suffix: '' },
+      ),
     )
     .map(({ prefix, unit, suffix }) => {
       const body = unit.repeat(Math.ceil(length / unit.length));
@@ -52,10 +82,15 @@ const adversarial = (length: number) => {
 /** A parameter value: a token, or a quoted-string with anything inside (quotes and backslashes escaped). */
 const paramValue = fc.oneof(
   tokenChars.map((v) => ({ value: v, wire: v })),
-  fc.oneof(hostileString(6), fc.string({ unit: 'binary', maxLength: 12 })).map((v) => ({ value: v, wire: `"${v.replace(/["\\]/g, '\\$&')}"` })),
+  fc
+    .oneof(hostileString(6), fc.string({ unit: 'binary', maxLength: 12 }))
+    .map((v) => ({ value: v, wire: `"${v.replace(/["\\]/g, '\\$&')}"` })),
 );
 const ows = fc.constantFrom('', ' ', '\t', '  ');
-const paramName = fc.oneof(tokenChars, fc.constantFrom(...PROTO_KEYS.filter((k) => /^[\w-]+$/.test(k)), 'realm', 'error', 'error_description', 'scope', 'Error'));
+const paramName = fc.oneof(
+  tokenChars,
+  fc.constantFrom(...PROTO_KEYS.filter((k) => /^[\w-]+$/.test(k)), 'realm', 'error', 'error_description', 'scope', 'Error'),
+);
 const challenge = fc.record({
   scheme: fc.oneof(tokenChars, fc.constantFrom('Bearer', 'DPoP', 'Basic', 'constructor', '__proto__')),
   params: fc.array(fc.record({ name: paramName, value: paramValue, before: ows, after: ows }), { maxLength: 4 }),

@@ -145,14 +145,20 @@ export async function startDPoPResourceServer(options: DPoPResourceServerOptions
     jtis.add(payload.jti);
     if (payload.ath !== sha256(token)) throw new Refusal(401, 'DPoP error="invalid_dpop_proof"', 'ath mismatch');
     if (requireNonce && payload.nonce !== nonce) {
-      throw new Refusal(401, 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"', 'nonce missing or stale', {
-        'dpop-nonce': nonce,
-      });
+      throw new Refusal(
+        401,
+        'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
+        'nonce missing or stale',
+        {
+          'dpop-nonce': nonce,
+        },
+      );
     }
     const claims = await options.claims(token);
     if (claims === undefined) throw new Refusal(401, 'DPoP error="invalid_token"', 'token invalid');
     const jkt = await calculateJwkThumbprint(header.jwk!, 'sha256');
-    if (claims.cnf?.jkt === undefined || claims.cnf.jkt !== jkt) throw new Refusal(401, 'DPoP error="invalid_token"', 'token not bound to the proof key');
+    if (claims.cnf?.jkt === undefined || claims.cnf.jkt !== jkt)
+      throw new Refusal(401, 'DPoP error="invalid_token"', 'token not bound to the proof key');
     return jkt;
   };
 
@@ -222,7 +228,8 @@ export async function startMtlsResourceServer(options: MtlsResourceServerOptions
     const thumbprint = createHash('sha256').update(new X509Certificate(raw).raw).digest('base64url');
     const claims = await options.claims(match[1]!);
     if (claims === undefined) throw new Refusal(401, 'Bearer error="invalid_token"', 'token invalid');
-    if (claims.cnf?.['x5t#S256'] !== thumbprint) throw new Refusal(401, 'Bearer error="invalid_token"', 'token not bound to this certificate');
+    if (claims.cnf?.['x5t#S256'] !== thumbprint)
+      throw new Refusal(401, 'Bearer error="invalid_token"', 'token not bound to this certificate');
     return thumbprint;
   };
   const server = createHttpsServer({ cert: options.cert, key: options.key, requestCert: true, rejectUnauthorized: false }, (req, res) => {

@@ -95,7 +95,14 @@ export async function issueCertificate(
       new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
       await x509.SubjectKeyIdentifierExtension.create(pair.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
-      ...(server ? [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' }])] : []),
+      ...(server
+        ? [
+            new x509.SubjectAlternativeNameExtension([
+              { type: 'ip', value: '127.0.0.1' },
+              { type: 'dns', value: 'localhost' },
+            ]),
+          ]
+        : []),
     ],
   });
   return complete(certificate, pair, subject);

@@ -42,20 +42,23 @@ async function lock(): Promise<void> {
 
 /** Builds `dist/cli.js` before the file's tests when it is older than the sources. */
 export function useBuiltCli(): void {
-  beforeAll(async () => {
-    await lock();
-    try {
-      if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource()) return;
-      await new Promise<void>((resolve, reject) => {
-        execFile('npm', ['run', 'build'], { cwd: ROOT, timeout: BUILD_TIMEOUT, killSignal: 'SIGKILL' }, (error, stdout, stderr) =>
-          error ? reject(new Error(`npm run build failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(),
-        );
-      });
-      expect(existsSync(CLI), 'npm run build did not produce dist/cli.js').toBe(true);
-    } finally {
-      rmSync(LOCK, { recursive: true, force: true });
-    }
-  }, BUILD_TIMEOUT * 2 + 10_000);
+  beforeAll(
+    async () => {
+      await lock();
+      try {
+        if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource()) return;
+        await new Promise<void>((resolve, reject) => {
+          execFile('npm', ['run', 'build'], { cwd: ROOT, timeout: BUILD_TIMEOUT, killSignal: 'SIGKILL' }, (error, stdout, stderr) =>
+            error ? reject(new Error(`npm run build failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(),
+          );
+        });
+        expect(existsSync(CLI), 'npm run build did not produce dist/cli.js').toBe(true);
+      } finally {
+        rmSync(LOCK, { recursive: true, force: true });
+      }
+    },
+    BUILD_TIMEOUT * 2 + 10_000,
+  );
 }
 
 /** How a run of the command ended. */

@@ -70,14 +70,24 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
 
 /** A JSON token response (`expiresIn: null` leaves `expires_in` out). */
 export function tokenJson(accessToken: string, expiresIn: number | string | null = 3600, more: Record<string, unknown> = {}) {
-  return HttpResponse.json({ access_token: accessToken, token_type: 'Bearer', ...(expiresIn === null ? {} : { expires_in: expiresIn }), ...more });
+  return HttpResponse.json({
+    access_token: accessToken,
+    token_type: 'Bearer',
+    ...(expiresIn === null ? {} : { expires_in: expiresIn }),
+    ...more,
+  });
 }
 
 /** Options of a test client: any option, where `undefined` means "not set" (also for a default). */
 export type TestClientOptions = { [K in keyof ClientCredentialsOptions]?: ClientCredentialsOptions[K] | undefined };
 
 /** The default options of {@link useClients}: token endpoint {@link TOKEN_URL}, client `svc-a` with {@link SECRET}, no retries. */
-export const TEST_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false };
+export const TEST_CLIENT: Partial<ClientCredentialsOptions> = {
+  tokenEndpoint: TOKEN_URL,
+  clientId: 'svc-a',
+  clientSecret: SECRET,
+  retry: false,
+};
 
 /**
  * The client factory of a test file: each client gets `defaults` overridden by the options given, and

@@ -115,9 +115,13 @@ export class RedisServer {
   async restart(): Promise<void> {
     if (this.running) return;
     this.#stderr = '';
-    const child = spawn(redisBinaries().server, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      redisBinaries().server,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
     this.#child = child;
@@ -173,29 +177,42 @@ export class RedisCluster {
       const child = spawn(
         binaries.server,
         [
-          '--port', String(port),
-          '--cluster-port', String(buses[i]),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(this.#dir, `nodes-${port}.conf`),
-          '--dir', this.#dir,
-          '--save', '',
-          '--appendonly', 'no',
-          '--loglevel', 'warning',
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(buses[i]),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(this.#dir, `nodes-${port}.conf`),
+          '--dir',
+          this.#dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--loglevel',
+          'warning',
         ],
         { stdio: 'ignore' },
       );
       this.#children.push(child);
     });
     for (const port of this.ports) {
-      await waitUntil(async () => (await rawCommand(port, 'PING')).startsWith('+PONG'), { what: `cluster node ${port} to answer PING`, interval: 50 });
+      await waitUntil(async () => (await rawCommand(port, 'PING')).startsWith('+PONG'), {
+        what: `cluster node ${port} to answer PING`,
+        interval: 50,
+      });
     }
     await new Promise<void>((resolve, reject) => {
       execFile(
         binaries.cli,
         ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
         { timeout: 15_000 },
-        (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve()),
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(),
       );
     });
     for (const port of this.ports) {
@@ -269,9 +286,14 @@ export async function startTokenServer(options: TokenServerOptions = {}) {
       const answer = () =>
         other !== undefined
           ? res.writeHead(other.status, { 'content-type': 'application/json', ...other.headers }).end(other.body ?? '{"error":"slow_down"}')
-          : res
-              .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-              .end(JSON.stringify({ access_token: `fleet-tok-${request.n}`, token_type: 'Bearer', expires_in: options.expiresIn ?? 3600, ...options.extra }));
+          : res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(
+              JSON.stringify({
+                access_token: `fleet-tok-${request.n}`,
+                token_type: 'Bearer',
+                expires_in: options.expiresIn ?? 3600,
+                ...options.extra,
+              }),
+            );
       if (options.delay) setTimeout(answer, options.delay);
       else answer();
     });

@@ -11,7 +11,12 @@ export const API = 'https://api.example.com';
 export const RESOURCE_TEST_SECRET = 'resource-test-secret';
 
 /** Options for `useClients` (helpers/core.ts) in the fetch / revoke / close tests: client `svc-r`, token endpoint {@link TOKEN_URL}, no retries. */
-export const RESOURCE_CLIENT: Partial<ClientCredentialsOptions> = { tokenEndpoint: TOKEN_URL, clientId: 'svc-r', clientSecret: RESOURCE_TEST_SECRET, retry: false };
+export const RESOURCE_CLIENT: Partial<ClientCredentialsOptions> = {
+  tokenEndpoint: TOKEN_URL,
+  clientId: 'svc-r',
+  clientSecret: RESOURCE_TEST_SECRET,
+  retry: false,
+};
 
 /** What a resource server (msw) saw. */
 export interface SeenResource {

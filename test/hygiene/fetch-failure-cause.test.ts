@@ -66,7 +66,8 @@ describe.each(['client_secret_basic', 'client_secret_post'] as const)('a fetch t
     const onChannel = (message: unknown) => sinks.push({ where: 'diagnostics_channel m2m-token:error', text: deepText(message) });
     subscribe('m2m-token:error', onChannel);
     try {
-      const logged = (level: string) => (fields: object, message: string) => sinks.push({ where: `logger.${level}`, text: `${message}\n${deepText(fields)}` });
+      const logged = (level: string) => (fields: object, message: string) =>
+        sinks.push({ where: `logger.${level}`, text: `${message}\n${deepText(fields)}` });
       const options: ClientCredentialsOptions = {
         tokenEndpoint: 'https://auth.example.com/oauth2/token',
         clientId: CLIENT_ID,

@@ -25,7 +25,7 @@ import {
   ClientCredentialsClient,
   MemoryTokenStore,
   OAuthError,
-  TokenError,
+  type TokenError,
   type ClientCredentialsOptions,
   type Logger,
   type StoredToken,
@@ -178,13 +178,15 @@ async function echo(request: Request): Promise<string> {
 }
 
 /** An OAuth error response whose every text member repeats the whole request. */
-const echoingError = (status: number, error = 'invalid_request') =>
+const echoingError =
+  (status: number, error = 'invalid_request') =>
   async ({ request }: { request: Request }) => {
     const everything = await echo(request);
     return HttpResponse.json({ error, error_description: everything, error_uri: `https://errors.example/?${everything}` }, { status });
   };
 
-const tokenJson = (value: string, expiresIn: number | string = 3600) => HttpResponse.json({ access_token: value, token_type: 'Bearer', expires_in: expiresIn });
+const tokenJson = (value: string, expiresIn: number | string = 3600) =>
+  HttpResponse.json({ access_token: value, token_type: 'Bearer', expires_in: expiresIn });
 
 const clients: ClientCredentialsClient[] = [];
 afterEach(async () => {
@@ -256,7 +258,9 @@ describe('the scanner', () => {
 describe('secrets stay out of everything a user can print', () => {
   it('invalid options (TypeError), with the secret and the keys in the options', () => {
     const base = { tokenEndpoint: TOKEN_URL, clientId: CLIENT_ID, clientSecret: SECRET };
-    const corruptPem = RSA_PEM.split('\n').filter((_, i) => i !== 3).join('\n');
+    const corruptPem = RSA_PEM.split('\n')
+      .filter((_, i) => i !== 3)
+      .join('\n');
     const attempts: [string, Record<string, unknown>][] = [
       ['timeout', { ...base, timeout: -1 }],
       ['clientAuth', { ...base, clientAuth: SECRET }],
@@ -328,7 +332,16 @@ describe('secrets stay out of everything a user can print', () => {
   });
 
   it('a 200 carrying error, and error members that are the secret itself', async () => {
-    server.use(http.post(TOKEN_URL, () => HttpResponse.json({ error: SECRET, error_description: BASIC, error_uri: formEncode(SECRET), access_token: accessToken('with-error') })));
+    server.use(
+      http.post(TOKEN_URL, () =>
+        HttpResponse.json({
+          error: SECRET,
+          error_description: BASIC,
+          error_uri: formEncode(SECRET),
+          access_token: accessToken('with-error'),
+        }),
+      ),
+    );
     const error = await failure('getToken (200 with error)', makeClient().getToken());
     expect(error.code).toBe('OAUTH_ERROR');
   });
@@ -343,7 +356,10 @@ describe('secrets stay out of everything a user can print', () => {
     ['an expired token', () => tokenJson(accessToken('expired'), 0)],
     ['a body that is too large', () => tokenJson(`${accessToken('large')}${'x'.repeat(2000)}`), { maxResponseBytes: 500 }],
     ['a 500 that is not an OAuth error', () => new HttpResponse(`oops ${SECRET} ${accessToken('500')}`, { status: 500 })],
-    ['a redirect', () => new HttpResponse(null, { status: 302, headers: { location: `https://evil.example/?t=${accessToken('redirect')}` } })],
+    [
+      'a redirect',
+      () => new HttpResponse(null, { status: 302, headers: { location: `https://evil.example/?t=${accessToken('redirect')}` } }),
+    ],
   ])('INVALID_RESPONSE for %s', async (_, reply, options = {}) => {
     server.use(http.post(TOKEN_URL, reply));
     const error = await failure('getToken', makeClient(options).getToken());
@@ -351,7 +367,10 @@ describe('secrets stay out of everything a user can print', () => {
   });
 
   it('INVALID_RESPONSE for a token that was revoked and issued again', async () => {
-    server.use(http.post(TOKEN_URL, () => tokenJson(accessToken('reissued'))), http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(accessToken('reissued'))),
+      http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })),
+    );
     const client = makeClient({ revocationEndpoint: REVOKE_URL });
     addToken('token', await client.getToken());
     await client.revoke();
@@ -361,12 +380,13 @@ describe('secrets stay out of everything a user can print', () => {
   });
 
   it('TIMEOUT, then retries ending in NETWORK (msw network error), with retry events', async () => {
-    server.use(
-      hangingEndpoint(TOKEN_URL).handler,
-    );
+    server.use(hangingEndpoint(TOKEN_URL).handler);
     expect((await failure('getToken (timeout)', makeClient({ timeout: 30 }).getToken())).code).toBe('TIMEOUT');
     server.resetHandlers(http.post(TOKEN_URL, () => HttpResponse.error()));
-    const retried = await failure('getToken (network, retried)', makeClient({ retry: { retries: 2, minDelay: 1, maxDelay: 2 } }).getToken());
+    const retried = await failure(
+      'getToken (network, retried)',
+      makeClient({ retry: { retries: 2, minDelay: 1, maxDelay: 2 } }).getToken(),
+    );
     expect(retried.code).toBe('NETWORK');
     expect(seen.retry).toBeGreaterThan(0);
   });
@@ -391,10 +411,14 @@ describe('secrets stay out of everything a user can print', () => {
   it('ABORTED (before and while waiting) and CLOSED (in flight, and after close)', async () => {
     let release!: () => void;
     server.use(
-      http.post(TOKEN_URL, ({ request }) => new Promise<Response>((resolve) => {
-        release = () => resolve(tokenJson(accessToken('late')));
-        request.signal.addEventListener('abort', () => resolve(HttpResponse.error()));
-      })),
+      http.post(
+        TOKEN_URL,
+        ({ request }) =>
+          new Promise<Response>((resolve) => {
+            release = () => resolve(tokenJson(accessToken('late')));
+            request.signal.addEventListener('abort', () => resolve(HttpResponse.error()));
+          }),
+      ),
     );
     const client = makeClient({ revocationEndpoint: REVOKE_URL, issuer: ISSUER });
     const controller = new AbortController();
@@ -455,7 +479,10 @@ describe('secrets stay out of everything a user can print', () => {
 
   it('close({ revoke: true }) reporting revocation errors and a TIMEOUT', async () => {
     let n = 0;
-    server.use(http.post(TOKEN_URL, () => tokenJson(accessToken(`close-${++n}`))), http.post(REVOKE_URL, echoingError(401, 'invalid_client')));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(accessToken(`close-${++n}`))),
+      http.post(REVOKE_URL, echoingError(401, 'invalid_client')),
+    );
     const failing = makeClient({ revocationEndpoint: REVOKE_URL });
     addToken('token', await failing.getToken());
     const result = await failing.close({ revoke: true });
@@ -478,10 +505,23 @@ describe('secrets stay out of everything a user can print', () => {
   it.each<[string, (request: Request) => Response | Promise<Response>, string]>([
     ['404 at both locations', () => new HttpResponse(SECRET, { status: 404 }), 'INVALID_RESPONSE'],
     ['a 500', () => new HttpResponse(`down ${SECRET}`, { status: 500 }), 'INVALID_RESPONSE'],
-    ['an OAuth error echoing the request', async (request) => HttpResponse.json({ error: 'invalid_request', error_description: `${await echo(request)} ${SECRET}` }, { status: 400 }), 'OAUTH_ERROR'],
+    [
+      'an OAuth error echoing the request',
+      async (request) =>
+        HttpResponse.json({ error: 'invalid_request', error_description: `${await echo(request)} ${SECRET}` }, { status: 400 }),
+      'OAUTH_ERROR',
+    ],
     ['a body that is not JSON', () => new HttpResponse(`{"issuer": "${SECRET}`), 'INVALID_RESPONSE'],
-    ['metadata for another issuer, named after the secret', () => HttpResponse.json({ issuer: `https://${SECRET}.example`, token_endpoint: TOKEN_URL }), 'INVALID_RESPONSE'],
-    ['an http: token endpoint', () => HttpResponse.json({ issuer: ISSUER, token_endpoint: `http://auth.example.com/${SECRET}` }), 'INVALID_RESPONSE'],
+    [
+      'metadata for another issuer, named after the secret',
+      () => HttpResponse.json({ issuer: `https://${SECRET}.example`, token_endpoint: TOKEN_URL }),
+      'INVALID_RESPONSE',
+    ],
+    [
+      'an http: token endpoint',
+      () => HttpResponse.json({ issuer: ISSUER, token_endpoint: `http://auth.example.com/${SECRET}` }),
+      'INVALID_RESPONSE',
+    ],
     ['no token endpoint', () => HttpResponse.json({ issuer: ISSUER, revocation_endpoint: REVOKE_URL }), 'INVALID_RESPONSE'],
   ])('discovery failures: %s', async (_, reply, code) => {
     server.use(http.get(`${ISSUER}/.well-known/*`, ({ request }) => reply(request)));
@@ -503,7 +543,10 @@ describe('secrets stay out of everything a user can print', () => {
   });
 
   it('token stores whose every method throws: reported as store errors, tokens still served', async () => {
-    server.use(http.post(TOKEN_URL, () => tokenJson(accessToken('store'))), http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(accessToken('store'))),
+      http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })),
+    );
     const memory = new MemoryTokenStore();
     type Failing = 'get' | 'set' | 'delete' | 'lock' | 'release';
     const failingAt = (method: Failing): TokenStore => ({
@@ -513,7 +556,12 @@ describe('secrets stay out of everything a user can print', () => {
       lock: async (key, ttl) => {
         if (method === 'lock') throw new Error('lock failed');
         const lock = await memory.lock(key, ttl);
-        return lock && { fencingToken: lock.fencingToken, release: () => (method === 'release' ? Promise.reject(new Error('release failed')) : lock.release()) };
+        return (
+          lock && {
+            fencingToken: lock.fencingToken,
+            release: () => (method === 'release' ? Promise.reject(new Error('release failed')) : lock.release()),
+          }
+        );
       },
     });
     for (const method of ['get', 'set', 'delete', 'lock', 'release'] as const) {
@@ -531,7 +579,10 @@ describe('secrets stay out of everything a user can print', () => {
     let n = 0;
     server.use(
       http.post(TOKEN_URL, () => tokenJson(accessToken(`fetch-${++n}`))),
-      http.get(`${API}/stale`, () => new HttpResponse(null, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } })),
+      http.get(
+        `${API}/stale`,
+        () => new HttpResponse(null, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+      ),
       http.get(`${API}/loop`, () => new HttpResponse(null, { status: 302, headers: { location: `${API}/loop` } })),
       http.get(`${API}/data`, () => new HttpResponse(null, { status: 302, headers: { location: `data:text/plain,${SECRET}` } })),
     );
@@ -543,7 +594,10 @@ describe('secrets stay out of everything a user can print', () => {
 
   it('successful paths: tokens, token events, logger calls, the client and its close result', async () => {
     let n = 0;
-    server.use(http.post(TOKEN_URL, () => tokenJson(accessToken(`ok-${++n}`))), http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(accessToken(`ok-${++n}`))),
+      http.post(REVOKE_URL, () => new HttpResponse(null, { status: 200 })),
+    );
     const client = makeClient({ revocationEndpoint: REVOKE_URL, dpop: { privateKey: DPOP_JWK } });
     const token = await client.getToken();
     expect(token.accessToken).toBe(accessToken('ok-1'));
@@ -587,7 +641,13 @@ describe('a failing RedisTokenStore (real redis-server)', () => {
 
   it('keeps the token out of the store error (ioredis attaches the command arguments to its errors)', async () => {
     const store = new RedisTokenStore({ client: redis });
-    const stored: StoredToken = { accessToken: accessToken('redis-direct'), tokenType: 'Bearer', expiresAt: Date.now() + 60_000, sentAt: Date.now(), extra: {} };
+    const stored: StoredToken = {
+      accessToken: accessToken('redis-direct'),
+      tokenType: 'Bearer',
+      expiresAt: Date.now() + 60_000,
+      sentAt: Date.now(),
+      extra: {},
+    };
     const direct = await failure('RedisTokenStore.set', store.set('k', stored, 60_000));
     expect(String(direct.message)).toMatch(/NOPERM/);
 

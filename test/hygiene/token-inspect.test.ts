@@ -15,7 +15,9 @@ const MARK = 'AT-inspect-never-show';
 
 describe('a token printed whole', () => {
   it('does not show the access token with util.inspect(showHidden) or util.format(%o), yet accessToken reads it', async () => {
-    const { handler } = tokenEndpoint(() => tokenJson(`${MARK}-1`, 3600, { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' }));
+    const { handler } = tokenEndpoint(() =>
+      tokenJson(`${MARK}-1`, 3600, { issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' }),
+    );
     server.use(handler);
     const token = await makeClient().getToken();
 

@@ -77,7 +77,10 @@ describe('m2m-token/axios authorizeAxios()', () => {
   it('sends once more only, even when refusals are far apart (no pause): the second 401 rejects', async () => {
     const state = await startApi();
     const clock = manualClock();
-    const client = new ClientCredentialsClient({ tokenEndpoint: state.tokenUrl, clientId: 'svc-x', clientSecret: 's', retry: false, allowInsecureHttp: true }, clock);
+    const client = new ClientCredentialsClient(
+      { tokenEndpoint: state.tokenUrl, clientId: 'svc-x', clientSecret: 's', retry: false, allowInsecureHttp: true },
+      clock,
+    );
     const instance = axios.create({ adapter: 'http' });
     authorizeAxios(instance, client, { origins: [state.api.origin] });
     // Each refusal comes 11 s after the last: the replacement of a refused token is not protected by the pause.

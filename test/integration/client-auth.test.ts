@@ -89,7 +89,12 @@ describe('client authentication against oidc-provider', () => {
       // the error is still the form-encoded request's invalid_client.
       expect(failures.count()).toBe(clientAuth === 'client_secret_basic' ? 2 : 1);
       expect(as.issued()).toBe(issuedBefore);
-      for (const text of [oauthError.message, String(oauthError), inspect(oauthError, { depth: 5 }), inspect(oauthError.cause, { depth: 5 })]) {
+      for (const text of [
+        oauthError.message,
+        String(oauthError),
+        inspect(oauthError, { depth: 5 }),
+        inspect(oauthError.cause, { depth: 5 }),
+      ]) {
         expect(text).not.toContain(wrongSecret);
         expect(text).not.toContain(encodeURIComponent(wrongSecret));
       }

@@ -49,7 +49,14 @@ describe('client_secret_jwt against oidc-provider', () => {
     const as = server();
     const { fetch, sent } = recordingFetch();
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const c = newClient({ tokenEndpoint: as.tokenEndpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, privateKey, clientAuth: 'client_secret_jwt', fetch });
+    const c = newClient({
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      privateKey,
+      clientAuth: 'client_secret_jwt',
+      fetch,
+    });
 
     const token = await c.getToken();
 
@@ -92,7 +99,13 @@ describe('client_secret_jwt against oidc-provider', () => {
   it('a wrong secret fails with invalid_client, and neither secret appears in the error, inspect or JSON', async () => {
     const as = server();
     const wrong = 'csjwt-wrong-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
-    const c = newClient({ tokenEndpoint: as.tokenEndpoint, clientId: CLIENT_ID, clientSecret: wrong, clientAuth: 'client_secret_jwt', retry: false });
+    const c = newClient({
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: CLIENT_ID,
+      clientSecret: wrong,
+      clientAuth: 'client_secret_jwt',
+      retry: false,
+    });
 
     const error = await c.getToken().catch((e: unknown) => e);
 

@@ -2,7 +2,12 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_RESOURCE, type AuthorizationServer, type AuthorizationServerOptions, demoClients } from '../../examples/support/embedded-server.js';
+import {
+  API_RESOURCE,
+  type AuthorizationServer,
+  type AuthorizationServerOptions,
+  demoClients,
+} from '../../examples/support/embedded-server.js';
 import { MemoryTokenStore } from '../../src/index.js';
 import { type BoundClaims, type BoundResourceServer, jwtHeader, jwtPayload, startDPoPResourceServer } from '../helpers/bound-resource.js';
 import { useClients } from '../helpers/core.js';
@@ -10,7 +15,10 @@ import { useAuthorizationServer } from './support.js';
 
 /** A private_key_jwt client, to prove that a nonce retry signs a new client assertion too. */
 const assertionKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-const assertionJwk: Record<string, unknown> = { ...(assertionKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: 'dpop-pkjwt-1' };
+const assertionJwk: Record<string, unknown> = {
+  ...(assertionKey.export({ format: 'jwk' }) as Record<string, unknown>),
+  kid: 'dpop-pkjwt-1',
+};
 const { d: _d, ...assertionPublicJwk } = assertionJwk;
 const PKJWT_CLIENT = 'dpop-pkjwt';
 

@@ -38,7 +38,7 @@ describe('the fetch wrapper against a resource server that introspects each toke
     await response.body?.cancel();
   });
 
-  it('after the server revokes the token behind the client\'s back, the next call gets a 401, refreshes once and the caller sees 200', async () => {
+  it("after the server revokes the token behind the client's back, the next call gets a 401, refreshes once and the caller sees 200", async () => {
     const as = server();
     const client = newClient({ tokenEndpoint: as.tokenEndpoint, ...demoClients.post, scope: 'orders:read orders:write' });
     expect((await client.fetch(`${api.url}/orders`)).status).toBe(200);

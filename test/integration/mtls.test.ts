@@ -7,12 +7,7 @@ import { inspect } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  API_RESOURCE,
-  type AuthorizationServer,
-  demoClients,
-  startAuthorizationServer,
-} from '../../examples/support/embedded-server.js';
+import { API_RESOURCE, type AuthorizationServer, demoClients, startAuthorizationServer } from '../../examples/support/embedded-server.js';
 import { OAuthError, TokenError } from '../../src/index.js';
 import { type BoundClaims, type BoundResourceServer, startMtlsResourceServer } from '../helpers/bound-resource.js';
 import { createPki, pemBody, type TestCertificate, type TestPki } from '../helpers/certs.js';
@@ -96,7 +91,9 @@ describe('mutual TLS against oidc-provider', () => {
       revocation_endpoint: as.mtls!.revocationEndpoint,
       introspection_endpoint: as.mtls!.introspectionEndpoint,
     });
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']));
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
+      expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']),
+    );
 
     // The same client pointed at the plain endpoint cannot authenticate: the certificate is the credential.
     const plain = newClient({ tokenEndpoint: as.tokenEndpoint, clientId: CA_CLIENT, tls: tlsOf(pki.client), retry: false });
@@ -137,7 +134,12 @@ describe('mutual TLS against oidc-provider', () => {
   });
 
   it('self_signed_tls_client_auth: the certificate registered in jwks (x5c) authenticates; token bound to it and accepted', async () => {
-    const client = newClient({ issuer: as.issuer, clientId: SELF_SIGNED_CLIENT, clientAuth: 'self_signed_tls_client_auth', tls: tlsOf(pki.selfSigned) });
+    const client = newClient({
+      issuer: as.issuer,
+      clientId: SELF_SIGNED_CLIENT,
+      clientAuth: 'self_signed_tls_client_auth',
+      tls: tlsOf(pki.selfSigned),
+    });
     const rs = await resourceServer();
 
     const response = await client.fetch(`${rs.url}/orders`);
@@ -170,7 +172,12 @@ describe('mutual TLS against oidc-provider', () => {
   });
 
   it('a token endpoint given directly (the alias) works without discovery; a JWT access token carries cnf.x5t#S256', async () => {
-    const client = newClient({ tokenEndpoint: as.mtls!.tokenEndpoint, clientId: CA_CLIENT, tls: tlsOf(pki.client), resource: API_RESOURCE });
+    const client = newClient({
+      tokenEndpoint: as.mtls!.tokenEndpoint,
+      clientId: CA_CLIENT,
+      tls: tlsOf(pki.client),
+      resource: API_RESOURCE,
+    });
     const jwks = createRemoteJWKSet(new URL(as.jwksUri));
     const jwtClaims = async (token: string) => {
       try {
@@ -226,7 +233,12 @@ describe('mutual TLS against oidc-provider', () => {
     expect(shown).not.toContain(token.accessToken);
 
     // A TLS failure (server certificate from an unknown CA: no `ca` given) is a NETWORK error naming no secret.
-    const untrusting = newClient({ issuer: as.issuer, clientId: CA_CLIENT, tls: { cert: pki.client.cert, key: pki.client.key }, retry: false });
+    const untrusting = newClient({
+      issuer: as.issuer,
+      clientId: CA_CLIENT,
+      tls: { cert: pki.client.cert, key: pki.client.key },
+      retry: false,
+    });
     const error = await untrusting.getToken().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TokenError);
     expect((error as TokenError).code).toBe('NETWORK');

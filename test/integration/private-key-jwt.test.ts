@@ -101,7 +101,13 @@ describe('private_key_jwt against oidc-provider', () => {
     const as = server();
     const { fetch, sent } = recordingFetch();
     const input = key === rsaPss ? key.pem : key.jwk; // RSA-PSS keys have no JWK form: PEM
-    const c = newClient({ issuer: as.issuer, clientId: key.clientId, privateKey: input, clientAssertion: key === rsaPss ? { kid: key.kid } : {}, fetch });
+    const c = newClient({
+      issuer: as.issuer,
+      clientId: key.clientId,
+      privateKey: input,
+      clientAssertion: key === rsaPss ? { kid: key.kid } : {},
+      fetch,
+    });
 
     const token = await c.getToken();
 
@@ -115,7 +121,7 @@ describe('private_key_jwt against oidc-provider', () => {
     const { header, payload } = assertionOf(tokenRequest.form);
     expect(header).toMatchObject({ alg, kid: key.kid, typ: 'JWT' });
     expect(payload).toMatchObject({ iss: key.clientId, sub: key.clientId, aud: as.issuer });
-    expect(payload.exp as number - (payload.iat as number)).toBe(60);
+    expect((payload.exp as number) - (payload.iat as number)).toBe(60);
     expect(Math.abs((payload.iat as number) - Date.now() / 1000)).toBeLessThan(30);
     expect(payload.jti).toMatch(/^[\w-]{16,}$/);
   });
@@ -137,7 +143,13 @@ describe('private_key_jwt against oidc-provider', () => {
   it('PS256 overrides RS256 on an RSA key; a client registered for PS256 gets a token, and RS256 is refused', async () => {
     const as = server();
     const { fetch, sent } = recordingFetch();
-    const ps = newClient({ tokenEndpoint: as.tokenEndpoint, clientId: rsaPs256Only.clientId, privateKey: rsaPs256Only.jwk, clientAssertion: { alg: 'PS256' }, fetch });
+    const ps = newClient({
+      tokenEndpoint: as.tokenEndpoint,
+      clientId: rsaPs256Only.clientId,
+      privateKey: rsaPs256Only.jwk,
+      clientAssertion: { alg: 'PS256' },
+      fetch,
+    });
     const token = await ps.getToken();
     expect((await as.introspect(token.accessToken)).client_id).toBe(rsaPs256Only.clientId);
     expect(assertionOf(sent[0]!.form).header.alg).toBe('PS256');
@@ -151,7 +163,13 @@ describe('private_key_jwt against oidc-provider', () => {
   it("clientAssertion.audience 'token_endpoint' sends the token endpoint URL as aud, which the server accepts", async () => {
     const as = server();
     const { fetch, sent } = recordingFetch();
-    const c = newClient({ issuer: as.issuer, clientId: ec.clientId, privateKey: ec.jwk, clientAssertion: { audience: 'token_endpoint' }, fetch });
+    const c = newClient({
+      issuer: as.issuer,
+      clientId: ec.clientId,
+      privateKey: ec.jwk,
+      clientAssertion: { audience: 'token_endpoint' },
+      fetch,
+    });
 
     const token = await c.getToken();
 
@@ -245,7 +263,13 @@ describe('private_key_jwt against oidc-provider', () => {
   it("revocation with clientAssertion.audience 'token_endpoint' sends the token endpoint URL as aud there too", async () => {
     const as = server();
     const { fetch, sent } = recordingFetch();
-    const c = newClient({ issuer: as.issuer, clientId: ec.clientId, privateKey: ec.jwk, clientAssertion: { audience: 'token_endpoint' }, fetch });
+    const c = newClient({
+      issuer: as.issuer,
+      clientId: ec.clientId,
+      privateKey: ec.jwk,
+      clientAssertion: { audience: 'token_endpoint' },
+      fetch,
+    });
     const token = await c.getToken();
 
     await c.revoke();

@@ -190,7 +190,10 @@ describe('m2m-token/undici authorize()', () => {
   it('sends once more only, even when refusals are far apart (no pause): the second 401 goes back', async () => {
     const state = await startApi();
     const clock = manualClock();
-    const client = new ClientCredentialsClient({ tokenEndpoint: state.tokenUrl, clientId: 'svc-u', clientSecret: 's', retry: false, allowInsecureHttp: true }, clock);
+    const client = new ClientCredentialsClient(
+      { tokenEndpoint: state.tokenUrl, clientId: 'svc-u', clientSecret: 's', retry: false, allowInsecureHttp: true },
+      clock,
+    );
     const agent = new Agent();
     agents.push(agent);
     const dispatcher = agent.compose(authorize(client, { origins: [state.api.origin] }));
@@ -227,7 +230,10 @@ describe('m2m-token/undici authorize()', () => {
         sendJson(res, 200, { access_token: token, token_type: 'DPoP', expires_in: 3600 });
       });
     });
-    const rs = await startDPoPResourceServer({ requireNonce: true, claims: async (t) => (jkts.has(t) ? { cnf: { jkt: jkts.get(t)! } } : undefined) });
+    const rs = await startDPoPResourceServer({
+      requireNonce: true,
+      claims: async (t) => (jkts.has(t) ? { cnf: { jkt: jkts.get(t)! } } : undefined),
+    });
     try {
       const client = newClient({ tokenEndpoint: tokens.url('/token'), dpop: true });
       const agent = new Agent();

@@ -71,7 +71,12 @@ describe('client authentication against Django OAuth Toolkit', () => {
     'a wrong secret with %s fails with OAuthError invalid_client (401) after one request (Basic: one more with the raw credential, as the secret has reserved characters), and the secret appears nowhere',
     async (clientAuth) => {
       const wrongSecret = `not-the-secret:${dot().clients.main.clientSecret.slice(0, 6)}@+%`;
-      const client = newClient({ tokenEndpoint: tokenEndpoint(), clientId: dot().clients.main.clientId, clientSecret: wrongSecret, clientAuth });
+      const client = newClient({
+        tokenEndpoint: tokenEndpoint(),
+        clientId: dot().clients.main.clientId,
+        clientSecret: wrongSecret,
+        clientAuth,
+      });
       const requests = await serverRequests();
 
       const error = await client.getToken().catch((e: unknown) => e);
@@ -148,7 +153,12 @@ describe('revocation (RFC 7009), checked by DOT introspection (RFC 7662)', () =>
   });
 
   it('revoke() with client_secret_post revokes the held token', async () => {
-    const client = newClient({ tokenEndpoint: tokenEndpoint(), revocationEndpoint: revocationEndpoint(), ...dot().clients.special, clientAuth: 'client_secret_post' });
+    const client = newClient({
+      tokenEndpoint: tokenEndpoint(),
+      revocationEndpoint: revocationEndpoint(),
+      ...dot().clients.special,
+      clientAuth: 'client_secret_post',
+    });
     const token = await client.getToken();
 
     await client.revoke();
@@ -255,6 +265,7 @@ describe('discovery', () => {
 
     expect(await requests.since()).toEqual({
       'GET /.well-known/oauth-authorization-server/o 404': 1,
+      'GET /.well-known/openid-configuration/o 404': 1,
       'GET /o/.well-known/openid-configuration 301': 1,
       'GET /o/.well-known/openid-configuration/ 200': 1,
       'POST /o/token/ 200': 1,

@@ -48,7 +48,11 @@ interface RunResult {
 }
 
 /** Runs a command to its end (killed after `ms`), optionally writing `input` to its stdin. */
-function run(command: string, args: string[], options: { input?: string; ms: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<RunResult> {
+function run(
+  command: string,
+  args: string[],
+  options: { input?: string; ms: number; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -72,7 +76,8 @@ function run(command: string, args: string[], options: { input?: string; ms: num
   });
 }
 
-const PROBE = 'import json, django, oauthlib, oauth2_provider; print(json.dumps([oauth2_provider.__version__, django.get_version(), oauthlib.__version__]))';
+const PROBE =
+  'import json, django, oauthlib, oauth2_provider; print(json.dumps([oauth2_provider.__version__, django.get_version(), oauthlib.__version__]))';
 
 /** The first python that imports DOT, with the versions it reports. */
 async function findPython(): Promise<{ python: string; versions: DotServerInfo['versions'] } | undefined> {
@@ -98,9 +103,13 @@ export async function provisionDot(): Promise<{ python: string; versions: DotSer
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   // Waits (bounded) for a dpkg lock held by another apt run instead of failing at once.
   const lock = ['-o', 'DPkg::Lock::Timeout=300'];
-  for (const args of [[...lock, 'update', '-qq'], [...lock, 'install', '-y', '-qq', DEBIAN_PACKAGE]]) {
+  for (const args of [
+    [...lock, 'update', '-qq'],
+    [...lock, 'install', '-y', '-qq', DEBIAN_PACKAGE],
+  ]) {
     const result = await run('apt-get', args, { ms: 900_000, env });
-    if (result.code !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr.slice(-2000)}\n${INSTALL_HINT}`);
+    if (result.code !== 0)
+      throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr.slice(-2000)}\n${INSTALL_HINT}`);
   }
   const installed = await findPython();
   if (installed === undefined) throw new Error(`${DEBIAN_PACKAGE} was installed but no python3 imports oauth2_provider.\n${INSTALL_HINT}`);
@@ -131,7 +140,12 @@ export class DotServer {
     const dir = mkdtempSync(join(tmpdir(), 'm2m-dot-'));
     const env = { ...process.env, M2M_INTEROP_DB: join(dir, 'db.sqlite3'), PYTHONDONTWRITEBYTECODE: '1' };
     const manage = async (args: string[], input?: string) => {
-      const result = await run(python, ['manage.py', ...args], { cwd: PROJECT_DIR, env, ms: 120_000, ...(input === undefined ? {} : { input }) });
+      const result = await run(python, ['manage.py', ...args], {
+        cwd: PROJECT_DIR,
+        env,
+        ms: 120_000,
+        ...(input === undefined ? {} : { input }),
+      });
       if (result.code !== 0) throw new Error(`manage.py ${args[0]} failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
     };
     try {
@@ -143,9 +157,16 @@ export class DotServer {
         introspector: { clientId: 'resource-server', clientSecret: randomSecret() },
       };
       // Secrets go through stdin, never argv.
-      await manage(['interop_clients'], JSON.stringify(Object.values(clients).map((c) => ({ client_id: c.clientId, client_secret: c.clientSecret }))));
+      await manage(
+        ['interop_clients'],
+        JSON.stringify(Object.values(clients).map((c) => ({ client_id: c.clientId, client_secret: c.clientSecret }))),
+      );
 
-      const child = spawn(python, ['manage.py', 'interop_serve', '--port', '0'], { cwd: PROJECT_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(python, ['manage.py', 'interop_serve', '--port', '0'], {
+        cwd: PROJECT_DIR,
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       const port = await listeningPort(child, 60_000);
       const server = new DotServer({ url: `http://127.0.0.1:${port}`, versions, clients }, child, dir);
       child.stderr!.on('data', (chunk: Buffer) => (server.#stderr = (server.#stderr + chunk.toString()).slice(-10_000)));
@@ -165,7 +186,10 @@ export class DotServer {
   async #waitUntilAnswering(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const ok = await fetch(`${this.info.url}/interop/counts/`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.info.url}/interop/counts/`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`DOT did not answer at ${this.info.url} within ${ms} ms:\n${this.#stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -15,7 +15,10 @@ describe('BoundedMap', () => {
     const map = new BoundedMap<string, number>(2);
     map.set('a', 1).set('b', 2).set('a', 10);
     map.set('c', 3);
-    expect([...map.entries()]).toEqual([['a', 10], ['c', 3]]);
+    expect([...map.entries()]).toEqual([
+      ['a', 10],
+      ['c', 3],
+    ]);
     expect(map.touch('a')).toBe(10);
     map.set('d', 4);
     expect([...map.keys()]).toEqual(['a', 'd']);

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { withInvalidClientBackoff } from '../../src/acquire/invalid-client.js';
 import { GuardedStore, STORE_BYPASS, withSharedStore } from '../../src/acquire/shared-store.js';
 import type { Acquire, AcquireRequest } from '../../src/cache/token-entry.js';
-import { OAuthError, TokenError } from '../../src/errors.js';
+import { OAuthError, type TokenError } from '../../src/errors.js';
 import { MemoryTokenStore, type TokenStore } from '../../src/index.js';
 import { toStored } from '../../src/token.js';
 import { rejectionOf } from '../helpers/core.js';
@@ -33,7 +33,10 @@ describe('withInvalidClientBackoff', () => {
   });
 
   it('does not back off after other failures', async () => {
-    const inner = vi.fn<Acquire>().mockRejectedValueOnce(new OAuthError({ error: 'invalid_scope', status: 400 })).mockResolvedValue(issued('a', 0));
+    const inner = vi
+      .fn<Acquire>()
+      .mockRejectedValueOnce(new OAuthError({ error: 'invalid_scope', status: 400 }))
+      .mockResolvedValue(issued('a', 0));
     const acquire = withInvalidClientBackoff(inner, 5_000, handClock());
     await rejectionOf(acquire(requestFor()));
     expect((await acquire(requestFor())).token.accessToken).toBe('a');

@@ -7,7 +7,10 @@ const HOUR = 3_600_000;
 
 describe('schedule', () => {
   it('is usable until expiry minus the margin, and refreshed after refreshRatio of that usable life', () => {
-    expect(schedule(1_000, HOUR, 1_000, policy, 0)).toEqual({ usableUntil: 1_000 + HOUR - 30_000, refreshAt: 1_000 + 0.8 * (HOUR - 30_000) });
+    expect(schedule(1_000, HOUR, 1_000, policy, 0)).toEqual({
+      usableUntil: 1_000 + HOUR - 30_000,
+      refreshAt: 1_000 + 0.8 * (HOUR - 30_000),
+    });
   });
 
   it('shrinks the margin to a tenth of the lifetime for short tokens', () => {

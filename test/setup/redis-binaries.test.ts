@@ -114,7 +114,9 @@ describe('planRedis', () => {
   it('a failed installation is a failure that carries what apt-get said', () => {
     expect(installFailed('apt-get update -qq: exit code 100\nE: no network')).toEqual({
       action: 'fail',
-      message: expect.stringMatching(/installing the Debian package redis-server failed: apt-get update -qq: exit code 100\nE: no network\n.*sudo apt-get install redis-server/s),
+      message: expect.stringMatching(
+        /installing the Debian package redis-server failed: apt-get update -qq: exit code 100\nE: no network\n.*sudo apt-get install redis-server/s,
+      ),
     });
     expect(INSTALL_HINT).toContain('REDIS_SERVER=/path/to/redis-server');
   });

@@ -31,7 +31,9 @@ export default function setup(project: TestProject): void {
   if (plan.action !== 'use') {
     // Thrown, an error here would reach the console after vitest's misleading "No test files found" and
     // its filters: the message alone, and the run ends before any worker starts.
-    process.stderr.write(`\n${plan.action === 'fail' ? plan.message : 'm2m-token tests: redis-server still missing after installing it.'}\n\n`);
+    process.stderr.write(
+      `\n${plan.action === 'fail' ? plan.message : 'm2m-token tests: redis-server still missing after installing it.'}\n\n`,
+    );
     process.exit(1);
   }
   project.provide('redisBinaries', plan.binaries);

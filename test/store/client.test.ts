@@ -6,7 +6,15 @@
 import { http, HttpResponse } from 'msw';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { ClientCredentialsClient, type ClientEventMap, type ClientEventName, MemoryTokenStore, type StoredToken, type TokenStore, type TokenStoreLock } from '../../src/index.js';
+import {
+  ClientCredentialsClient,
+  type ClientEventMap,
+  type ClientEventName,
+  MemoryTokenStore,
+  type StoredToken,
+  type TokenStore,
+  type TokenStoreLock,
+} from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
 import { manualClock, SECRET, tokenJson, useClients, within } from '../helpers/core.js';
 import { REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
@@ -107,7 +115,11 @@ describe('clients sharing a MemoryTokenStore', () => {
     const endpoint = tokenEndpoint();
     server.use(endpoint.handler);
     const inner = new MemoryTokenStore();
-    const lockless: TokenStore = { get: (k) => inner.get(k), set: (k, t, ttl) => inner.set(k, t, ttl), delete: (k, v) => inner.delete(k, v) };
+    const lockless: TokenStore = {
+      get: (k) => inner.get(k),
+      set: (k, t, ttl) => inner.set(k, t, ttl),
+      delete: (k, v) => inner.delete(k, v),
+    };
     await newClient({ store: lockless }).getToken();
     expect((await newClient({ store: lockless }).getToken()).accessToken).toBe('tok-1');
     expect(endpoint.seen).toHaveLength(1);
@@ -188,7 +200,10 @@ describe('revoke() and 401 with a store', () => {
       expect(endpoint.seen).toHaveLength(2); // tok-1 was not taken back from the store
       expect(store.calls).toContainEqual({ op: 'delete', key: store.key, arg: 'tok-1' });
       await within(
-        waitUntil(async () => (await memory.get(store.key))?.accessToken !== 'tok-1', { what: 'the rejected token to be gone from the store', interval: 50 }),
+        waitUntil(async () => (await memory.get(store.key))?.accessToken !== 'tok-1', {
+          what: 'the rejected token to be gone from the store',
+          interval: 50,
+        }),
         3000,
       );
       // Another client sharing the store is never handed the rejected token.
@@ -234,7 +249,7 @@ describe('a failing store is bypassed, never a reason to fail', () => {
   });
 
   for (const [name, behaviour] of [
-    ['rejects', () => Promise.reject(new Error('READONLY You can\'t write against a read only replica.'))],
+    ['rejects', () => Promise.reject(new Error("READONLY You can't write against a read only replica."))],
     [
       'throws synchronously',
       () => {
@@ -322,7 +337,10 @@ describe('with a RedisTokenStore on a real redis-server', () => {
     const store = new RedisTokenStore({ client: redis!, prefix });
     // The bypass window is on the client's monotonic clock: moved by hand here (ioredis and msw run on real time).
     const clock = manualClock();
-    const client = new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false, store }, clock);
+    const client = new ClientCredentialsClient(
+      { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false, store },
+      clock,
+    );
     onTestFinished(() => client.close().then(() => undefined));
     const errors = events(client, 'error');
 
@@ -331,7 +349,10 @@ describe('with a RedisTokenStore on a real redis-server', () => {
     expect(errors.map((e) => e.operation)).toEqual(['store']);
 
     await redisServer!.restart();
-    await within(waitUntil(async () => (await redis!.ping()) === 'PONG', { what: 'ioredis to reconnect', timeout: 8000, interval: 50 }), 9000);
+    await within(
+      waitUntil(async () => (await redis!.ping()) === 'PONG', { what: 'ioredis to reconnect', timeout: 8000, interval: 50 }),
+      9000,
+    );
 
     // Still inside the bypass: the new token is not written to Redis.
     expect((await client.getToken({ forceRefresh: true })).accessToken).toBe('tok-2');

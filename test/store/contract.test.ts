@@ -12,7 +12,6 @@ import { RedisTokenStore } from '../../src/redis.js';
 import { RedisCluster, RedisServer } from '../helpers/redis.js';
 import { sleep } from '../helpers/time.js';
 
-
 /** A cache key shaped like the client's (base64url SHA-256), unique per call. */
 const newKey = () => randomBytes(32).toString('base64url');
 
@@ -294,7 +293,10 @@ describe('on a real Redis Cluster (3 masters)', () => {
 
   let n = 0;
   const key = randomBytes(32);
-  tokenStoreContract('RedisTokenStore on Redis Cluster (encrypted)', () => new RedisTokenStore({ client: client!, prefix: `contract-cluster-${++n}:`, encryptionKey: key }));
+  tokenStoreContract(
+    'RedisTokenStore on Redis Cluster (encrypted)',
+    () => new RedisTokenStore({ client: client!, prefix: `contract-cluster-${++n}:`, encryptionKey: key }),
+  );
 
   it('the keys of one cache key really are in one slot, and different cache keys spread over the nodes', async () => {
     const store = new RedisTokenStore({ client: client!, prefix: 'slots:' });

@@ -189,13 +189,20 @@ async function runFleet({ endpoint, redis, duration, during, count = WORKERS, op
     });
   }
   // Starting tsx processes is slow on a busy machine: allow more for a bigger fleet.
-  const ready = await bounded(Promise.all(workers.map((w) => w.next('ready'))), 30_000 * Math.max(1, (count / WORKERS) ** 2), 'workers ready');
+  const ready = await bounded(
+    Promise.all(workers.map((w) => w.next('ready'))),
+    30_000 * Math.max(1, (count / WORKERS) ** 2),
+    'workers ready',
+  );
   ready.forEach((message, i) => expect(message, `worker ${workers[i]!.pid} ready\n${workers[i]!.stderr}`).toBeDefined());
   const goAt = Date.now();
   for (const worker of workers) worker.send({ cmd: 'go' });
   const duringDone = during?.(workers);
   duringDone?.catch(() => {}); // awaited (and so reported) below, once the reports are in
-  const reports = (await bounded(Promise.all(workers.map((w) => w.next('report'))), duration + 15_000, 'fleet reports')) as (Report | undefined)[];
+  const reports = (await bounded(Promise.all(workers.map((w) => w.next('report'))), duration + 15_000, 'fleet reports')) as (
+    | Report
+    | undefined
+  )[];
   await duringDone;
   // The callers stop `duration` after `go`: no token request of the run is later than that.
   return { workers, reports, prefix, endedAt: goAt + duration };
@@ -223,122 +230,152 @@ function rotationsBetween(from: number, to: number): { min: number; max: number 
 }
 
 describe(`a fleet of ${WORKERS} processes × ${CALLERS} concurrent callers`, () => {
-  it('with a shared RedisTokenStore sends one token request per rotation for the whole fleet, and no getToken() fails', async () => {
-    const redis = await startRedis();
-    const endpoint = await startEndpoint();
+  it(
+    'with a shared RedisTokenStore sends one token request per rotation for the whole fleet, and no getToken() fails',
+    async () => {
+      const redis = await startRedis();
+      const endpoint = await startEndpoint();
 
-    const { workers, reports, prefix, endedAt } = await runFleet({ endpoint, redis, duration: 5000 });
+      const { workers, reports, prefix, endedAt } = await runFleet({ endpoint, redis, duration: 5000 });
 
-    expectNoFailures(reports, workers);
-    const requests = endpoint.requests;
-    const { min, max } = rotationsBetween(requests[0]!.at, endedAt);
-    console.log(`[fleet] shared store: ${requests.length} token requests (${min}–${max} rotations), per worker ${JSON.stringify([...perWorker(endpoint)])}, calls ${reports.map((r) => r!.calls).join('+')}`);
-    expect(requests.length).toBeGreaterThanOrEqual(min - 1);
-    expect(requests.length).toBeLessThanOrEqual(max + 1);
-    // One request per rotation: never two close together.
-    for (let i = 1; i < requests.length; i++) expect(requests[i]!.at - requests[i - 1]!.at).toBeGreaterThan(ROTATION_MIN - 200);
-    // Every worker used every rotation's token, most of them taken from the store.
-    const issued = requests.map((r) => `fleet-tok-${r.n}`);
-    for (const report of reports) expect(report!.tokens.filter((t) => issued.includes(t)).length).toBeGreaterThanOrEqual(requests.length - 1);
-    expect(reports.reduce((sum, r) => sum + r!.sources.store, 0)).toBeGreaterThanOrEqual((WORKERS - 1) * (requests.length - 1));
-    expect(reports.every((r) => r!.storeErrors === 0)).toBe(true);
-
-    // What the fleet left in Redis: an encrypted token, no secret, no token in clear.
-    const redisClient = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
-    try {
-      await redisClient.connect();
-      const names = await redisClient.keys(`${prefix}*`);
-      expect(names.some((name) => name.endsWith(':token'))).toBe(true);
-      const content = JSON.stringify(
-        await Promise.all(names.map(async (name) => [name, (await redisClient.type(name)) === 'hash' ? await redisClient.hgetall(name) : await redisClient.get(name)])),
+      expectNoFailures(reports, workers);
+      const requests = endpoint.requests;
+      const { min, max } = rotationsBetween(requests[0]!.at, endedAt);
+      console.log(
+        `[fleet] shared store: ${requests.length} token requests (${min}–${max} rotations), per worker ${JSON.stringify([...perWorker(endpoint)])}, calls ${reports.map((r) => r!.calls).join('+')}`,
       );
-      expect(content).toContain('gcm:');
-      for (const clear of [FLEET_SECRET, 'fleet-tok-', 'accessToken']) expect(content).not.toContain(clear);
-    } finally {
-      redisClient.disconnect();
-    }
-  }, TEST_TIMEOUT);
+      expect(requests.length).toBeGreaterThanOrEqual(min - 1);
+      expect(requests.length).toBeLessThanOrEqual(max + 1);
+      // One request per rotation: never two close together.
+      for (let i = 1; i < requests.length; i++) expect(requests[i]!.at - requests[i - 1]!.at).toBeGreaterThan(ROTATION_MIN - 200);
+      // Every worker used every rotation's token, most of them taken from the store.
+      const issued = requests.map((r) => `fleet-tok-${r.n}`);
+      for (const report of reports)
+        expect(report!.tokens.filter((t) => issued.includes(t)).length).toBeGreaterThanOrEqual(requests.length - 1);
+      expect(reports.reduce((sum, r) => sum + r!.sources.store, 0)).toBeGreaterThanOrEqual((WORKERS - 1) * (requests.length - 1));
+      expect(reports.every((r) => r!.storeErrors === 0)).toBe(true);
 
-  it('without a store every process requests its own token each rotation (the baseline)', async () => {
-    const endpoint = await startEndpoint();
+      // What the fleet left in Redis: an encrypted token, no secret, no token in clear.
+      const redisClient = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+      try {
+        await redisClient.connect();
+        const names = await redisClient.keys(`${prefix}*`);
+        expect(names.some((name) => name.endsWith(':token'))).toBe(true);
+        const content = JSON.stringify(
+          await Promise.all(
+            names.map(async (name) => [
+              name,
+              (await redisClient.type(name)) === 'hash' ? await redisClient.hgetall(name) : await redisClient.get(name),
+            ]),
+          ),
+        );
+        expect(content).toContain('gcm:');
+        for (const clear of [FLEET_SECRET, 'fleet-tok-', 'accessToken']) expect(content).not.toContain(clear);
+      } finally {
+        redisClient.disconnect();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
-    const { workers, reports, endedAt } = await runFleet({ endpoint, duration: 5000 });
+  it(
+    'without a store every process requests its own token each rotation (the baseline)',
+    async () => {
+      const endpoint = await startEndpoint();
 
-    expectNoFailures(reports, workers);
-    const { min, max } = rotationsBetween(endpoint.requests[0]!.at, endedAt);
-    const counts = perWorker(endpoint);
-    console.log(`[fleet] no store: ${endpoint.requests.length} token requests (${min}–${max} rotations each), per worker ${JSON.stringify([...counts])}`);
-    expect(counts.size).toBe(WORKERS);
-    for (const count of counts.values()) expect(count).toBeGreaterThanOrEqual(min - 1);
-    expect(endpoint.requests.length).toBeGreaterThanOrEqual(WORKERS * (min - 1));
-  }, TEST_TIMEOUT);
+      const { workers, reports, endedAt } = await runFleet({ endpoint, duration: 5000 });
 
-  it('SIGKILLing the lock holder in the middle of its token request: the others wait at most `timeout`, then get fresh tokens themselves; no getToken() fails', async () => {
-    const redis = await startRedis();
-    // The first refresh (request 2) is never answered: its sender is killed while it holds the lock.
-    const endpoint = await startEndpoint({ hold: (request) => request.n === 2 });
-    let victim: Worker | undefined;
-    let killedAt = 0;
+      expectNoFailures(reports, workers);
+      const { min, max } = rotationsBetween(endpoint.requests[0]!.at, endedAt);
+      const counts = perWorker(endpoint);
+      console.log(
+        `[fleet] no store: ${endpoint.requests.length} token requests (${min}–${max} rotations each), per worker ${JSON.stringify([...counts])}`,
+      );
+      expect(counts.size).toBe(WORKERS);
+      for (const count of counts.values()) expect(count).toBeGreaterThanOrEqual(min - 1);
+      expect(endpoint.requests.length).toBeGreaterThanOrEqual(WORKERS * (min - 1));
+    },
+    TEST_TIMEOUT,
+  );
 
-    const { workers, reports } = await runFleet({
-      endpoint,
-      redis,
-      duration: 6000,
-      during: async (all) => {
-        const held = await endpoint.next((r) => r.n === 2, 8000);
-        victim = all.find((w) => w.pid === held.worker);
-        expect(victim, `request 2 came from a worker of this fleet (${held.worker})`).toBeDefined();
-        await killChild(victim!.child);
-        killedAt = Date.now();
-      },
-    });
+  it(
+    'SIGKILLing the lock holder in the middle of its token request: the others wait at most `timeout`, then get fresh tokens themselves; no getToken() fails',
+    async () => {
+      const redis = await startRedis();
+      // The first refresh (request 2) is never answered: its sender is killed while it holds the lock.
+      const endpoint = await startEndpoint({ hold: (request) => request.n === 2 });
+      let victim: Worker | undefined;
+      let killedAt = 0;
 
-    expect(victim!.alive).toBe(false);
-    const survivors = workers.filter((w) => w !== victim);
-    const survivorReports = reports.filter((_, i) => workers[i] !== victim);
-    expectNoFailures(survivorReports, survivors);
-    const after = endpoint.requests.filter((r) => r.n > 2);
-    console.log(`[fleet] kill: held request 2 at +${endpoint.requests[1]!.at - endpoint.requests[0]!.at} ms, then ${after.map((r) => `#${r.n} at +${r.at - killedAt} ms from ${r.worker}`).join(', ')}`);
-    // The rotation went on without the dead holder: a survivor fetched a fresh token, and every survivor used it.
-    expect(after.length).toBeGreaterThanOrEqual(1);
-    // ...but only once the dead holder's lock (lifetime `timeout`) was over: nobody asked while it was held.
-    expect(after[0]!.at - endpoint.requests[1]!.at).toBeGreaterThanOrEqual(TIMEOUT - 300);
-    expect(survivors.map((w) => w.pid)).toContain(after[0]!.worker);
-    const fresh = after.map((r) => `fleet-tok-${r.n}`);
-    for (const report of survivorReports) expect(report!.tokens.some((t) => fresh.includes(t))).toBe(true);
-    // Bounded: at most one request per survivor for that rotation. (Waiters whose `timeout` runs out just
-    // as the dead holder's lock expires each fetch once: the lock lives exactly as long as they wait.)
-    const firstRotationAfter = after.filter((r) => r.at - after[0]!.at < ROTATION_MIN - 200);
-    expect(firstRotationAfter.length).toBeLessThanOrEqual(survivors.length);
-  }, TEST_TIMEOUT);
+      const { workers, reports } = await runFleet({
+        endpoint,
+        redis,
+        duration: 6000,
+        during: async (all) => {
+          const held = await endpoint.next((r) => r.n === 2, 8000);
+          victim = all.find((w) => w.pid === held.worker);
+          expect(victim, `request 2 came from a worker of this fleet (${held.worker})`).toBeDefined();
+          await killChild(victim!.child);
+          killedAt = Date.now();
+        },
+      });
 
-  it('killing Redis mid-run degrades to per-process fetching, with no failed getToken()', async () => {
-    const redis = await startRedis();
-    const endpoint = await startEndpoint();
-    let stoppedAt = 0;
+      expect(victim!.alive).toBe(false);
+      const survivors = workers.filter((w) => w !== victim);
+      const survivorReports = reports.filter((_, i) => workers[i] !== victim);
+      expectNoFailures(survivorReports, survivors);
+      const after = endpoint.requests.filter((r) => r.n > 2);
+      console.log(
+        `[fleet] kill: held request 2 at +${endpoint.requests[1]!.at - endpoint.requests[0]!.at} ms, then ${after.map((r) => `#${r.n} at +${r.at - killedAt} ms from ${r.worker}`).join(', ')}`,
+      );
+      // The rotation went on without the dead holder: a survivor fetched a fresh token, and every survivor used it.
+      expect(after.length).toBeGreaterThanOrEqual(1);
+      // ...but only once the dead holder's lock (lifetime `timeout`) was over: nobody asked while it was held.
+      expect(after[0]!.at - endpoint.requests[1]!.at).toBeGreaterThanOrEqual(TIMEOUT - 300);
+      expect(survivors.map((w) => w.pid)).toContain(after[0]!.worker);
+      const fresh = after.map((r) => `fleet-tok-${r.n}`);
+      for (const report of survivorReports) expect(report!.tokens.some((t) => fresh.includes(t))).toBe(true);
+      // Bounded: at most one request per survivor for that rotation. (Waiters whose `timeout` runs out just
+      // as the dead holder's lock expires each fetch once: the lock lives exactly as long as they wait.)
+      const firstRotationAfter = after.filter((r) => r.at - after[0]!.at < ROTATION_MIN - 200);
+      expect(firstRotationAfter.length).toBeLessThanOrEqual(survivors.length);
+    },
+    TEST_TIMEOUT,
+  );
 
-    const { workers, reports } = await runFleet({
-      endpoint,
-      redis,
-      duration: 6500,
-      during: async () => {
-        // Let the fleet share one token first.
-        await endpoint.next((r) => r.n === 1, 8000);
-        await sleep(700);
-        await redis.stop();
-        stoppedAt = Date.now();
-      },
-    });
+  it(
+    'killing Redis mid-run degrades to per-process fetching, with no failed getToken()',
+    async () => {
+      const redis = await startRedis();
+      const endpoint = await startEndpoint();
+      let stoppedAt = 0;
 
-    expectNoFailures(reports, workers);
-    expect(endpoint.requests.filter((r) => r.at < stoppedAt)).toHaveLength(1); // shared while Redis was up
-    const afterStop = perWorker(endpoint, stoppedAt);
-    console.log(`[fleet] Redis killed at +${stoppedAt - endpoint.requests[0]!.at} ms: ${endpoint.requests.length} token requests in all, after the kill per worker ${JSON.stringify([...afterStop])}`);
-    // Every process now fetches on its own, each rotation (~4 s left after the 1 s store timeout: 2–3 rotations).
-    expect(afterStop.size).toBe(WORKERS);
-    for (const count of afterStop.values()) expect(count).toBeGreaterThanOrEqual(2);
-    for (const report of reports) expect(report!.storeErrors).toBeGreaterThanOrEqual(1);
-  }, TEST_TIMEOUT);
+      const { workers, reports } = await runFleet({
+        endpoint,
+        redis,
+        duration: 6500,
+        during: async () => {
+          // Let the fleet share one token first.
+          await endpoint.next((r) => r.n === 1, 8000);
+          await sleep(700);
+          await redis.stop();
+          stoppedAt = Date.now();
+        },
+      });
+
+      expectNoFailures(reports, workers);
+      expect(endpoint.requests.filter((r) => r.at < stoppedAt)).toHaveLength(1); // shared while Redis was up
+      const afterStop = perWorker(endpoint, stoppedAt);
+      console.log(
+        `[fleet] Redis killed at +${stoppedAt - endpoint.requests[0]!.at} ms: ${endpoint.requests.length} token requests in all, after the kill per worker ${JSON.stringify([...afterStop])}`,
+      );
+      // Every process now fetches on its own, each rotation (~4 s left after the 1 s store timeout: 2–3 rotations).
+      expect(afterStop.size).toBe(WORKERS);
+      for (const count of afterStop.values()) expect(count).toBeGreaterThanOrEqual(2);
+      for (const report of reports) expect(report!.storeErrors).toBeGreaterThanOrEqual(1);
+    },
+    TEST_TIMEOUT,
+  );
 });
 
 /**
@@ -346,62 +383,88 @@ describe(`a fleet of ${WORKERS} processes × ${CALLERS} concurrent callers`, () 
  * issuance budget, both shared through Redis by 8 processes × 50 callers.
  */
 describe(`fleet protection: ${STORM_WORKERS} processes × ${CALLERS} concurrent callers sharing Redis`, () => {
-  it('a 429 Retry-After: 2 storm of 6 s while tokens are valid: at most one token request per 2 s for the whole fleet, no getToken() fails', async () => {
-    const redis = await startRedis();
-    // Tokens live 30 s but the server hints a refresh after 1 s (refresh_in): the refresh is due during
-    // the whole storm, which starts with the first refresh (request 2) and lasts 6 s.
-    let stormStart = Infinity;
-    const endpoint = await startEndpoint({
-      expiresIn: 30,
-      extra: { refresh_in: 1 },
-      reply: (request) => {
-        if (request.n === 2) stormStart = request.at;
-        return request.n >= 2 && request.at < stormStart + STORM_MS ? { status: 429, headers: { 'retry-after': '2' } } : undefined;
-      },
-    });
+  it(
+    'a 429 Retry-After: 2 storm of 6 s while tokens are valid: at most one token request per 2 s for the whole fleet, no getToken() fails',
+    async () => {
+      const redis = await startRedis();
+      // Tokens live 30 s but the server hints a refresh after 1 s (refresh_in): the refresh is due during
+      // the whole storm, which starts with the first refresh (request 2) and lasts 6 s.
+      let stormStart = Infinity;
+      const endpoint = await startEndpoint({
+        expiresIn: 30,
+        extra: { refresh_in: 1 },
+        reply: (request) => {
+          if (request.n === 2) stormStart = request.at;
+          return request.n >= 2 && request.at < stormStart + STORM_MS ? { status: 429, headers: { 'retry-after': '2' } } : undefined;
+        },
+      });
 
-    // The store lock lives `timeout`: long enough that a holder slowed down by a busy machine keeps it
-    // until its 429 is recorded (a lock that expires mid-request lets a second process ask meanwhile).
-    // The run lasts long enough for the storm to start late (a slow first rotation) and end.
-    const { workers, reports } = await runFleet({ endpoint, redis, duration: 15_000, count: STORM_WORKERS, timeout: 5_000, options: { refreshJitter: 0 } });
+      // The store lock lives `timeout`: long enough that a holder slowed down by a busy machine keeps it
+      // until its 429 is recorded (a lock that expires mid-request lets a second process ask meanwhile).
+      // The run lasts long enough for the storm to start late (a slow first rotation) and end.
+      const { workers, reports } = await runFleet({
+        endpoint,
+        redis,
+        duration: 15_000,
+        count: STORM_WORKERS,
+        timeout: 5_000,
+        options: { refreshJitter: 0 },
+      });
 
-    expectNoFailures(reports, workers);
-    const storm = endpoint.requests.filter((r) => r.at >= stormStart && r.at < stormStart + STORM_MS);
-    const gaps = storm.slice(1).map((r, i) => r.at - storm[i]!.at);
-    const after = endpoint.requests.filter((r) => r.at >= stormStart + STORM_MS);
-    console.log(
-      `[fleet] 429 storm: ${storm.length} token requests in ${STORM_MS} ms from ${new Set(storm.map((r) => r.worker)).size} workers, gaps ${gaps.join(', ')} ms; ${after.length} after it; calls ${reports.reduce((n, r) => n + r!.calls, 0)}, store errors ${reports.map((r) => r!.storeErrors).join('+')}, token error events ${reports.map((r) => r!.tokenErrors).join('+')}; requests ${endpoint.requests.map((r) => `#${r.n}@${r.at - endpoint.requests[0]!.at}`).join(' ')}`,
-    );
-    // What is measured is the store's cooldown: a store bypassed after a timeout (a machine too busy to
-    // answer within 1 s) would leave every process on its own.
-    expect(reports.map((r) => r!.storeErrors)).toEqual(reports.map(() => 0));
-    // One request per cooldown for the whole fleet: consecutive storm requests at least Retry-After apart
-    // (less the 1 ms rounding of the wall clock the store shares).
-    expect(storm.length).toBeGreaterThanOrEqual(1);
-    expect(storm.length).toBeLessThanOrEqual(STORM_MS / 2_000 + 1);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2_000 - 2);
-    // After the storm the fleet got new tokens, and every process was served one of them.
-    expect(after.length).toBeGreaterThanOrEqual(1);
-    const fresh = new Set(after.map((r) => `fleet-tok-${r.n}`));
-    expect(reports.filter((r) => r!.tokens.some((t: string) => fresh.has(t))).length).toBe(STORM_WORKERS);
-  }, STORM_TEST_TIMEOUT);
+      expectNoFailures(reports, workers);
+      const storm = endpoint.requests.filter((r) => r.at >= stormStart && r.at < stormStart + STORM_MS);
+      const gaps = storm.slice(1).map((r, i) => r.at - storm[i]!.at);
+      const after = endpoint.requests.filter((r) => r.at >= stormStart + STORM_MS);
+      console.log(
+        `[fleet] 429 storm: ${storm.length} token requests in ${STORM_MS} ms from ${new Set(storm.map((r) => r.worker)).size} workers, gaps ${gaps.join(', ')} ms; ${after.length} after it; calls ${reports.reduce((n, r) => n + r!.calls, 0)}, store errors ${reports.map((r) => r!.storeErrors).join('+')}, token error events ${reports.map((r) => r!.tokenErrors).join('+')}; requests ${endpoint.requests.map((r) => `#${r.n}@${r.at - endpoint.requests[0]!.at}`).join(' ')}`,
+      );
+      // What is measured is the store's cooldown: a store bypassed after a timeout (a machine too busy to
+      // answer within 1 s) would leave every process on its own.
+      expect(reports.map((r) => r!.storeErrors)).toEqual(reports.map(() => 0));
+      // One request per cooldown for the whole fleet: consecutive storm requests at least Retry-After apart
+      // (less the 1 ms rounding of the wall clock the store shares).
+      expect(storm.length).toBeGreaterThanOrEqual(1);
+      expect(storm.length).toBeLessThanOrEqual(STORM_MS / 2_000 + 1);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2_000 - 2);
+      // After the storm the fleet got new tokens, and every process was served one of them.
+      expect(after.length).toBeGreaterThanOrEqual(1);
+      const fresh = new Set(after.map((r) => `fleet-tok-${r.n}`));
+      expect(reports.filter((r) => r!.tokens.some((t: string) => fresh.has(t))).length).toBe(STORM_WORKERS);
+    },
+    STORM_TEST_TIMEOUT,
+  );
 
-  it('an issuance budget of 5 per minute: exactly 5 token requests for the whole fleet, then BUDGET once the last token is unusable', async () => {
-    const redis = await startRedis();
-    const endpoint = await startEndpoint();
+  it(
+    'an issuance budget of 5 per minute: exactly 5 token requests for the whole fleet, then BUDGET once the last token is unusable',
+    async () => {
+      const redis = await startRedis();
+      const endpoint = await startEndpoint();
 
-    const { reports } = await runFleet({ endpoint, redis, duration: 9_000, count: STORM_WORKERS, options: { budget: { limit: BUDGET_LIMIT, per: 60_000 } } });
+      const { reports } = await runFleet({
+        endpoint,
+        redis,
+        duration: 9_000,
+        count: STORM_WORKERS,
+        options: { budget: { limit: BUDGET_LIMIT, per: 60_000 } },
+      });
 
-    const codes: Record<string, number> = {};
-    for (const report of reports) for (const [code, n] of Object.entries(report!.failureCodes)) codes[code] = (codes[code] ?? 0) + n;
-    const budget = reports.reduce((sum, r) => ({ warning: sum.warning + r!.budgetEvents.warning, exhausted: sum.exhausted + r!.budgetEvents.exhausted }), { warning: 0, exhausted: 0 });
-    console.log(`[fleet] budget ${BUDGET_LIMIT}/min: ${endpoint.requests.length} token requests, failures by code ${JSON.stringify(codes)}, budget events ${JSON.stringify(budget)}`);
-    expect(endpoint.requests).toHaveLength(BUDGET_LIMIT);
-    // Only BUDGET refusals, and only once the last token was spent (5 rotations of ~1.4 s, then 1.8 s of use).
-    expect(Object.keys(codes)).toEqual(['BUDGET']);
-    expect(budget.warning).toBeGreaterThanOrEqual(1);
-    expect(budget.exhausted).toBeGreaterThanOrEqual(1);
-    const last = `fleet-tok-${BUDGET_LIMIT}`;
-    expect(reports.every((r) => r!.tokens.includes(last))).toBe(true);
-  }, STORM_TEST_TIMEOUT);
+      const codes: Record<string, number> = {};
+      for (const report of reports) for (const [code, n] of Object.entries(report!.failureCodes)) codes[code] = (codes[code] ?? 0) + n;
+      const budget = reports.reduce(
+        (sum, r) => ({ warning: sum.warning + r!.budgetEvents.warning, exhausted: sum.exhausted + r!.budgetEvents.exhausted }),
+        { warning: 0, exhausted: 0 },
+      );
+      console.log(
+        `[fleet] budget ${BUDGET_LIMIT}/min: ${endpoint.requests.length} token requests, failures by code ${JSON.stringify(codes)}, budget events ${JSON.stringify(budget)}`,
+      );
+      expect(endpoint.requests).toHaveLength(BUDGET_LIMIT);
+      // Only BUDGET refusals, and only once the last token was spent (5 rotations of ~1.4 s, then 1.8 s of use).
+      expect(Object.keys(codes)).toEqual(['BUDGET']);
+      expect(budget.warning).toBeGreaterThanOrEqual(1);
+      expect(budget.exhausted).toBeGreaterThanOrEqual(1);
+      const last = `fleet-tok-${BUDGET_LIMIT}`;
+      expect(reports.every((r) => r!.tokens.includes(last))).toBe(true);
+    },
+    STORM_TEST_TIMEOUT,
+  );
 });

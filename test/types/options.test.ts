@@ -4,11 +4,22 @@
  */
 import { fetch as undiciFetch } from 'undici';
 import { describe, expectTypeOf, it } from 'vitest';
-import { ClientCredentialsClient, type ClientCredentialsOptions, diagnosticsChannels, type GetTokenOptions, type RetryEvent } from '../../src/index.js';
+import {
+  type ClientCredentialsClient,
+  type ClientCredentialsOptions,
+  diagnosticsChannels,
+  type GetTokenOptions,
+  type RetryEvent,
+} from '../../src/index.js';
 
 describe('option types', () => {
   it("accept undici's own fetch without a cast, for the client and for createFetch", () => {
-    const options: ClientCredentialsOptions = { tokenEndpoint: 'https://as.example/token', clientId: 'a', clientSecret: 's', fetch: undiciFetch };
+    const options: ClientCredentialsOptions = {
+      tokenEndpoint: 'https://as.example/token',
+      clientId: 'a',
+      clientSecret: 's',
+      fetch: undiciFetch,
+    };
     expectTypeOf(options.fetch).not.toBeUndefined();
     const create = (client: ClientCredentialsClient) => client.createFetch({ fetch: undiciFetch });
     expectTypeOf(create).returns.toEqualTypeOf<typeof globalThis.fetch>();

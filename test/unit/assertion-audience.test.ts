@@ -28,11 +28,17 @@ async function audiences(more: TestClientOptions) {
 
 describe.each(Object.entries(JWT_METHODS))('clientAssertion.audience with %s', (_method, options) => {
   it("'endpoint': aud is the token endpoint URL for token requests and the revocation endpoint URL for revoke()", async () => {
-    expect(await audiences({ ...options, clientAssertion: { audience: 'endpoint' } })).toEqual({ token: [TOKEN_URL], revoke: [REVOKE_URL] });
+    expect(await audiences({ ...options, clientAssertion: { audience: 'endpoint' } })).toEqual({
+      token: [TOKEN_URL],
+      revoke: [REVOKE_URL],
+    });
   });
 
   it("'token_endpoint': aud is the token endpoint URL at both endpoints", async () => {
-    expect(await audiences({ ...options, clientAssertion: { audience: 'token_endpoint' } })).toEqual({ token: [TOKEN_URL], revoke: [TOKEN_URL] });
+    expect(await audiences({ ...options, clientAssertion: { audience: 'token_endpoint' } })).toEqual({
+      token: [TOKEN_URL],
+      revoke: [TOKEN_URL],
+    });
   });
 
   it('default: aud is the issuer at both endpoints', async () => {

@@ -19,7 +19,12 @@ function serverListing(methods: readonly string[] | undefined) {
   server.use(
     http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () => {
       metadataRequests++;
-      return HttpResponse.json({ issuer: ISSUER, token_endpoint: TOKEN_URL, revocation_endpoint: REVOKE_URL, token_endpoint_auth_methods_supported: methods });
+      return HttpResponse.json({
+        issuer: ISSUER,
+        token_endpoint: TOKEN_URL,
+        revocation_endpoint: REVOKE_URL,
+        token_endpoint_auth_methods_supported: methods,
+      });
     }),
   );
   const token = tokenEndpoint();
@@ -69,7 +74,10 @@ describe('client authentication method from discovery metadata', () => {
   });
 
   it('an explicit clientAuth wins over the metadata', async () => {
-    expect(await methodsUsed(['client_secret_post'], { clientAuth: 'client_secret_basic' })).toEqual(['client_secret_basic', 'client_secret_basic']);
+    expect(await methodsUsed(['client_secret_post'], { clientAuth: 'client_secret_basic' })).toEqual([
+      'client_secret_basic',
+      'client_secret_basic',
+    ]);
   });
 
   it('a private key stays private_key_jwt when listed', async () => {

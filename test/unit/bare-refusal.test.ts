@@ -26,24 +26,27 @@ describe('a bare 401 or 403 from the token endpoint', () => {
     ['an empty 403', () => new HttpResponse(null, { status: 403 }), 403],
     ['an empty 401', () => new HttpResponse(null, { status: 401 }), 401],
     ['an HTML 401', () => new HttpResponse('<h1>Unauthorized</h1>', { status: 401, headers: { 'content-type': 'text/html' } }), 401],
-  ] as const)('%s: a TokenError INVALID_RESPONSE with its status, not retried, then the invalid_client fast-fail until the backoff ends', async (_, reply, status) => {
-    const endpoint = tokenEndpoint(reply);
-    server.use(endpoint.handler);
-    await withClient(RETRYING, async (client, clock) => {
-      const error = await rejectionOf(client.getToken());
-      expect(TokenError.is(error)).toBe(true);
-      expect(OAuthError.is(error)).toBe(false);
-      expect(error).toMatchObject({ code: 'INVALID_RESPONSE', status });
-      expect(endpoint.seen).toHaveLength(1);
+  ] as const)(
+    '%s: a TokenError INVALID_RESPONSE with its status, not retried, then the invalid_client fast-fail until the backoff ends',
+    async (_, reply, status) => {
+      const endpoint = tokenEndpoint(reply);
+      server.use(endpoint.handler);
+      await withClient(RETRYING, async (client, clock) => {
+        const error = await rejectionOf(client.getToken());
+        expect(TokenError.is(error)).toBe(true);
+        expect(OAuthError.is(error)).toBe(false);
+        expect(error).toMatchObject({ code: 'INVALID_RESPONSE', status });
+        expect(endpoint.seen).toHaveLength(1);
 
-      expect(await rejectionOf(client.getToken({ scope: 'other' }))).toBe(error);
-      expect(endpoint.seen).toHaveLength(1);
+        expect(await rejectionOf(client.getToken({ scope: 'other' }))).toBe(error);
+        expect(endpoint.seen).toHaveLength(1);
 
-      clock.advance(5_000);
-      await rejectionOf(client.getToken());
-      expect(endpoint.seen).toHaveLength(2);
-    });
-  });
+        clock.advance(5_000);
+        await rejectionOf(client.getToken());
+        expect(endpoint.seen).toHaveLength(2);
+      });
+    },
+  );
 
   it('a 403 with another OAuth error (unauthorized_client) is not a credential refusal: no fast-fail', async () => {
     const endpoint = tokenEndpoint(() => HttpResponse.json({ error: 'unauthorized_client' }, { status: 403 }));
@@ -72,7 +75,9 @@ describe('a bare 401 or 403 from the token endpoint', () => {
   });
 
   it('a 500 with an empty body is still retried (only 401 / 403 are refusals)', async () => {
-    const endpoint = tokenEndpoint((n) => (n === 1 ? new HttpResponse(null, { status: 500 }) : HttpResponse.json({ access_token: 'ok', expires_in: 60, token_type: 'Bearer' })));
+    const endpoint = tokenEndpoint((n) =>
+      n === 1 ? new HttpResponse(null, { status: 500 }) : HttpResponse.json({ access_token: 'ok', expires_in: 60, token_type: 'Bearer' }),
+    );
     server.use(endpoint.handler);
     await withClient(RETRYING, async (client) => {
       expect((await client.getToken()).accessToken).toBe('ok');
@@ -80,4 +85,3 @@ describe('a bare 401 or 403 from the token endpoint', () => {
     });
   });
 });
-

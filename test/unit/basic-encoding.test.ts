@@ -32,7 +32,9 @@ const authorizations = (seen: readonly SeenRequest[]) => seen.map((s) => s.heade
 describe("basicEncoding 'auto' (the default)", () => {
   it('a server that does not form-decode: refused form-encoded, the raw credential is tried at once and then kept, for revocation too', async () => {
     const seen = strictServer(RAW);
-    const revocation = revocationEndpoint((_n, s) => new HttpResponse(null, { status: s.headers.get('authorization') === RAW ? 200 : 401 }));
+    const revocation = revocationEndpoint(
+      (_n, s) => new HttpResponse(null, { status: s.headers.get('authorization') === RAW ? 200 : 401 }),
+    );
     server.use(revocation.handler);
     const client = makeClient({ clientId: ID, clientSecret: RESERVED_SECRET, revocationEndpoint: REVOKE_URL });
 
@@ -55,7 +57,9 @@ describe("basicEncoding 'auto' (the default)", () => {
 
   it('a server that form-decodes (RFC 6749): one request; form is kept, and a later refusal is not retried raw', async () => {
     let refuse = false;
-    const endpoint = tokenEndpoint((n, s) => (!refuse && s.headers.get('authorization') === FORM ? tokenJson(`tok-${n}`) : invalidClient()));
+    const endpoint = tokenEndpoint((n, s) =>
+      !refuse && s.headers.get('authorization') === FORM ? tokenJson(`tok-${n}`) : invalidClient(),
+    );
     server.use(endpoint.handler);
     const client = makeClient({ clientId: ID, clientSecret: RESERVED_SECRET });
 
@@ -78,7 +82,10 @@ describe("basicEncoding 'auto' (the default)", () => {
   it('both refused: the form-encoded answer is the error, the invalid_client backoff holds, then both are tried again', async () => {
     const seen = strictServer('Basic nothing-matches');
     const clock = manualClock();
-    const client = new ClientCredentialsClient({ ...TEST_CLIENT, clientId: ID, clientSecret: RESERVED_SECRET, invalidClientBackoff: 5_000 } as never, clock);
+    const client = new ClientCredentialsClient(
+      { ...TEST_CLIENT, clientId: ID, clientSecret: RESERVED_SECRET, invalidClientBackoff: 5_000 } as never,
+      clock,
+    );
     try {
       const error = await rejectionOf(client.getToken());
       expect(OAuthError.is(error) && error.error).toBe('invalid_client');
@@ -126,7 +133,9 @@ describe("basicEncoding 'form' and 'raw'", () => {
 
   it('the raw credential is redacted from errors like the form-encoded one', async () => {
     const rawCredential = RAW.slice('Basic '.length);
-    strictServer('Basic nothing-matches', () => HttpResponse.json({ error: 'invalid_client', error_description: `got ${rawCredential}` }, { status: 401 }));
+    strictServer('Basic nothing-matches', () =>
+      HttpResponse.json({ error: 'invalid_client', error_description: `got ${rawCredential}` }, { status: 401 }),
+    );
     const error = await rejectionOf(makeClient({ clientId: ID, clientSecret: RESERVED_SECRET, basicEncoding: 'raw' }).getToken());
     expect(TokenError.is(error)).toBe(true);
     expect((error as OAuthError).errorDescription).not.toContain(rawCredential);

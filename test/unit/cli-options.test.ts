@@ -12,7 +12,17 @@ describe('clientOptions', () => {
   it('reads every M2M_* variable', () => {
     const options = clientOptions(
       {},
-      io({ ...base, M2M_ISSUER: 'https://as.example', M2M_REVOCATION_ENDPOINT: 'https://as.example/revoke', M2M_CLIENT_SECRET: 's', M2M_CLIENT_AUTH: 'client_secret_post', M2M_SCOPE: 'a  b', M2M_AUDIENCE: 'aud', M2M_RESOURCE: 'r1 r2', M2M_TIMEOUT: '500' }),
+      io({
+        ...base,
+        M2M_ISSUER: 'https://as.example',
+        M2M_REVOCATION_ENDPOINT: 'https://as.example/revoke',
+        M2M_CLIENT_SECRET: 's',
+        M2M_CLIENT_AUTH: 'client_secret_post',
+        M2M_SCOPE: 'a  b',
+        M2M_AUDIENCE: 'aud',
+        M2M_RESOURCE: 'r1 r2',
+        M2M_TIMEOUT: '500',
+      }),
     );
     expect(options).toMatchObject({
       tokenEndpoint: base.M2M_TOKEN_ENDPOINT,
@@ -35,7 +45,10 @@ describe('clientOptions', () => {
 
   it('an empty variable counts as unset', () => {
     expect(envVar({ A: '' }, 'A')).toBeUndefined();
-    const options = clientOptions({}, io({ ...base, M2M_ISSUER: '', M2M_CLIENT_SECRET: '', M2M_SCOPE: '', M2M_AUDIENCE: '', M2M_CLIENT_AUTH: '' }));
+    const options = clientOptions(
+      {},
+      io({ ...base, M2M_ISSUER: '', M2M_CLIENT_SECRET: '', M2M_SCOPE: '', M2M_AUDIENCE: '', M2M_CLIENT_AUTH: '' }),
+    );
     expect(options).toMatchObject({ issuer: undefined, scope: undefined, audience: undefined, clientAuth: undefined });
     // No secret is no key at all: the library refuses a present-but-undefined one.
     expect('clientSecret' in options).toBe(false);
@@ -62,10 +75,22 @@ describe('flagMessage', () => {
       'm2m-token: option `issuer` must be an https: URL (http: is allowed only for loopback hosts or with `allowInsecureHttp: true`)',
       '--issuer must be an https: URL (http: is allowed only for loopback hosts or with --allow-insecure-http)',
     ],
-    ['m2m-token: option `privateKey` must be set for clientAuth private_key_jwt', '--private-key-file must be set for --client-auth private_key_jwt'],
-    ['m2m-token: option `clientSecret` must be set for clientAuth client_secret_basic', 'M2M_CLIENT_SECRET (or --client-secret-stdin) must be set for --client-auth client_secret_basic'],
-    ['m2m-token: option `tls.key` is not the private key of the `tls.cert` certificate', '--key-file is not the private key of the --cert-file certificate'],
-    ['m2m-token: algorithm RS256 does not fit the ec key of `privateKey` (use ES256)', '--alg RS256 does not fit the ec key of --private-key-file (use ES256)'],
+    [
+      'm2m-token: option `privateKey` must be set for clientAuth private_key_jwt',
+      '--private-key-file must be set for --client-auth private_key_jwt',
+    ],
+    [
+      'm2m-token: option `clientSecret` must be set for clientAuth client_secret_basic',
+      'M2M_CLIENT_SECRET (or --client-secret-stdin) must be set for --client-auth client_secret_basic',
+    ],
+    [
+      'm2m-token: option `tls.key` is not the private key of the `tls.cert` certificate',
+      '--key-file is not the private key of the --cert-file certificate',
+    ],
+    [
+      'm2m-token: algorithm RS256 does not fit the ec key of `privateKey` (use ES256)',
+      '--alg RS256 does not fit the ec key of --private-key-file (use ES256)',
+    ],
   ])('%s', (library, cli) => {
     expect(flagMessage(library)).toBe(cli);
   });

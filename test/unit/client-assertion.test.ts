@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { decodeProtectedHeader, decodeJwt, jwtVerify } from 'jose';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
+import type { ClientCredentialsClient, ClientCredentialsOptions } from '../../src/index.js';
 import { ISSUER, REVOKE_URL, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 import { SECRET, tokenJson, useClients } from '../helpers/core.js';
 
@@ -13,7 +13,12 @@ const makeClient = useClients();
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 });
 // (@types/node 20 types saltLength as a string; Node wants a number.)
-const rsaPss512 = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 } as unknown as { modulusLength: number });
+const rsaPss512 = generateKeyPairSync('rsa-pss', {
+  modulusLength: 2048,
+  hashAlgorithm: 'sha512',
+  mgf1HashAlgorithm: 'sha512',
+  saltLength: 64,
+} as unknown as { modulusLength: number });
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
 const p521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
@@ -23,7 +28,9 @@ const jwkOf = (key: KeyObject) => key.export({ format: 'jwk' }) as Record<string
 const pemOf = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }) as string;
 /** Strings that would give a private key away: the JWK's private members and the PEM body. */
 function keyMaterial(key: KeyObject): string[] {
-  const pemLines = pemOf(key).split('\n').filter((l) => l && !l.startsWith('-----'));
+  const pemLines = pemOf(key)
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'));
   if (key.asymmetricKeyType === 'rsa-pss') return pemLines;
   const jwk = jwkOf(key);
   return [...['d', 'p', 'q', 'dp', 'dq', 'qi'].flatMap((m) => (jwk[m] ? [jwk[m]!] : [])), ...pemLines];
@@ -50,7 +57,12 @@ const assertionOf = (form: URLSearchParams) => {
 /** Verifies an RSA-PSS signature with Node (jose cannot take an RSA-PSS KeyObject on Node.js 20). */
 function verifyPss(jwt: string, publicKey: KeyObject, hash: 'sha256' | 'sha512'): boolean {
   const [h, p, s] = jwt.split('.');
-  return verify(hash, Buffer.from(`${h}.${p}`), { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hash === 'sha256' ? 32 : 64 }, Buffer.from(s!, 'base64url'));
+  return verify(
+    hash,
+    Buffer.from(`${h}.${p}`),
+    { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hash === 'sha256' ? 32 : 64 },
+    Buffer.from(s!, 'base64url'),
+  );
 }
 
 describe('private_key_jwt assertion claims', () => {
@@ -82,7 +94,9 @@ describe('private_key_jwt assertion claims', () => {
 
   it("aud is the discovered metadata's issuer when the endpoints come from discovery", async () => {
     server.use(
-      http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () => HttpResponse.json({ issuer: `${ISSUER}/`, token_endpoint: TOKEN_URL })),
+      http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+        HttpResponse.json({ issuer: `${ISSUER}/`, token_endpoint: TOKEN_URL }),
+      ),
     );
     const seen = useTokenEndpoint();
     // A URL object's href ends with '/': discovery accepts the metadata's issuer with or without it.
@@ -133,7 +147,9 @@ describe('private_key_jwt assertion claims', () => {
     }
 
     expect(revocations.map((f) => assertionOf(f).payload.aud)).toEqual([ISSUER, TOKEN_URL]);
-    expect(revocations.map((f) => f.get('client_assertion_type'))).toEqual(Array(2).fill('urn:ietf:params:oauth:client-assertion-type:jwt-bearer'));
+    expect(revocations.map((f) => f.get('client_assertion_type'))).toEqual(
+      Array(2).fill('urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
+    );
     expect(assertionOf(revocations[0]!).payload.jti).not.toBe(assertionOf(seen[0]!.form).payload.jti);
   });
 });
@@ -259,8 +275,10 @@ describe('private_key_jwt keys and algorithms', () => {
     }
   });
 
-  it("private_key_jwt without a privateKey is a TypeError naming privateKey", () => {
-    expect(() => makeClient({ clientSecret: undefined, clientAuth: 'private_key_jwt' })).toThrow(/`privateKey` must be set for clientAuth private_key_jwt/);
+  it('private_key_jwt without a privateKey is a TypeError naming privateKey', () => {
+    expect(() => makeClient({ clientSecret: undefined, clientAuth: 'private_key_jwt' })).toThrow(
+      /`privateKey` must be set for clientAuth private_key_jwt/,
+    );
   });
 
   it('is the default method when a private key and no secret is given', async () => {
@@ -310,7 +328,9 @@ describe('client_secret_jwt', () => {
   });
 
   it('without a secret is a TypeError naming clientSecret', () => {
-    expect(() => makeClient({ clientSecret: undefined, clientAuth: 'client_secret_jwt' })).toThrow(/`clientSecret` must be set for clientAuth client_secret_jwt/);
+    expect(() => makeClient({ clientSecret: undefined, clientAuth: 'client_secret_jwt' })).toThrow(
+      /`clientSecret` must be set for clientAuth client_secret_jwt/,
+    );
   });
 
   it('the secret shows in no inspect, JSON or error', async () => {
@@ -329,7 +349,9 @@ describe('without jose installed', () => {
       throw new Error("Cannot find package 'jose'");
     });
     try {
-      const { ClientCredentialsClient: Fresh } = (await import('../../src/index.js')) as { ClientCredentialsClient: typeof ClientCredentialsClient };
+      const { ClientCredentialsClient: Fresh } = (await import('../../src/index.js')) as {
+        ClientCredentialsClient: typeof ClientCredentialsClient;
+      };
       const seen = useTokenEndpoint();
       const client = new Fresh({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', privateKey: p256.privateKey, retry: false });
       const error = await client.getToken().catch((e: unknown) => e);

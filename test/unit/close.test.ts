@@ -112,7 +112,10 @@ describe('close({ revoke: true })', () => {
   });
 
   it('resolves (never rejects) when the revocation request fails at the network level', async () => {
-    server.use(tokenEndpoint().handler, http.post(REVOKE_URL, () => HttpResponse.error()));
+    server.use(
+      tokenEndpoint().handler,
+      http.post(REVOKE_URL, () => HttpResponse.error()),
+    );
     const client = await clientHolding(['a']);
 
     const result = await client.close({ revoke: true });

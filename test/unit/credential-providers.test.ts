@@ -95,7 +95,12 @@ describe('clientSecret given as a function', () => {
   it('redacts a rotated secret that the server echoes into its error', async () => {
     let providerSecret = OLD;
     server.use(
-      tokenEndpoint((_n, seen) => HttpResponse.json({ error: 'server_error', error_description: `bad ${secretOf(seen)} ${seen.headers.get('authorization')}` }, { status: 400 })).handler,
+      tokenEndpoint((_n, seen) =>
+        HttpResponse.json(
+          { error: 'server_error', error_description: `bad ${secretOf(seen)} ${seen.headers.get('authorization')}` },
+          { status: 400 },
+        ),
+      ).handler,
     );
     const client = makeClient({ clientSecret: () => providerSecret });
     await rejectionOf(client.getToken());
@@ -108,7 +113,12 @@ describe('clientSecret given as a function', () => {
 
 describe('a provider that fails', () => {
   it.each([
-    ['throws', () => { throw new Error('vault unreachable'); }],
+    [
+      'throws',
+      () => {
+        throw new Error('vault unreachable');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('vault unreachable'))],
     ['returns a number', () => 42],
     ['returns an object holding the secret', () => ({ secret: SECRET })],
@@ -145,7 +155,10 @@ describe('secretFromFile', () => {
     const root = mkdtempSync(join(dir, 'mount-'));
     const v1 = join(root, '..v1');
     const v2 = join(root, '..v2');
-    for (const [d, s] of [[v1, OLD], [v2, NEW]] as const) {
+    for (const [d, s] of [
+      [v1, OLD],
+      [v2, NEW],
+    ] as const) {
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d);
       writeFileSync(join(d, 'secret'), s);
@@ -227,7 +240,11 @@ describe('clientAssertion.token: an assertion made elsewhere', () => {
     server.use(endpoint.handler);
     const assertions = [await jwt(inAnHour(), 'first'), await jwt(inAnHour(), 'second')];
     let calls = 0;
-    const client = makeClient({ clientSecret: undefined, clientAssertion: { token: () => assertions[calls++]! }, retry: { retries: 1, minDelay: 1 } });
+    const client = makeClient({
+      clientSecret: undefined,
+      clientAssertion: { token: () => assertions[calls++]! },
+      retry: { retries: 1, minDelay: 1 },
+    });
     await client.getToken();
     expect(endpoint.seen.map((s) => s.form.get('client_assertion'))).toEqual(assertions);
   });

@@ -36,23 +36,32 @@ function dotLike(location: string, metadata: Record<string, unknown> = { issuer:
 const client = () => makeClient({ tokenEndpoint: undefined, issuer: ISSUER });
 
 describe('discovery redirects', () => {
-  it.each([301, 302, 307, 308])('follows a same-origin %i to the trailing-slash document (relative Location), then uses its token endpoint', async (status) => {
-    const seen = dotLike('/o/.well-known/openid-configuration/', undefined, status);
+  it.each([301, 302, 307, 308])(
+    'follows a same-origin %i to the trailing-slash document (relative Location), then uses its token endpoint',
+    async (status) => {
+      const seen = dotLike('/o/.well-known/openid-configuration/', undefined, status);
 
-    expect((await client().getToken()).accessToken).toBe('tok-1');
-    expect(seen.requests).toEqual([
-      '/.well-known/oauth-authorization-server/o',
-      '/.well-known/openid-configuration/o',
-      '/o/.well-known/openid-configuration',
-      '/o/.well-known/openid-configuration/',
-    ]);
-    expect(seen.token).toHaveLength(1);
-  });
+      expect((await client().getToken()).accessToken).toBe('tok-1');
+      expect(seen.requests).toEqual([
+        '/.well-known/oauth-authorization-server/o',
+        '/.well-known/openid-configuration/o',
+        '/o/.well-known/openid-configuration',
+        '/o/.well-known/openid-configuration/',
+      ]);
+      expect(seen.token).toHaveLength(1);
+    },
+  );
 
   it('refuses a redirect to another origin (scheme, host or port): INVALID_RESPONSE with the 3xx status, no request there', async () => {
-    for (const elsewhere of ['https://evil.example.com/o/.well-known/openid-configuration/', 'http://dot.example.com/o/.well-known/openid-configuration/', 'https://dot.example.com:8443/x']) {
+    for (const elsewhere of [
+      'https://evil.example.com/o/.well-known/openid-configuration/',
+      'http://dot.example.com/o/.well-known/openid-configuration/',
+      'https://dot.example.com:8443/x',
+    ]) {
       let followed = 0;
-      server.use(http.get(new URL(elsewhere).origin + '/*', () => (followed++, HttpResponse.json({ issuer: ISSUER, token_endpoint: TOKEN }))));
+      server.use(
+        http.get(`${new URL(elsewhere).origin}/*`, () => (followed++, HttpResponse.json({ issuer: ISSUER, token_endpoint: TOKEN }))),
+      );
       dotLike(elsewhere);
       const error = await rejectionOf(client().getToken());
       expect(TokenError.is(error) && error.code).toBe('INVALID_RESPONSE');

@@ -102,7 +102,9 @@ describe('discovery', () => {
   });
 
   it('refuses an http: token_endpoint in metadata for a non-loopback host', async () => {
-    const meta = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server`, () => metadata(ISSUER, 'http://auth.example.com/oauth2/token'));
+    const meta = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+      metadata(ISSUER, 'http://auth.example.com/oauth2/token'),
+    );
     let insecureHits = 0;
     server.use(
       meta.handler,
@@ -174,7 +176,9 @@ describe('discovery', () => {
   });
 
   it('does not discover when tokenEndpoint is configured', async () => {
-    const meta = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server`, () => metadata(ISSUER, 'https://elsewhere.example.com/token'));
+    const meta = metadataAt(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+      metadata(ISSUER, 'https://elsewhere.example.com/token'),
+    );
     const token = tokenEndpoint();
     server.use(meta.handler, token.handler);
     const client = makeClient({ tokenEndpoint: TOKEN_URL, issuer: ISSUER });

@@ -26,16 +26,22 @@ async function proof(jwt: string | null | undefined) {
 
 /** A 400 `use_dpop_nonce` from the token endpoint (RFC 9449 §8). */
 const tokenNonceError = (nonce: string | undefined) =>
-  HttpResponse.json({ error: 'use_dpop_nonce', error_description: 'Authorization server requires nonce in DPoP proof' }, {
-    status: 400,
-    headers: nonce === undefined ? {} : { 'dpop-nonce': nonce },
-  });
+  HttpResponse.json(
+    { error: 'use_dpop_nonce', error_description: 'Authorization server requires nonce in DPoP proof' },
+    {
+      status: 400,
+      headers: nonce === undefined ? {} : { 'dpop-nonce': nonce },
+    },
+  );
 
 /** A 401 `use_dpop_nonce` from a resource server (RFC 9449 §9). */
 const resourceNonceError = (nonce: string | undefined) =>
   new HttpResponse('nonce please', {
     status: 401,
-    headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"', ...(nonce === undefined ? {} : { 'dpop-nonce': nonce }) },
+    headers: {
+      'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
+      ...(nonce === undefined ? {} : { 'dpop-nonce': nonce }),
+    },
   });
 
 describe('DPoP proofs', () => {
@@ -85,14 +91,18 @@ describe('DPoP proofs', () => {
     await client.fetch(ORDERS);
     await client.fetch(ORDERS);
 
-    const jwks = await Promise.all([tokens.seen[0]!.headers.get('dpop'), ...api.seen.map((s) => s.headers.get('dpop'))].map(async (p) => (await proof(p)).header.jwk!));
+    const jwks = await Promise.all(
+      [tokens.seen[0]!.headers.get('dpop'), ...api.seen.map((s) => s.headers.get('dpop'))].map(async (p) => (await proof(p)).header.jwk!),
+    );
     const thumbprints = await Promise.all(jwks.map((jwk) => calculateJwkThumbprint(jwk)));
     expect(new Set(thumbprints).size).toBe(1);
   });
 
   it('each redirect hop on the same origin gets its own proof for the new URL; another origin gets neither proof nor token', async () => {
     const api = resourceEndpoint(`${API}/*`, (n) =>
-      n === 1 ? new HttpResponse(null, { status: 307, headers: { location: `${API}/moved?y=2` } }) : new HttpResponse(null, { status: 302, headers: { location: `${OTHER_API}/x` } }),
+      n === 1
+        ? new HttpResponse(null, { status: 307, headers: { location: `${API}/moved?y=2` } })
+        : new HttpResponse(null, { status: 302, headers: { location: `${OTHER_API}/x` } }),
     );
     const other = resourceEndpoint(`${OTHER_API}/*`);
     server.use(tokenEndpoint(() => dpopToken(1)).handler, api.handler, other.handler);
@@ -141,18 +151,27 @@ describe('DPoP keys', () => {
 
   it.each([
     ['a P-384 JWK', () => pairs.p384.privateKey.export({ format: 'jwk' }), pairs.p384.publicKey, 'ES384', undefined],
-    ['an Ed25519 PEM', () => pairs.ed25519.privateKey.export({ type: 'pkcs8', format: 'pem' }), pairs.ed25519.publicKey, 'EdDSA', undefined],
+    [
+      'an Ed25519 PEM',
+      () => pairs.ed25519.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      pairs.ed25519.publicKey,
+      'EdDSA',
+      undefined,
+    ],
     ['an RSA KeyObject with alg PS256', () => pairs.rsa.privateKey, pairs.rsa.publicKey, 'PS256', 'PS256'],
-  ] as const)('dpop: { privateKey } with %s signs with that key (RFC 7638 thumbprint of its public key)', async (_name, input, publicKey, alg, algOption) => {
-    const tokens = tokenEndpoint(() => dpopToken(1));
-    server.use(tokens.handler);
-    await newClient({ dpop: { privateKey: input() as never, ...(algOption && { alg: algOption }) } }).getToken();
+  ] as const)(
+    'dpop: { privateKey } with %s signs with that key (RFC 7638 thumbprint of its public key)',
+    async (_name, input, publicKey, alg, algOption) => {
+      const tokens = tokenEndpoint(() => dpopToken(1));
+      server.use(tokens.handler);
+      await newClient({ dpop: { privateKey: input() as never, ...(algOption && { alg: algOption }) } }).getToken();
 
-    const { header } = await proof(tokens.seen[0]!.headers.get('dpop'));
-    expect(header.alg).toBe(alg);
-    expect(await calculateJwkThumbprint(header.jwk!)).toBe(await calculateJwkThumbprint(await exportJWK(publicKey)));
-    expect(header.jwk).not.toHaveProperty('d');
-  });
+      const { header } = await proof(tokens.seen[0]!.headers.get('dpop'));
+      expect(header.alg).toBe(alg);
+      expect(await calculateJwkThumbprint(header.jwk!)).toBe(await calculateJwkThumbprint(await exportJWK(publicKey)));
+      expect(header.jwk).not.toHaveProperty('d');
+    },
+  );
 
   it('an RSA-PSS key proves with PS256 (its RSA public key in the header)', async () => {
     const tokens = tokenEndpoint(() => dpopToken(1));
@@ -165,7 +184,11 @@ describe('DPoP keys', () => {
 
   it.each<[string, () => unknown, RegExp]>([
     ['a public key', () => ({ privateKey: pairs.p256.publicKey }), /`dpop\.privateKey` must be a private key/],
-    ['an alg that does not fit', () => ({ privateKey: pairs.p256.privateKey, alg: 'RS256' }), /algorithm RS256 does not fit .*`dpop\.privateKey`/],
+    [
+      'an alg that does not fit',
+      () => ({ privateKey: pairs.p256.privateKey, alg: 'RS256' }),
+      /algorithm RS256 does not fit .*`dpop\.privateKey`/,
+    ],
     ['garbage', () => ({ privateKey: 'nope' }), /`dpop\.privateKey` is not a private key/],
     ['a string', () => 'yes', /`dpop` must be a boolean or \{ privateKey, alg \}/],
   ])('dpop with %s is a TypeError naming the option', (_name, dpop, message) => {
@@ -203,7 +226,9 @@ describe('DPoP keys', () => {
     const store = new MemoryTokenStore();
     await newClient({ store, dpop: true }).getToken();
     await newClient({ store, dpop: true }).getToken();
-    const thumbprints = await Promise.all(tokens.seen.map(async (s) => calculateJwkThumbprint((await proof(s.headers.get('dpop'))).header.jwk!)));
+    const thumbprints = await Promise.all(
+      tokens.seen.map(async (s) => calculateJwkThumbprint((await proof(s.headers.get('dpop'))).header.jwk!)),
+    );
     expect(tokens.seen).toHaveLength(2);
     expect(thumbprints[0]).not.toBe(thumbprints[1]);
   });
@@ -212,7 +237,10 @@ describe('DPoP keys', () => {
     const key: KeyObject = pairs.p256.privateKey;
     const { d } = key.export({ format: 'jwk' }) as { d: string };
     const pemBody = (key.export({ type: 'pkcs8', format: 'pem' }) as string).split('\n')[1]!;
-    for (const client of [newClient({ dpop: { privateKey: key } }), newClient({ dpop: { privateKey: key.export({ format: 'jwk' }) as never } })]) {
+    for (const client of [
+      newClient({ dpop: { privateKey: key } }),
+      newClient({ dpop: { privateKey: key.export({ format: 'jwk' }) as never } }),
+    ]) {
       const text = `${inspect(client, { depth: 20, showHidden: true })} ${JSON.stringify(client)}`;
       expect(text).not.toContain(d);
       expect(text).not.toContain(pemBody);
@@ -239,7 +267,9 @@ describe('DPoP nonces at the token endpoint', () => {
     const tokens = tokenEndpoint((n) => tokenNonceError(`n-${n}`));
     server.use(tokens.handler);
 
-    const error = await newClient({ dpop: true, retry: { retries: 3, minDelay: 0, maxDelay: 0 } }).getToken().catch((e: unknown) => e);
+    const error = await newClient({ dpop: true, retry: { retries: 3, minDelay: 0, maxDelay: 0 } })
+      .getToken()
+      .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(OAuthError);
     expect((error as OAuthError).error).toBe('use_dpop_nonce');
@@ -253,7 +283,11 @@ describe('DPoP nonces at the token endpoint', () => {
       http.post(TOKEN_URL, ({ request }) => {
         seen.push(request.headers);
         // The first (successful) response hands out the nonce 'same'; later proofs carry it.
-        if (seen.length === 1) return HttpResponse.json({ access_token: leakyToken(1), token_type: 'DPoP', expires_in: 3600 }, { headers: { 'dpop-nonce': 'same' } });
+        if (seen.length === 1)
+          return HttpResponse.json(
+            { access_token: leakyToken(1), token_type: 'DPoP', expires_in: 3600 },
+            { headers: { 'dpop-nonce': 'same' } },
+          );
         return tokenNonceError(seen.length === 2 ? undefined : 'same');
       }),
     );
@@ -287,7 +321,9 @@ describe('DPoP nonces at the token endpoint', () => {
   it('only a 400 use_dpop_nonce triggers the nonce request: other errors with a DPoP-Nonce are returned as they are', async () => {
     const tokens = tokenEndpoint(() => HttpResponse.json({ error: 'invalid_dpop_proof' }, { status: 400, headers: { 'dpop-nonce': 'x' } }));
     server.use(tokens.handler);
-    const error = await newClient({ dpop: true }).getToken().catch((e: unknown) => e);
+    const error = await newClient({ dpop: true })
+      .getToken()
+      .catch((e: unknown) => e);
     expect((error as OAuthError).error).toBe('invalid_dpop_proof');
     expect(tokens.seen).toHaveLength(1);
   });
@@ -394,7 +430,9 @@ describe('DPoP nonces at resource servers', () => {
   it('a 401 invalid_token for a DPoP token refreshes the token once and retries with a new proof', async () => {
     const tokens = tokenEndpoint((n) => dpopToken(n));
     const api = resourceEndpoint(ORDERS, (n) =>
-      n === 1 ? new HttpResponse(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token", algs="ES256"' } }) : HttpResponse.text('ok'),
+      n === 1
+        ? new HttpResponse(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token", algs="ES256"' } })
+        : HttpResponse.text('ok'),
     );
     server.use(tokens.handler, api.handler);
     const client = newClient({ dpop: true });

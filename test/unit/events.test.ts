@@ -149,8 +149,22 @@ describe('the retry event', () => {
     await client.getToken();
 
     const [first, second] = events.of('retry');
-    expect(first).toEqual({ clientId: 'svc-a', operation: 'token', attempt: 1, delay: expect.any(Number), reason: 'OAUTH_ERROR', status: 503 } satisfies RetryEvent);
-    expect(second).toEqual({ clientId: 'svc-a', operation: 'token', attempt: 2, delay: expect.any(Number), reason: 'NETWORK', status: undefined } satisfies RetryEvent);
+    expect(first).toEqual({
+      clientId: 'svc-a',
+      operation: 'token',
+      attempt: 1,
+      delay: expect.any(Number),
+      reason: 'OAUTH_ERROR',
+      status: 503,
+    } satisfies RetryEvent);
+    expect(second).toEqual({
+      clientId: 'svc-a',
+      operation: 'token',
+      attempt: 2,
+      delay: expect.any(Number),
+      reason: 'NETWORK',
+      status: undefined,
+    } satisfies RetryEvent);
     // minDelay × 2^(attempt − 1), with jitter ×1 to ×2.
     expect(first!.delay).toBeGreaterThanOrEqual(2);
     expect(first!.delay).toBeLessThanOrEqual(4);
@@ -169,7 +183,10 @@ describe('the retry event', () => {
   });
 
   it('has operation revoke for a retried revocation, followed by the revoke event', async () => {
-    server.use(http.post(TOKEN_URL, () => tokenJson(leakyToken(1))), scripted([unavailable, revoked], REVOKE_URL).handler);
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(leakyToken(1))),
+      scripted([unavailable, revoked], REVOKE_URL).handler,
+    );
     const client = makeClient({ retry: FAST, revocationEndpoint: REVOKE_URL });
     const events = record(client);
     await client.getToken();
@@ -207,7 +224,13 @@ describe('the error event', () => {
 
     expect(events.names()).toEqual(['error']);
     const [event] = events.of('error');
-    expect(event).toEqual({ clientId: 'svc-a', operation: 'token', key: 'scope=orders:admin', error: thrown, background: false } satisfies ErrorEvent);
+    expect(event).toEqual({
+      clientId: 'svc-a',
+      operation: 'token',
+      key: 'scope=orders:admin',
+      error: thrown,
+      background: false,
+    } satisfies ErrorEvent);
     expect(event!.error).toBeInstanceOf(TokenError);
     expect(event!.error.code).toBe('OAUTH_ERROR');
     expect(Object.isFrozen(event)).toBe(true);
@@ -237,7 +260,11 @@ describe('the error event', () => {
   });
 
   it('reports a failed discovery under the token operation it prevented', async () => {
-    server.use(http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () => HttpResponse.json({ issuer: 'https://evil.example.com', token_endpoint: TOKEN_URL })));
+    server.use(
+      http.get(`${ISSUER}/.well-known/oauth-authorization-server`, () =>
+        HttpResponse.json({ issuer: 'https://evil.example.com', token_endpoint: TOKEN_URL }),
+      ),
+    );
     const client = makeClient({ tokenEndpoint: undefined, issuer: ISSUER });
     const events = record(client);
     await rejectionOf(client.getToken());
@@ -270,7 +297,13 @@ describe('the revoke event', () => {
     const revokes = events.of('revoke');
     expect(revokes.map((e) => e.fingerprint).sort()).toEqual([fingerprint(leakyToken(1)), fingerprint(leakyToken(2))].sort());
     for (const event of revokes) {
-      expect(event).toEqual({ clientId: 'svc-a', fingerprint: expect.any(String), ok: true, error: undefined, duration: expect.any(Number) } satisfies RevokeEvent);
+      expect(event).toEqual({
+        clientId: 'svc-a',
+        fingerprint: expect.any(String),
+        ok: true,
+        error: undefined,
+        duration: expect.any(Number),
+      } satisfies RevokeEvent);
       expect(event.duration).toBeGreaterThanOrEqual(0);
       expect(Object.isFrozen(event)).toBe(true);
     }
@@ -290,7 +323,10 @@ describe('the revoke event', () => {
   });
 
   it('is emitted by close({ revoke: true }) too', async () => {
-    server.use(http.post(TOKEN_URL, () => tokenJson(leakyToken(1))), http.post(REVOKE_URL, revoked));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(leakyToken(1))),
+      http.post(REVOKE_URL, revoked),
+    );
     const client = makeClient({ revocationEndpoint: REVOKE_URL });
     const events = record(client);
     await client.getToken();
@@ -301,8 +337,17 @@ describe('the revoke event', () => {
 
 describe('payloads', () => {
   it('never contain the client secret, an access token or the Basic credentials (JSON and inspect)', async () => {
-    const tokens = scripted([unavailable, () => tokenJson(leakyToken(1)), () => HttpResponse.error(), () => tokenJson(leakyToken(2)), () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 })]);
-    const revocations = scripted([unavailable, revoked, () => HttpResponse.json({ error: 'invalid_request' }, { status: 400 })], REVOKE_URL);
+    const tokens = scripted([
+      unavailable,
+      () => tokenJson(leakyToken(1)),
+      () => HttpResponse.error(),
+      () => tokenJson(leakyToken(2)),
+      () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 }),
+    ]);
+    const revocations = scripted(
+      [unavailable, revoked, () => HttpResponse.json({ error: 'invalid_request' }, { status: 400 })],
+      REVOKE_URL,
+    );
     server.use(tokens.handler, revocations.handler);
     const client = makeClient({ retry: FAST, revocationEndpoint: REVOKE_URL, scope: 'orders:read' });
     const events = record(client);
@@ -325,7 +370,10 @@ describe('payloads', () => {
 describe('diagnostics_channel', () => {
   it('publishes on m2m-token:<event> the same payloads, in the same order, as the listeners get', async () => {
     expect(NAMES.map((name) => diagnosticsChannels[name].name)).toEqual(NAMES.map((name) => `m2m-token:${name}`));
-    server.use(scripted([unavailable, () => tokenJson(leakyToken(1)), () => HttpResponse.json({ error: 'invalid_scope' }, { status: 400 })]).handler, http.post(REVOKE_URL, revoked));
+    server.use(
+      scripted([unavailable, () => tokenJson(leakyToken(1)), () => HttpResponse.json({ error: 'invalid_scope' }, { status: 400 })]).handler,
+      http.post(REVOKE_URL, revoked),
+    );
     const published: [string | symbol, unknown][] = [];
     for (const name of NAMES) subscribeChannel(`m2m-token:${name}`, (message, channel) => published.push([channel, message]));
     const client = makeClient({ retry: FAST, revocationEndpoint: REVOKE_URL });
@@ -433,7 +481,16 @@ describe('listeners', () => {
 });
 
 describe('the Events hub', () => {
-  const payload = (): TokenEvent => ({ clientId: 'c', key: '', fingerprint: 'f', expiresAt: 0, duration: 0, attempts: 1, source: 'server', background: false });
+  const payload = (): TokenEvent => ({
+    clientId: 'c',
+    key: '',
+    fingerprint: 'f',
+    expiresAt: 0,
+    duration: 0,
+    attempts: 1,
+    source: 'server',
+    background: false,
+  });
 
   it('with no listener, no logger and no channel subscriber: wanted() is false and the payload is never built', () => {
     const events = new Events(undefined);

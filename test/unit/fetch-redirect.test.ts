@@ -256,7 +256,7 @@ describe('the fetch function used', () => {
     ]);
   });
 
-  it('a fetch that clones its responses (a tee\'d body) does not make a redirect hang', async () => {
+  it("a fetch that clones its responses (a tee'd body) does not make a redirect hang", async () => {
     const copies: Response[] = [];
     const logging: typeof globalThis.fetch = async (input, init) => {
       const response = await globalThis.fetch(input, init);

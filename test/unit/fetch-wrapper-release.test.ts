@@ -17,7 +17,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../fixtures/fetch-wrapper-gc-child.ts', import.meta.url));
 
 async function runChild(scenario: string): Promise<Record<string, any>> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SCRIPT, scenario], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SCRIPT, scenario], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));

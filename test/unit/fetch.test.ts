@@ -73,9 +73,15 @@ describe('Authorization header', () => {
 
   it.each([
     ['a Headers object', () => new Headers({ 'x-trace': 't-1', accept: 'application/json' })],
-    ['an array of pairs', (): [string, string][] => [['x-trace', 't-1'], ['accept', 'application/json']]],
+    [
+      'an array of pairs',
+      (): [string, string][] => [
+        ['x-trace', 't-1'],
+        ['accept', 'application/json'],
+      ],
+    ],
     ['a plain object', () => ({ 'x-trace': 't-1', accept: 'application/json' })],
-  ])('keeps the caller\'s headers given as %s', async (_, headers) => {
+  ])("keeps the caller's headers given as %s", async (_, headers) => {
     const api = resourceEndpoint(ORDERS);
     server.use(tokenEndpoint().handler, api.handler);
 
@@ -87,7 +93,7 @@ describe('Authorization header', () => {
     expect(seen.headers.get('accept')).toBe('application/json');
   });
 
-  it('does not modify the caller\'s Headers object', async () => {
+  it("does not modify the caller's Headers object", async () => {
     server.use(tokenEndpoint().handler, resourceEndpoint(ORDERS).handler);
     const headers = new Headers({ 'x-trace': 't-1' });
 
@@ -105,7 +111,7 @@ describe('Authorization header', () => {
     expect(api.seen[0]!.authorization).toBe('Bearer tok-1');
   });
 
-  it('keeps the caller\'s method and body', async () => {
+  it("keeps the caller's method and body", async () => {
     const api = resourceEndpoint(ORDERS);
     server.use(tokenEndpoint().handler, api.handler);
 
@@ -117,7 +123,7 @@ describe('Authorization header', () => {
 });
 
 describe('signal', () => {
-  it('aborting the caller\'s signal aborts the request to the resource server', async () => {
+  it("aborting the caller's signal aborts the request to the resource server", async () => {
     const arrived = deferred();
     const handlerSawAbort = deferred<boolean>();
     server.use(
@@ -162,7 +168,7 @@ describe('signal', () => {
     expect(await within(handlerSawAbort.promise)).toBe(true);
   });
 
-  it('aborting the caller\'s signal while the token is awaited rejects with ABORTED and sends nothing to the resource', async () => {
+  it("aborting the caller's signal while the token is awaited rejects with ABORTED and sends nothing to the resource", async () => {
     const release = deferred();
     const api = resourceEndpoint(ORDERS);
     const tokens = tokenEndpoint(async (n) => {
@@ -248,8 +254,9 @@ describe('401 recovery', () => {
 
   it('returns a persistent 401 after exactly two attempts', async () => {
     const tokens = tokenEndpoint();
-    const api = resourceEndpoint(ORDERS, (n) =>
-      new HttpResponse(`denied ${n}`, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+    const api = resourceEndpoint(
+      ORDERS,
+      (n) => new HttpResponse(`denied ${n}`, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
     );
     server.use(tokens.handler, api.handler);
 
@@ -263,8 +270,13 @@ describe('401 recovery', () => {
 
   it('returns a 403 with error="insufficient_scope" without retrying or dropping the token', async () => {
     const tokens = tokenEndpoint();
-    const api = resourceEndpoint(ORDERS, () =>
-      new HttpResponse('forbidden', { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="orders:write"' } }),
+    const api = resourceEndpoint(
+      ORDERS,
+      () =>
+        new HttpResponse('forbidden', {
+          status: 403,
+          headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="orders:write"' },
+        }),
     );
     server.use(tokens.handler, api.handler);
     const client = newClient();
@@ -282,8 +294,9 @@ describe('401 recovery', () => {
     'returns a 401 whose Bearer challenge has error="%s" without retrying or dropping the token',
     async (code) => {
       const tokens = tokenEndpoint();
-      const api = resourceEndpoint(ORDERS, () =>
-        new HttpResponse('bad', { status: 401, headers: { 'www-authenticate': `Bearer error="${code}"` } }),
+      const api = resourceEndpoint(
+        ORDERS,
+        () => new HttpResponse('bad', { status: 401, headers: { 'www-authenticate': `Bearer error="${code}"` } }),
       );
       server.use(tokens.handler, api.handler);
       const client = newClient();
@@ -469,7 +482,11 @@ describe('allowedOrigins', () => {
     server.use(tokens.handler, foreign.handler, api.handler);
     const apiFetch = newClient().createFetch({ allowedOrigins: [API] });
 
-    for (const target of ['https://evil.example.net/steal', new URL('https://evil.example.net/x'), new Request('https://evil.example.net/r')]) {
+    for (const target of [
+      'https://evil.example.net/steal',
+      new URL('https://evil.example.net/x'),
+      new Request('https://evil.example.net/r'),
+    ]) {
       const error = await rejectionOf(apiFetch(target));
       expect(error).toBeInstanceOf(TokenError);
       expect(error).toMatchObject({ code: 'CONFIG' });
@@ -530,7 +547,7 @@ describe('fetch implementation', () => {
     return { fn: fn as unknown as typeof globalThis.fetch, urls };
   }
 
-  it('client.fetch and createFetch use the client\'s `fetch` option by default', async () => {
+  it("client.fetch and createFetch use the client's `fetch` option by default", async () => {
     const api = resourceEndpoint(ORDERS);
     server.use(tokenEndpoint().handler, api.handler);
     const custom = recordingFetch();
@@ -543,7 +560,7 @@ describe('fetch implementation', () => {
     expect(api.seen).toHaveLength(2);
   });
 
-  it('createFetch\'s `fetch` option overrides the client\'s for the resource requests', async () => {
+  it("createFetch's `fetch` option overrides the client's for the resource requests", async () => {
     const api = resourceEndpoint(ORDERS);
     server.use(tokenEndpoint().handler, api.handler);
     const clientFetch = recordingFetch();
@@ -571,9 +588,11 @@ describe('fetch implementation', () => {
     expect(stub.urls).toEqual([TOKEN_URL, ORDERS]);
   });
 
-  it('does not hang on a 401 when the `fetch` used clones its responses (a tee\'d body)', async () => {
+  it("does not hang on a 401 when the `fetch` used clones its responses (a tee'd body)", async () => {
     const tokens = tokenEndpoint();
-    const api = resourceEndpoint(ORDERS, (_, seen) => (seen.authorization === 'Bearer tok-1' ? invalidToken() : HttpResponse.text('fresh')));
+    const api = resourceEndpoint(ORDERS, (_, seen) =>
+      seen.authorization === 'Bearer tok-1' ? invalidToken() : HttpResponse.text('fresh'),
+    );
     server.use(tokens.handler, api.handler);
     const copies: Response[] = [];
     const logging = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -595,7 +614,7 @@ describe('fetch implementation', () => {
 });
 
 describe('per-wrapper token parameters', () => {
-  it('a wrapper\'s scope and audience select another token than the client default', async () => {
+  it("a wrapper's scope and audience select another token than the client default", async () => {
     const tokens = tokenEndpoint();
     const api = resourceEndpoint(ORDERS);
     server.use(tokens.handler, api.handler);
@@ -617,7 +636,7 @@ describe('per-wrapper token parameters', () => {
     expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-2', 'Bearer tok-3', 'Bearer tok-2', 'Bearer tok-1']);
   });
 
-  it('a wrapper with the client\'s own scope shares the default token', async () => {
+  it("a wrapper with the client's own scope shares the default token", async () => {
     const tokens = tokenEndpoint();
     server.use(tokens.handler, resourceEndpoint(ORDERS).handler);
     const client = newClient({ scope: 'a b' });
@@ -665,7 +684,7 @@ describe('token errors', () => {
 
 describe('wrapper cache entries are kept from eviction', () => {
   // A wrapper's entry is pinned: `maxCacheEntries` bounds only the entries of per-call getToken() options.
-  it('with maxCacheEntries 1, tokens of other scopes do not evict the wrapper\'s token: getToken() of its scope shares it', async () => {
+  it("with maxCacheEntries 1, tokens of other scopes do not evict the wrapper's token: getToken() of its scope shares it", async () => {
     const tokens = tokenEndpoint();
     const api = resourceEndpoint(ORDERS);
     server.use(tokens.handler, api.handler);
@@ -683,7 +702,7 @@ describe('wrapper cache entries are kept from eviction', () => {
     expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1']);
   });
 
-  it('with maxCacheEntries 1, a 401 after other scopes were cached still drops the wrapper\'s token and retries with a new one', async () => {
+  it("with maxCacheEntries 1, a 401 after other scopes were cached still drops the wrapper's token and retries with a new one", async () => {
     const tokens = tokenEndpoint();
     const api = resourceEndpoint(ORDERS, (n) => (n === 2 ? invalidToken() : HttpResponse.text('ok')));
     server.use(tokens.handler, api.handler);
@@ -700,7 +719,7 @@ describe('wrapper cache entries are kept from eviction', () => {
     expect(tokens.seen).toHaveLength(3);
   });
 
-  it('with maxCacheEntries 1, close({ revoke: true }) revokes the wrapper\'s token after other scopes were cached', async () => {
+  it("with maxCacheEntries 1, close({ revoke: true }) revokes the wrapper's token after other scopes were cached", async () => {
     const revokeUrl = new URL('/oauth2/revoke', TOKEN_URL).href;
     const revoked: string[] = [];
     server.use(

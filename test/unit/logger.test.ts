@@ -36,7 +36,10 @@ function fakeLogger() {
 /** Every call of a fake logger as `[level, fields, message]`, in order. */
 function callsOf(logger: ReturnType<typeof fakeLogger>): [string, Record<string, unknown>, string][] {
   const all = (['debug', 'info', 'warn', 'error'] as const).flatMap((level) =>
-    logger[level].mock.calls.map((args, i) => ({ order: logger[level].mock.invocationCallOrder[i]!, call: [level, ...args] as [string, Record<string, unknown>, string] })),
+    logger[level].mock.calls.map((args, i) => ({
+      order: logger[level].mock.invocationCallOrder[i]!,
+      call: [level, ...args] as [string, Record<string, unknown>, string],
+    })),
   );
   return all.sort((a, b) => a.order - b.order).map(({ call }) => call);
 }
@@ -56,7 +59,12 @@ async function everyEvent(client: ClientCredentialsClient): Promise<string[]> {
 
 function useEveryEventServer(): void {
   server.use(
-    scripted([unavailable, () => tokenJson(leakyToken(1)), () => tokenJson(leakyToken(2)), () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 })]),
+    scripted([
+      unavailable,
+      () => tokenJson(leakyToken(1)),
+      () => tokenJson(leakyToken(2)),
+      () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 }),
+    ]),
     scripted([revoked, () => HttpResponse.json({ error: 'invalid_request' }, { status: 400 })], REVOKE_URL),
   );
 }
@@ -76,7 +84,13 @@ describe('log levels and the (fields, message) call', () => {
     expect(callsOf(logger)).toEqual([
       [
         'debug',
-        expect.objectContaining({ clientId: 'svc-a', key: 'scope=orders:read', fingerprint: fingerprint(leakyToken(1)), attempts: 1, background: false }),
+        expect.objectContaining({
+          clientId: 'svc-a',
+          key: 'scope=orders:read',
+          fingerprint: fingerprint(leakyToken(1)),
+          attempts: 1,
+          background: false,
+        }),
         'm2m-token: token acquired for scope=orders:read',
       ],
     ]);
@@ -122,12 +136,19 @@ describe('log levels and the (fields, message) call', () => {
     await waitUntil(() => expect(logger.warn).toHaveBeenCalledTimes(1));
 
     expect(logger.error).not.toHaveBeenCalled();
-    expect(logger.warn.mock.calls[0]![0]).toMatchObject({ operation: 'token', background: true, error: { code: 'OAUTH_ERROR', status: 503 } });
+    expect(logger.warn.mock.calls[0]![0]).toMatchObject({
+      operation: 'token',
+      background: true,
+      error: { code: 'OAUTH_ERROR', status: 503 },
+    });
     expect(logger.warn.mock.calls[0]![1]).toMatch(/^m2m-token: token failed: /);
   });
 
   it('logs a revocation at info, and a failed one at warn with the error code', async () => {
-    server.use(http.post(TOKEN_URL, () => tokenJson(leakyToken(1))), scripted([revoked, () => HttpResponse.json({ error: 'invalid_request' }, { status: 400 })], REVOKE_URL));
+    server.use(
+      http.post(TOKEN_URL, () => tokenJson(leakyToken(1))),
+      scripted([revoked, () => HttpResponse.json({ error: 'invalid_request' }, { status: 400 })], REVOKE_URL),
+    );
     const logger = fakeLogger();
     const client = makeClient({ logger, revocationEndpoint: REVOKE_URL });
     await client.getToken();
@@ -137,7 +158,10 @@ describe('log levels and the (fields, message) call', () => {
     const fp1 = fingerprint(leakyToken(1));
     const fp2 = fingerprint(leakyToken(2));
     expect(logger.info).toHaveBeenCalledTimes(1);
-    expect(logger.info).toHaveBeenCalledWith(expect.objectContaining({ fingerprint: fp1, ok: true, error: undefined }), `m2m-token: token ${fp1} revoked`);
+    expect(logger.info).toHaveBeenCalledWith(
+      expect.objectContaining({ fingerprint: fp1, ok: true, error: undefined }),
+      `m2m-token: token ${fp1} revoked`,
+    );
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn).toHaveBeenCalledWith(
       expect.objectContaining({ fingerprint: fp2, ok: false, error: 'OAUTH_ERROR' }),
@@ -256,7 +280,11 @@ describe('a logger that fails', () => {
       const explode = () => {
         throw new Error('log sink is gone');
       };
-      const client = makeClient({ logger: { debug: explode, info: explode, warn: explode, error: explode }, retry: FAST, revocationEndpoint: REVOKE_URL });
+      const client = makeClient({
+        logger: { debug: explode, info: explode, warn: explode, error: explode },
+        retry: FAST,
+        revocationEndpoint: REVOKE_URL,
+      });
       expect((await client.getToken()).accessToken).toBe(leakyToken(1));
       await client.revoke();
       await waitUntil(() => expect(warnings.filter((w) => w.message.includes('log sink is gone'))).toHaveLength(3));

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
 import { http, HttpResponse } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ClientCredentialsClient, type ClientCredentialsOptions, MemoryTokenStore, TokenError } from '../../src/index.js';
+import { type ClientCredentialsClient, type ClientCredentialsOptions, MemoryTokenStore, TokenError } from '../../src/index.js';
 import { createPki, pemBody, type TestCertificate, type TestPki, x5tS256 } from '../helpers/certs.js';
 import { leakyToken, SECRET, useClients } from '../helpers/core.js';
 import { ISSUER, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
@@ -102,7 +102,9 @@ function constructionError(options: Partial<ClientCredentialsOptions>): TypeErro
 
 describe('tls options', () => {
   it('tls together with fetch is a TypeError naming fetch', () => {
-    expect(constructionError({ tokenEndpoint: TOKEN_URL, tls: tlsOf(pki.client), fetch: globalThis.fetch }).message).toMatch(/option `fetch` must be unset when `tls` is set/);
+    expect(constructionError({ tokenEndpoint: TOKEN_URL, tls: tlsOf(pki.client), fetch: globalThis.fetch }).message).toMatch(
+      /option `fetch` must be unset when `tls` is set/,
+    );
   });
 
   it.each<[string, () => unknown, RegExp]>([
@@ -111,26 +113,42 @@ describe('tls options', () => {
     ['no certificate', () => ({ key: pki.client.key }), /`tls\.cert` must be a PEM certificate/],
     ['no key', () => ({ cert: pki.client.cert }), /`tls\.key` must be a PEM private key/],
     ['a key that is not PEM', () => ({ cert: pki.client.cert, key: 'garbage' }), /`tls\.key` is not a PEM private key/],
-    ['the key of another certificate', () => ({ cert: pki.client.cert, key: pki.otherClient.key }), /`tls\.key` is not the private key of the `tls\.cert` certificate/],
+    [
+      'the key of another certificate',
+      () => ({ cert: pki.client.cert, key: pki.otherClient.key }),
+      /`tls\.key` is not the private key of the `tls\.cert` certificate/,
+    ],
     ['null', () => null, /`tls\.cert` must be a PEM certificate/],
   ])('%s is a TypeError naming the option, without key material', (_name, tls, message) => {
     const error = constructionError({ tokenEndpoint: TOKEN_URL, tls: tls() as never });
     expect(error.message).toMatch(message);
-    for (const pem of [pki.client.key, pki.otherClient.key]) expect(`${error.message} ${inspect(error)}`).not.toContain(pemBody(pem).slice(0, 40));
+    for (const pem of [pki.client.key, pki.otherClient.key])
+      expect(`${error.message} ${inspect(error)}`).not.toContain(pemBody(pem).slice(0, 40));
   });
 
   it('an encrypted key works with tls.passphrase, and a wrong passphrase is a TypeError', async () => {
-    const encrypted = createPrivateKey(pki.client.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'open sesame' }) as string;
-    const wrong = constructionError({ tokenEndpoint: `${origin}/token`, tls: { ...tlsOf(pki.client), key: encrypted, passphrase: 'wrong' } });
+    const encrypted = createPrivateKey(pki.client.key).export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: 'open sesame',
+    }) as string;
+    const wrong = constructionError({
+      tokenEndpoint: `${origin}/token`,
+      tls: { ...tlsOf(pki.client), key: encrypted, passphrase: 'wrong' },
+    });
     expect(wrong.message).toMatch(/`tls\.key` is not a PEM private key \(or `tls\.passphrase` does not decrypt it\)/);
     expect(wrong.message).not.toContain('wrong');
 
-    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: { ...tlsOf(pki.client), key: encrypted, passphrase: 'open sesame' } });
+    const client = newClient({
+      tokenEndpoint: `${origin}/token`,
+      tls: { ...tlsOf(pki.client), key: encrypted, passphrase: 'open sesame' },
+    });
     await client.getToken();
     expect(seen.map((s) => s.certificate)).toEqual([pki.client.thumbprint]);
   });
 
-  it("with tls and no secret the method is tls_client_auth: only client_id goes in the form, no Authorization", async () => {
+  it('with tls and no secret the method is tls_client_auth: only client_id goes in the form, no Authorization', async () => {
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: tlsOf(pki.client) });
     expect(client.toJSON().clientAuth).toBe('tls_client_auth');
     await client.getToken();
@@ -147,7 +165,9 @@ describe('tls options', () => {
   });
 
   it('tls_client_auth without tls is a TypeError naming tls', () => {
-    expect(constructionError({ tokenEndpoint: TOKEN_URL, clientAuth: 'tls_client_auth' }).message).toMatch(/`tls` must be set for clientAuth tls_client_auth/);
+    expect(constructionError({ tokenEndpoint: TOKEN_URL, clientAuth: 'tls_client_auth' }).message).toMatch(
+      /`tls` must be set for clientAuth tls_client_auth/,
+    );
     expect(constructionError({ tokenEndpoint: TOKEN_URL, clientAuth: 'self_signed_tls_client_auth' }).message).toMatch(/`tls` must be set/);
   });
 });
@@ -170,7 +190,12 @@ describe('mutual TLS endpoints', () => {
   });
 
   it('configured endpoints win over the aliases', async () => {
-    const client = newClient({ issuer: origin, tokenEndpoint: `${origin}/token`, revocationEndpoint: `${origin}/revoke`, tls: tlsOf(pki.client) });
+    const client = newClient({
+      issuer: origin,
+      tokenEndpoint: `${origin}/token`,
+      revocationEndpoint: `${origin}/revoke`,
+      tls: tlsOf(pki.client),
+    });
     await client.getToken();
     await client.revoke();
     expect(seen.map((s) => s.path)).toEqual(['/token', '/revoke']);
@@ -209,7 +234,9 @@ describe('mutual TLS endpoints', () => {
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: tlsOf(pki.client) });
 
     const response = await client.fetch(`${origin}/api/orders`);
-    const fromRequest = await client.fetch(new Request(`${origin}/api/invoices`, { method: 'POST', body: 'x=1', headers: { 'x-trace': 't-1' } }));
+    const fromRequest = await client.fetch(
+      new Request(`${origin}/api/invoices`, { method: 'POST', body: 'x=1', headers: { 'x-trace': 't-1' } }),
+    );
 
     expect([response.status, fromRequest.status]).toEqual([200, 200]);
     expect(seen.filter((s) => s.path.startsWith('/api/')).map((s) => [s.method, s.path, s.body, s.authorization, s.certificate])).toEqual([
@@ -242,7 +269,8 @@ describe('mutual TLS endpoints', () => {
   it('close() closes the connections the certificate opened', async () => {
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: tlsOf(pki.client) });
     await client.getToken();
-    const open = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const open = () =>
+      new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
     expect(await open()).toBeGreaterThan(0);
 
     await client.close();
@@ -265,7 +293,9 @@ describe('without undici installed', () => {
       throw new Error("Cannot find package 'undici'");
     });
     try {
-      const { ClientCredentialsClient: Fresh } = (await import('../../src/index.js')) as { ClientCredentialsClient: typeof ClientCredentialsClient };
+      const { ClientCredentialsClient: Fresh } = (await import('../../src/index.js')) as {
+        ClientCredentialsClient: typeof ClientCredentialsClient;
+      };
       const client = new Fresh({ tokenEndpoint: `${origin}/token`, clientId: 'svc-m', tls: tlsOf(pki.client), retry: false });
       const error = await client.getToken().catch((e: unknown) => e);
       await client.close();

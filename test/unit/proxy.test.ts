@@ -42,9 +42,17 @@ function handler(req: import('node:http').IncomingMessage, res: import('node:htt
   req.on('end', () => {
     const socket = req.socket as Partial<TLSSocket>;
     const raw = socket.getPeerCertificate?.().raw;
-    seen.push({ path: req.url ?? '/', authorization: req.headers.authorization, dpop: req.headers.dpop as string | undefined, certificate: raw && x5tS256(raw) });
+    seen.push({
+      path: req.url ?? '/',
+      authorization: req.headers.authorization,
+      dpop: req.headers.dpop as string | undefined,
+      certificate: raw && x5tS256(raw),
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
-    if (req.url === '/token') return res.end(JSON.stringify({ access_token: leakyToken(++issued), token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: 3600 }));
+    if (req.url === '/token')
+      return res.end(
+        JSON.stringify({ access_token: leakyToken(++issued), token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: 3600 }),
+      );
     res.end(JSON.stringify({ ok: true }));
   });
 }
@@ -104,7 +112,9 @@ describe('private CA', () => {
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa() });
     expect(client.toJSON().clientAuth).toBe('client_secret_basic');
     await expect(client.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
-    expect(seen).toEqual([expect.objectContaining({ path: '/token', certificate: undefined, authorization: expect.stringMatching(/^Basic /) })]);
+    expect(seen).toEqual([
+      expect.objectContaining({ path: '/token', certificate: undefined, authorization: expect.stringMatching(/^Basic /) }),
+    ]);
   });
 
   it('without the private CA the server certificate is refused', async () => {
@@ -118,9 +128,15 @@ describe('private CA', () => {
     ['a ca that is not PEM', { tls: { ca: 5 as never } }, /`tls\.ca` must be a PEM certificate or a list of them/],
     ['an empty list of CAs', { tls: { ca: [] } }, /`tls\.ca` must be a PEM certificate or a list of them/],
     ['a key without its certificate', { tls: { key: 'k', ca: 'c' } }, /`tls\.cert` must be a PEM certificate/],
-    ['tls_client_auth with a ca only', { clientAuth: 'tls_client_auth', clientSecret: undefined, tls: { ca: 'c' } }, /`tls\.cert` must be set for clientAuth tls_client_auth/],
+    [
+      'tls_client_auth with a ca only',
+      { clientAuth: 'tls_client_auth', clientSecret: undefined, tls: { ca: 'c' } },
+      /`tls\.cert` must be set for clientAuth tls_client_auth/,
+    ],
   ] as const)('%s is a TypeError naming the option', (_name, options, message) => {
-    expect(constructionError({ tokenEndpoint: `${origin}/token`, ...(options as Partial<ClientCredentialsOptions>) }).message).toMatch(message);
+    expect(constructionError({ tokenEndpoint: `${origin}/token`, ...(options as Partial<ClientCredentialsOptions>) }).message).toMatch(
+      message,
+    );
   });
 });
 
@@ -139,7 +155,12 @@ describe('proxy: url', () => {
   });
 
   it('mutual TLS through the proxy: the certificate reaches the server inside the tunnel', async () => {
-    const client = newClient({ tokenEndpoint: `${origin}/token`, clientSecret: undefined, tls: { cert: pki.client.cert, key: pki.client.key, ca: pki.ca.cert }, proxy: proxyUrl });
+    const client = newClient({
+      tokenEndpoint: `${origin}/token`,
+      clientSecret: undefined,
+      tls: { cert: pki.client.cert, key: pki.client.key, ca: pki.ca.cert },
+      proxy: proxyUrl,
+    });
     expect(client.toJSON().clientAuth).toBe('tls_client_auth');
     await client.getToken();
     expect(tunnels).toEqual([hostOf(origin)]);
@@ -151,7 +172,10 @@ describe('proxy: url', () => {
     expect((await client.fetch(`${plainOrigin}/api/a`)).status).toBe(200);
     expect((await client.createFetch({ scope: 'b' })(`${plainOrigin}/api/b`)).status).toBe(200);
     expect(new Set(tunnels)).toEqual(new Set([hostOf(origin), hostOf(plainOrigin)]));
-    expect(seen.filter((s) => s.path.startsWith('/api/')).map((s) => s.authorization)).toEqual([`Bearer ${leakyToken(1)}`, `Bearer ${leakyToken(2)}`]);
+    expect(seen.filter((s) => s.path.startsWith('/api/')).map((s) => s.authorization)).toEqual([
+      `Bearer ${leakyToken(1)}`,
+      `Bearer ${leakyToken(2)}`,
+    ]);
   });
 
   it('DPoP works through the proxy: the proof goes with the token request', async () => {
@@ -163,11 +187,19 @@ describe('proxy: url', () => {
 
   it('credentials in the proxy URL are sent to the proxy and never shown by the client', async () => {
     proxy.authenticate = (req) => req.headers['proxy-authorization'] === `Basic ${Buffer.from(`u:${SECRET}`).toString('base64')}`;
-    const authenticated = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa(), proxy: proxyUrl.replace('//', `//u:${SECRET}@`) });
+    const authenticated = newClient({
+      tokenEndpoint: `${origin}/token`,
+      tls: privateCa(),
+      proxy: proxyUrl.replace('//', `//u:${SECRET}@`),
+    });
     await authenticated.getToken();
     expect(tunnels).toEqual([hostOf(origin)]);
     expect(inspect(authenticated, { depth: 10 }) + JSON.stringify(authenticated)).not.toContain(SECRET);
-    const refused = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa(), proxy: proxyUrl.replace('//', `//u:${SECRET}-wrong@`) });
+    const refused = newClient({
+      tokenEndpoint: `${origin}/token`,
+      tls: privateCa(),
+      proxy: proxyUrl.replace('//', `//u:${SECRET}-wrong@`),
+    });
     const error = await rejectionOf(refused.getToken());
     expect(error.code).toBe('NETWORK');
     expect(`${error.message} ${inspect(error, { depth: 10 })}`).not.toContain(SECRET);
@@ -182,7 +214,9 @@ describe('proxy: url', () => {
   });
 
   it('proxy together with fetch is a TypeError naming fetch', () => {
-    expect(constructionError({ tokenEndpoint: `${origin}/token`, proxy: proxyUrl, fetch: globalThis.fetch }).message).toMatch(/option `fetch` must be unset when `proxy` is set/);
+    expect(constructionError({ tokenEndpoint: `${origin}/token`, proxy: proxyUrl, fetch: globalThis.fetch }).message).toMatch(
+      /option `fetch` must be unset when `proxy` is set/,
+    );
   });
 });
 

@@ -28,7 +28,11 @@ describe('redaction of what a custom fetch or an endpoint URL may carry', () => 
   });
 
   it('toJSON and inspect show the token endpoint without its query string', async () => {
-    const client = new ClientCredentialsClient({ tokenEndpoint: 'https://auth.example.com/token?api_key=k3y-in-query', clientId: 'svc', clientSecret: SECRET });
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: 'https://auth.example.com/token?api_key=k3y-in-query',
+      clientId: 'svc',
+      clientSecret: SECRET,
+    });
 
     expect(JSON.stringify(client)).toContain('https://auth.example.com/token');
     expect(JSON.stringify(client)).not.toContain('k3y-in-query');

@@ -32,7 +32,8 @@ function rotatingServer({ issueOnRefresh = true } = {}) {
   return { ...endpoint, valid };
 }
 
-const grants = (seen: readonly SeenRequest[]) => seen.map((s) => `${s.form.get('grant_type')}${s.form.has('refresh_token') ? `:${s.form.get('refresh_token')}` : ''}`);
+const grants = (seen: readonly SeenRequest[]) =>
+  seen.map((s) => `${s.form.get('grant_type')}${s.form.has('refresh_token') ? `:${s.form.get('refresh_token')}` : ''}`);
 
 describe('refresh tokens', () => {
   it('renews with the refresh token, authenticated as the client, and keeps the newest one the server rotates to', async () => {

@@ -214,7 +214,10 @@ describe('resource discovery', () => {
     const RS2 = 'https://tools.example.com/mcp';
     const PRM2 = 'https://tools.example.com/.well-known/oauth-protected-resource/mcp';
     const token1 = tokenEndpoint(undefined, AS_TOKEN);
-    const token2 = tokenEndpoint((n) => HttpResponse.json({ access_token: `other-${n}`, token_type: 'Bearer', expires_in: 3600 }), `${AS2}/token`);
+    const token2 = tokenEndpoint(
+      (n) => HttpResponse.json({ access_token: `other-${n}`, token_type: 'Bearer', expires_in: 3600 }),
+      `${AS2}/token`,
+    );
     server.use(
       resourceServer().handler,
       resourceServer(`Bearer resource_metadata="${PRM2}", scope="tools:read"`, undefined, RS2).handler,
@@ -232,11 +235,17 @@ describe('resource discovery', () => {
     expect(token2.seen).toHaveLength(1);
   });
 
-  it('shares a discovered token through a store, and keeps it apart from the same scope and resource at the client\'s own server', async () => {
+  it("shares a discovered token through a store, and keeps it apart from the same scope and resource at the client's own server", async () => {
     const store = new MemoryTokenStore();
     const token = tokenEndpoint(undefined, AS_TOKEN);
     const own = tokenEndpoint((n) => HttpResponse.json({ access_token: `own-${n}`, token_type: 'Bearer', expires_in: 3600 }));
-    server.use(refusingOwnTokens().handler, prm({ resource: RESOURCE, authorization_servers: [AS] }).handler, asMetadata().handler, token.handler, own.handler);
+    server.use(
+      refusingOwnTokens().handler,
+      prm({ resource: RESOURCE, authorization_servers: [AS] }).handler,
+      asMetadata().handler,
+      token.handler,
+      own.handler,
+    );
     const first = makeClient({ store, tokenEndpoint: TOKEN_URL });
     expect(await (await post(first)).json()).toEqual({ authorization: 'Bearer tok-1' });
     // Another client (another process) adopts it from the store: no second token request.
@@ -252,7 +261,10 @@ describe('resource discovery', () => {
     const rs = resourceServer(CHALLENGE, (authorization) =>
       authorization === 'Bearer tok-2'
         ? HttpResponse.json({ ok: true })
-        : new HttpResponse('no', { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="tools:admin"' } }),
+        : new HttpResponse('no', {
+            status: 403,
+            headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="tools:admin"' },
+          }),
     );
     const token = tokenEndpoint(undefined, AS_TOKEN);
     server.use(rs.handler, prm({ resource: RESOURCE, authorization_servers: [AS] }).handler, asMetadata().handler, token.handler);
@@ -264,7 +276,8 @@ describe('resource discovery', () => {
   });
 
   it('gives a second 403 back to the caller after one step-up', async () => {
-    const forbidden = () => new HttpResponse('no', { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="tools:admin"' } });
+    const forbidden = () =>
+      new HttpResponse('no', { status: 403, headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="tools:admin"' } });
     const rs = resourceServer(CHALLENGE, forbidden);
     const token = tokenEndpoint(undefined, AS_TOKEN);
     server.use(rs.handler, prm({ resource: RESOURCE, authorization_servers: [AS] }).handler, asMetadata().handler, token.handler);
@@ -275,9 +288,16 @@ describe('resource discovery', () => {
   });
 
   it('binds tokens with DPoP for a resource whose metadata requires it, with a key made for it', async () => {
-    const rs = resourceServer(CHALLENGE, (authorization, dpop) => HttpResponse.json({ authorization: authorization.split(' ')[0], dpop: dpop !== null }));
+    const rs = resourceServer(CHALLENGE, (authorization, dpop) =>
+      HttpResponse.json({ authorization: authorization.split(' ')[0], dpop: dpop !== null }),
+    );
     const token = tokenEndpoint(
-      (n, seen) => HttpResponse.json({ access_token: `tok-${n}`, token_type: seen.headers.get('dpop') === null ? 'Bearer' : 'DPoP', expires_in: 3600 }),
+      (n, seen) =>
+        HttpResponse.json({
+          access_token: `tok-${n}`,
+          token_type: seen.headers.get('dpop') === null ? 'Bearer' : 'DPoP',
+          expires_in: 3600,
+        }),
       AS_TOKEN,
     );
     const meta = prm({ resource: RESOURCE, authorization_servers: [AS], dpop_bound_access_tokens_required: true });

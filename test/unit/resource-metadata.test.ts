@@ -1,6 +1,11 @@
 /** The stateless pieces of RFC 9728: where metadata is, which resource covers a URL, which server is chosen. */
 import { describe, expect, it } from 'vitest';
-import { chooseAuthorizationServer, resourceCovers, resourceMetadataHint, resourceMetadataUrls } from '../../src/protocol/resource-metadata.js';
+import {
+  chooseAuthorizationServer,
+  resourceCovers,
+  resourceMetadataHint,
+  resourceMetadataUrls,
+} from '../../src/protocol/resource-metadata.js';
 import { parseWwwAuthenticate } from '../../src/protocol/www-authenticate.js';
 import { ClientCredentialsClient } from '../../src/index.js';
 
@@ -10,7 +15,9 @@ describe('protected resource metadata', () => {
       'https://rs.example.com/.well-known/oauth-protected-resource/mcp',
       'https://rs.example.com/.well-known/oauth-protected-resource',
     ]);
-    expect(resourceMetadataUrls(new URL('https://rs.example.com/')).map(String)).toEqual(['https://rs.example.com/.well-known/oauth-protected-resource']);
+    expect(resourceMetadataUrls(new URL('https://rs.example.com/')).map(String)).toEqual([
+      'https://rs.example.com/.well-known/oauth-protected-resource',
+    ]);
   });
 
   it.each([
@@ -29,11 +36,16 @@ describe('protected resource metadata', () => {
 
   it('compares issuer identifiers exactly and takes the first allowed one', () => {
     const allowed = new Set(['https://as.example.com', 'https://as2.example.com']);
-    expect(chooseAuthorizationServer({ resource: 'r', authorization_servers: ['https://evil.example.com', 'https://as2.example.com', 'https://as.example.com'] }, allowed)).toBe(
-      'https://as2.example.com',
-    );
+    expect(
+      chooseAuthorizationServer(
+        { resource: 'r', authorization_servers: ['https://evil.example.com', 'https://as2.example.com', 'https://as.example.com'] },
+        allowed,
+      ),
+    ).toBe('https://as2.example.com');
     for (const names of [['https://as.example.com/'], ['https://AS.example.com'], [], undefined]) {
-      expect(() => chooseAuthorizationServer({ resource: 'r', authorization_servers: names }, allowed)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+      expect(() => chooseAuthorizationServer({ resource: 'r', authorization_servers: names }, allowed)).toThrow(
+        expect.objectContaining({ code: 'CONFIG' }),
+      );
     }
   });
 
@@ -43,12 +55,17 @@ describe('protected resource metadata', () => {
     expect(hint('Bearer resource_metadata="https://rs.example.com/prm"')?.href).toBe('https://rs.example.com/prm');
     expect(hint('DPoP resource_metadata="https://rs.example.com/prm"')?.href).toBe('https://rs.example.com/prm');
     expect(hint('Basic resource_metadata="https://rs.example.com/prm"')).toBeUndefined();
-    expect(() => hint('Bearer resource_metadata="https://other.example.com/prm"')).toThrow(expect.objectContaining({ code: 'INVALID_RESPONSE' }));
-    expect(() => hint('Bearer resource_metadata="http://rs.example.com/prm"')).toThrow(expect.objectContaining({ code: 'INVALID_RESPONSE' }));
+    expect(() => hint('Bearer resource_metadata="https://other.example.com/prm"')).toThrow(
+      expect.objectContaining({ code: 'INVALID_RESPONSE' }),
+    );
+    expect(() => hint('Bearer resource_metadata="http://rs.example.com/prm"')).toThrow(
+      expect.objectContaining({ code: 'INVALID_RESPONSE' }),
+    );
   });
 
   it('validates the resourceDiscovery option, naming what is wrong', () => {
-    const make = (resourceDiscovery: unknown) => new ClientCredentialsClient({ clientId: 'a', resourceDiscovery: resourceDiscovery as never });
+    const make = (resourceDiscovery: unknown) =>
+      new ClientCredentialsClient({ clientId: 'a', resourceDiscovery: resourceDiscovery as never });
     expect(() => make({ authorizationServers: ['https://as.example.com'], maxResource: 3 })).toThrow(/resourceDiscovery\.maxResource/);
     expect(() => make({ authorizationServers: ['http://as.example.com'] })).toThrow(/resourceDiscovery\.authorizationServers/);
     expect(() => make({ authorizationServers: [42] })).toThrow(/resourceDiscovery\.authorizationServers/);

@@ -21,8 +21,10 @@ function scripted(...replies: (() => Response | Promise<Response>)[]) {
 
 const ok = () => tokenJson('tok-ok');
 const networkError = () => HttpResponse.error();
-const status = (code: number, headers: Record<string, string> = {}) => () =>
-  new HttpResponse(`<h1>${code}</h1>`, { status: code, headers: { 'content-type': 'text/html', ...headers } });
+const status =
+  (code: number, headers: Record<string, string> = {}) =>
+  () =>
+    new HttpResponse(`<h1>${code}</h1>`, { status: code, headers: { 'content-type': 'text/html', ...headers } });
 
 describe('retried failures', () => {
   it('retries network errors until a request succeeds', async () => {

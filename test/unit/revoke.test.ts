@@ -79,7 +79,12 @@ describe('the revocation request (RFC 7009)', () => {
   it('prefers the revocationEndpoint option over the discovered one', async () => {
     const discovered = revocationEndpoint(undefined, 'https://auth.example.com/other/revoke');
     const configured = revocationEndpoint();
-    server.use(metadata({ revocation_endpoint: 'https://auth.example.com/other/revoke' }), tokenEndpoint().handler, discovered.handler, configured.handler);
+    server.use(
+      metadata({ revocation_endpoint: 'https://auth.example.com/other/revoke' }),
+      tokenEndpoint().handler,
+      discovered.handler,
+      configured.handler,
+    );
     const client = newClient({ tokenEndpoint: undefined, issuer: ISSUER, revocationEndpoint: REVOKE_URL });
     await client.getToken();
 

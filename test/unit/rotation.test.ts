@@ -2,7 +2,18 @@ import { HttpResponse } from 'msw';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { advanceTo, deliveringFetch, fakeClocks, heldEndpoint, rejectionOf, settleIo, stateOf, tokenJson, useClients, within } from '../helpers/core.js';
+import {
+  advanceTo,
+  deliveringFetch,
+  fakeClocks,
+  heldEndpoint,
+  rejectionOf,
+  settleIo,
+  stateOf,
+  tokenJson,
+  useClients,
+  within,
+} from '../helpers/core.js';
 import { waitUntil } from '../helpers/time.js';
 
 const server = useMswServer();

@@ -12,13 +12,16 @@ const build = (options: Partial<ClientCredentialsOptions>) =>
   new ClientCredentialsClient({ clientId: 'svc-a', tokenEndpoint: TOKEN_URL, ...options });
 
 describe('insecure endpoints', () => {
-  it.each(['http://auth.example.com/oauth2/token', 'http://10.0.0.1/token', 'http://localhost.evil.example/token', 'http://127.0.0.1.nip.io/token', 'http://[::2]/token'])(
-    'refuses http: token endpoint %s with a TypeError naming tokenEndpoint',
-    (url) => {
-      expect(() => build({ tokenEndpoint: url })).toThrow(TypeError);
-      expect(() => build({ tokenEndpoint: url })).toThrow(/tokenEndpoint/);
-    },
-  );
+  it.each([
+    'http://auth.example.com/oauth2/token',
+    'http://10.0.0.1/token',
+    'http://localhost.evil.example/token',
+    'http://127.0.0.1.nip.io/token',
+    'http://[::2]/token',
+  ])('refuses http: token endpoint %s with a TypeError naming tokenEndpoint', (url) => {
+    expect(() => build({ tokenEndpoint: url })).toThrow(TypeError);
+    expect(() => build({ tokenEndpoint: url })).toThrow(/tokenEndpoint/);
+  });
 
   it('refuses an http: issuer and an http: revocationEndpoint, naming them', () => {
     expect(() => build({ tokenEndpoint: undefined, issuer: 'http://auth.example.com' })).toThrow(/`issuer`/);
@@ -102,7 +105,11 @@ describe('no secrets in output', () => {
 
   it.each<[string, () => Response, Partial<ClientCredentialsOptions>?]>([
     ['an OAuth error', () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 })],
-    ['an OAuth error with client_secret_post', () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 }), { clientAuth: 'client_secret_post' }],
+    [
+      'an OAuth error with client_secret_post',
+      () => HttpResponse.json({ error: 'invalid_client' }, { status: 401 }),
+      { clientAuth: 'client_secret_post' },
+    ],
     ['a 200 with both error and access_token', () => HttpResponse.json({ error: 'server_error', access_token: leakyToken(2) })],
     ['a token with a malformed expires_in', () => HttpResponse.json({ access_token: leakyToken(3), expires_in: 'soon' })],
     ['a token with a malformed token_type', () => HttpResponse.json({ access_token: leakyToken(4), token_type: 'a b' })],

@@ -32,7 +32,11 @@ async function post(url: string, form: Record<string, string>, credentials = 'sv
     headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(form),
   });
-  return { status: response.status, headers: response.headers, body: response.status === 200 && form.token !== undefined && url.endsWith('/revoke') ? undefined : await response.json() };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: response.status === 200 && form.token !== undefined && url.endsWith('/revoke') ? undefined : await response.json(),
+  };
 }
 
 describe('token endpoint', () => {
@@ -198,7 +202,11 @@ describe('checkToken behind a resource server', () => {
     expect(checkToken(server, undefined)).toMatchObject({ ok: false, status: 401, error: undefined });
     expect(checkToken(server, 'Bearer nope')).toMatchObject({ ok: false, status: 401, error: 'invalid_token' });
     const token = await newClient({ tokenEndpoint: server.tokenEndpoint, scope: 'orders:write' }).getToken();
-    expect(checkToken(server, `Bearer ${token.accessToken}`, 'orders:read')).toMatchObject({ ok: false, status: 403, error: 'insufficient_scope' });
+    expect(checkToken(server, `Bearer ${token.accessToken}`, 'orders:read')).toMatchObject({
+      ok: false,
+      status: 403,
+      error: 'insufficient_scope',
+    });
     expect(checkToken(server, `bearer ${token.accessToken}`, ['orders:write'])).toMatchObject({ ok: true, token: { clientId: 'svc' } });
     expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${token.accessToken}` } })).status).toBe(403);
   });
@@ -212,13 +220,17 @@ describe('lifecycle and options', () => {
       issuer = scoped.issuer;
       await expect(newClient({ issuer, clientId: 'test-client', clientSecret: 'test-secret' }).getToken()).resolves.toBeDefined();
     }
-    expect((await rejectionOf(newClient({ issuer, clientId: 'test-client', clientSecret: 'test-secret' }).getToken())).code).toBe('NETWORK');
+    expect((await rejectionOf(newClient({ issuer, clientId: 'test-client', clientSecret: 'test-secret' }).getToken())).code).toBe(
+      'NETWORK',
+    );
   });
 
   it('close() ends a delayed answer instead of waiting for it', async () => {
     const other = await createTestAuthorizationServer();
     other.failNext({ delay: 60_000 });
-    const pending = rejectionOf(newClient({ tokenEndpoint: other.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }).getToken());
+    const pending = rejectionOf(
+      newClient({ tokenEndpoint: other.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }).getToken(),
+    );
     while (other.tokenRequests === 0) await new Promise((r) => setTimeout(r, 5));
     await other.close();
     expect((await pending).code).toBe('NETWORK');

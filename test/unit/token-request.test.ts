@@ -151,12 +151,12 @@ describe('scope, audience, resource and extra parameters', () => {
   it.each(['grant_type', 'scope', 'audience', 'resource', 'client_id', 'client_secret'])(
     'refuses extraParams.%s at construction with a TypeError naming it',
     (name) => {
-      expect(
-        () => new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', extraParams: { [name]: 'x' } }),
-      ).toThrow(new RegExp(`extraParams\\.${name}`));
-      expect(
-        () => new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', extraParams: { [name]: 'x' } }),
-      ).toThrow(TypeError);
+      expect(() => new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', extraParams: { [name]: 'x' } })).toThrow(
+        new RegExp(`extraParams\\.${name}`),
+      );
+      expect(() => new ClientCredentialsClient({ tokenEndpoint: TOKEN_URL, clientId: 'svc-a', extraParams: { [name]: 'x' } })).toThrow(
+        TypeError,
+      );
     },
   );
 
@@ -200,7 +200,7 @@ describe('transport', () => {
     expect(String(url)).toBe(TOKEN_URL);
     expect(init?.method).toBe('POST');
     expect(init?.redirect).toBe('manual');
-    expect((init as RequestInit & { cache?: string } | undefined)?.cache).toBe('no-store');
+    expect((init as (RequestInit & { cache?: string }) | undefined)?.cache).toBe('no-store');
     expect(init?.signal).toBeInstanceOf(AbortSignal);
     const form = new URLSearchParams(String(init?.body));
     expect(form.get('grant_type')).toBe('client_credentials');

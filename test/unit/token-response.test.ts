@@ -74,7 +74,7 @@ describe('successful token response', () => {
     expect((await result).tokenType).toBe(expected);
   });
 
-  it('keeps unknown members in token.extra (and not the token\'s own members)', async () => {
+  it("keeps unknown members in token.extra (and not the token's own members)", async () => {
     const { result } = await answer(() =>
       HttpResponse.json({
         access_token: 't',
@@ -147,7 +147,10 @@ describe('invalid token responses', () => {
   });
 
   it.each([
-    ['an unparseable body', () => new HttpResponse('{"access_token": "t"', { status: 200, headers: { 'content-type': 'application/json' } })],
+    [
+      'an unparseable body',
+      () => new HttpResponse('{"access_token": "t"', { status: 200, headers: { 'content-type': 'application/json' } }),
+    ],
     ['an HTML page', () => HttpResponse.html('<html><body>Sign in</body></html>')],
     ['a JSON array', () => HttpResponse.json([{ access_token: 't' }])],
     ['JSON null', () => HttpResponse.json(null)],
@@ -194,7 +197,7 @@ describe('invalid token responses', () => {
     expect((await result).accessToken).toBe('t');
   });
 
-  it('rejects an oversize body at once even when the body\'s cancellation never settles', async () => {
+  it("rejects an oversize body at once even when the body's cancellation never settles", async () => {
     const fetch = async () =>
       new Response(
         new ReadableStream<Uint8Array>({

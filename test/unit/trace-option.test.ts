@@ -13,7 +13,11 @@ const makeClient = useClients();
 
 describe('the trace option', () => {
   it('reports the token and revocation exchanges with the secret and the token redacted, and not the resource request', async () => {
-    server.use(tokenEndpoint().handler, revocationEndpoint().handler, http.get('https://api.example.com/orders', () => HttpResponse.json([])));
+    server.use(
+      tokenEndpoint().handler,
+      revocationEndpoint().handler,
+      http.get('https://api.example.com/orders', () => HttpResponse.json([])),
+    );
     const exchanges: TraceExchange[] = [];
     const client = makeClient({ trace: (x) => exchanges.push(x), revocationEndpoint: REVOKE_URL });
     const { accessToken } = await client.getToken();

@@ -17,10 +17,16 @@ function fakeFetch(response: () => Response) {
   return { fetch, calls };
 }
 
-const json = (body: unknown, headers: Record<string, string> = {}) => () =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json', ...headers } });
+const json =
+  (body: unknown, headers: Record<string, string> = {}) =>
+  () =>
+    new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json', ...headers } });
 
-async function traceOne(response: () => Response, input: string, init?: RequestInit): Promise<{ exchange: TraceExchange; response: Response }> {
+async function traceOne(
+  response: () => Response,
+  input: string,
+  init?: RequestInit,
+): Promise<{ exchange: TraceExchange; response: Response }> {
   const seen: TraceExchange[] = [];
   const { fetch } = fakeFetch(response);
   const result = await traceFetch(fetch, (x) => seen.push(x))(input, init);
@@ -36,7 +42,11 @@ const form = (fields: Record<string, string>): RequestInit => ({
 
 describe('traceFetch', () => {
   it('reports method, url, status, headers and bodies of an exchange', async () => {
-    const { exchange } = await traceOne(json({ ok: true }, { date: 'Sun, 29 Nov 2026 18:00:00 GMT' }), 'https://as.example/token', form({ grant_type: 'client_credentials', scope: 'a b' }));
+    const { exchange } = await traceOne(
+      json({ ok: true }, { date: 'Sun, 29 Nov 2026 18:00:00 GMT' }),
+      'https://as.example/token',
+      form({ grant_type: 'client_credentials', scope: 'a b' }),
+    );
     expect(exchange).toMatchObject({
       method: 'POST',
       url: 'https://as.example/token',
@@ -59,13 +69,17 @@ describe('traceFetch', () => {
     ['Bearer', `Bearer ${SECRET}`],
     ['DPoP', `DPoP ${SECRET}`],
   ])('shows only the scheme of an Authorization header (%s)', async (scheme, value) => {
-    const { exchange } = await traceOne(json({}), 'https://api.example/', { headers: { authorization: value, 'proxy-authorization': value } });
+    const { exchange } = await traceOne(json({}), 'https://api.example/', {
+      headers: { authorization: value, 'proxy-authorization': value },
+    });
     expect(exchange.requestHeaders.authorization).toBe(`${scheme} ${REDACTED}`);
     expect(exchange.requestHeaders['proxy-authorization']).toBe(`${scheme} ${REDACTED}`);
   });
 
   it('redacts cookies sent and received', async () => {
-    const { exchange } = await traceOne(json({}, { 'set-cookie': `session=${SECRET}` }), 'https://api.example/', { headers: { cookie: `session=${SECRET}` } });
+    const { exchange } = await traceOne(json({}, { 'set-cookie': `session=${SECRET}` }), 'https://api.example/', {
+      headers: { cookie: `session=${SECRET}` },
+    });
     expect(exchange.requestHeaders.cookie).toBe(REDACTED);
     expect(exchange.responseHeaders['set-cookie']).toBe(REDACTED);
   });
@@ -83,15 +97,25 @@ describe('traceFetch', () => {
   it.each(['client_secret', 'client_assertion', 'token', 'refresh_token', 'assertion', 'password', 'code'])(
     'redacts the form field %s of a request body',
     async (field) => {
-      const { exchange } = await traceOne(json({}), 'https://as.example/token', form({ grant_type: 'client_credentials', [field]: SECRET }));
+      const { exchange } = await traceOne(
+        json({}),
+        'https://as.example/token',
+        form({ grant_type: 'client_credentials', [field]: SECRET }),
+      );
       expect(exchange.requestBody).toBe(`grant_type=client_credentials&${field}=${REDACTED}`);
     },
   );
 
-  it.each(['access_token', 'refresh_token', 'id_token'])('redacts the JSON member %s of a response body, and keeps the others', async (field) => {
-    const { exchange } = await traceOne(json({ [field]: SECRET, token_type: 'Bearer', expires_in: 300, scope: 'a' }), 'https://as.example/token');
-    expect(JSON.parse(exchange.responseBody!)).toEqual({ [field]: REDACTED, token_type: 'Bearer', expires_in: 300, scope: 'a' });
-  });
+  it.each(['access_token', 'refresh_token', 'id_token'])(
+    'redacts the JSON member %s of a response body, and keeps the others',
+    async (field) => {
+      const { exchange } = await traceOne(
+        json({ [field]: SECRET, token_type: 'Bearer', expires_in: 300, scope: 'a' }),
+        'https://as.example/token',
+      );
+      expect(JSON.parse(exchange.responseBody!)).toEqual({ [field]: REDACTED, token_type: 'Bearer', expires_in: 300, scope: 'a' });
+    },
+  );
 
   it('redacts secret members nested in JSON, and in a form-encoded response', async () => {
     const nested = await traceOne(json({ tokens: [{ access_token: SECRET }] }), 'https://as.example/x');
@@ -111,7 +135,9 @@ describe('traceFetch', () => {
   it('does not show a body it cannot redact by field (a Request with a body, a stream)', async () => {
     const seen: TraceExchange[] = [];
     const { fetch } = fakeFetch(json({}));
-    await traceFetch(fetch, (x) => seen.push(x))(new Request('https://as.example/token', { method: 'POST', body: `client_secret=${SECRET}` }));
+    await traceFetch(fetch, (x) => seen.push(x))(
+      new Request('https://as.example/token', { method: 'POST', body: `client_secret=${SECRET}` }),
+    );
     expect(seen[0]!.method).toBe('POST');
     expect(seen[0]!.requestBody).toBe('[body of a stream, Blob or Request: not shown]');
     expect(JSON.stringify(seen[0])).not.toContain(SECRET);
@@ -123,7 +149,10 @@ describe('traceFetch', () => {
   });
 
   it('does not show a JSON body that does not parse, nor one cut at the size limit', async () => {
-    const broken = await traceOne(() => new Response(`{"access_token":"${SECRET}"`, { headers: { 'content-type': 'application/json' } }), 'https://as.example/x');
+    const broken = await traceOne(
+      () => new Response(`{"access_token":"${SECRET}"`, { headers: { 'content-type': 'application/json' } }),
+      'https://as.example/x',
+    );
     expect(broken.exchange.responseBody).toMatch(/unparseable JSON: not shown/);
     const seen: TraceExchange[] = [];
     const big = JSON.stringify({ access_token: SECRET, padding: 'x'.repeat(1000) });
@@ -135,7 +164,9 @@ describe('traceFetch', () => {
 
   it('reports a failed request with the error code from its cause, and rethrows the error', async () => {
     const seen: TraceExchange[] = [];
-    const failure = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+    const failure = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    });
     const fetch: typeof globalThis.fetch = async () => {
       throw failure;
     };
@@ -200,7 +231,12 @@ describe('redactBody', () => {
     ['text/plain', 'hello', false, 'hello'],
     ['text/html; charset=utf-8', '<p>down</p>', true, '<p>down</p> […]'],
     ['application/octet-stream', 'abc', false, '[3 characters of application/octet-stream: not shown]'],
-    ['application/x-www-form-urlencoded', `a=1&code=${SECRET}`, true, '[application/x-www-form-urlencoded cut at the trace size limit: not shown]'],
+    [
+      'application/x-www-form-urlencoded',
+      `a=1&code=${SECRET}`,
+      true,
+      '[application/x-www-form-urlencoded cut at the trace size limit: not shown]',
+    ],
     [null, `{"refresh_token":"${SECRET}"}`, false, `{"refresh_token":"${REDACTED}"}`],
     [null, `password=${SECRET}&user=a`, false, `password=${REDACTED}&user=a`],
     [null, `{"access_token":"${SECRET}"`, true, '[body cut at the trace size limit: not shown]'],
