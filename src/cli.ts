@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import { ClientCredentialsClient } from './client.js';
 import { OAuthError, TokenError } from './errors.js';
 import type { ClientCredentialsOptions } from './options.js';
-import { formatExchange, type TraceExchange, traceFetch } from './trace.js';
+import { formatExchange } from './cli/format-exchange.js';
+import { type TraceExchange, traceFetch } from './trace.js';
 import { formatCheck, runDoctor } from './cli/doctor.js';
 import { CLIENT_FLAGS, CLIENT_HELP, clientOptions, COMMON_FLAGS, flagMessage, type Io, parse, UsageError } from './cli/options.js';
 

@@ -48,25 +48,25 @@ export interface InjectedFailure {
   readonly reset?: boolean | undefined;
 }
 
+/** A token's information when it is active. */
+export interface ActiveTokenInfo {
+  /** The token was issued by the server and is neither expired nor revoked. */
+  readonly active: true;
+  /** The client the token was issued to. */
+  readonly clientId: string;
+  /** The scopes granted. */
+  readonly scope: readonly string[];
+  /** When the token expires, epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
 /** What the server knows of a token (RFC 7662 introspection, in camelCase). */
 export type TokenInfo =
-  | {
-      /** The token was issued by the server and is neither expired nor revoked. */
-      readonly active: true;
-      /** The client the token was issued to. */
-      readonly clientId: string;
-      /** The scopes granted. */
-      readonly scope: readonly string[];
-      /** When the token expires, epoch milliseconds. */
-      readonly expiresAt: number;
-    }
+  | ActiveTokenInfo
   | {
       /** The token is unknown, expired or revoked. */
       readonly active: false;
     };
-
-/** A token's information when it is active. */
-export type ActiveTokenInfo = Extract<TokenInfo, { active: true }>;
 
 /**
  * The outcome of {@link checkToken}: the token's information, or the status and `WWW-Authenticate`

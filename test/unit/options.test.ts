@@ -156,3 +156,24 @@ describe('option values', () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe('options that fail early', () => {
+  it('refuses a credential present but undefined or empty (an unset environment variable), naming it', () => {
+    for (const credential of ['clientSecret', 'privateKey'] as const) {
+      for (const value of [undefined, '']) {
+        const create = () => new ClientCredentialsClient({ ...valid, [credential]: value } as ClientCredentialsOptions);
+        expect(create).toThrow(TypeError);
+        expect(create).toThrow(new RegExp(`\`${credential}\`.*clientAuth: 'none'`));
+      }
+    }
+    // A public client says so, and needs no secret.
+    const { clientSecret: _, ...noSecret } = valid;
+    expect(() => new ClientCredentialsClient({ ...noSecret, clientAuth: 'none' })).not.toThrow();
+  });
+
+  it('refuses an unknown option key, naming it and the closest valid option', () => {
+    expect(() => new ClientCredentialsClient({ ...valid, retries: 3 } as never)).toThrow(/unknown option `retries` \(did you mean `retry`\?\)/);
+    expect(() => new ClientCredentialsClient({ ...valid, headers: {} } as never)).toThrow(TypeError);
+    expect(() => new ClientCredentialsClient({ ...valid, ClientID: 'x' } as never)).toThrow(/did you mean `clientId`/);
+  });
+});

@@ -3,7 +3,8 @@
  * the value), and the caller's response left intact. HTTP is faked with a plain function.
  */
 import { describe, expect, it } from 'vitest';
-import { formatExchange, REDACTED, redactBody, redactHeader, type TraceExchange, traceFetch } from '../../src/trace.js';
+import { formatExchange } from '../../src/cli/format-exchange.js';
+import { REDACTED, redactBody, redactHeader, type TraceExchange, traceFetch } from '../../src/trace.js';
 
 const SECRET = 'Sup3r-s3cret-value';
 
