@@ -172,7 +172,9 @@ describe('options that fail early', () => {
   });
 
   it('refuses an unknown option key, naming it and the closest valid option', () => {
-    expect(() => new ClientCredentialsClient({ ...valid, retries: 3 } as never)).toThrow(/unknown option `retries` \(did you mean `retry`\?\)/);
+    expect(() => new ClientCredentialsClient({ ...valid, retries: 3 } as never)).toThrow(
+      /unknown option `retries` \(did you mean `retry`\?\)/,
+    );
     expect(() => new ClientCredentialsClient({ ...valid, headers: {} } as never)).toThrow(TypeError);
     expect(() => new ClientCredentialsClient({ ...valid, ClientID: 'x' } as never)).toThrow(/did you mean `clientId`/);
   });
