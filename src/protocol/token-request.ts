@@ -124,12 +124,13 @@ export function requestToken(
 }
 
 /**
- * True for an error that says the client's credentials were refused: an `invalid_client` OAuth error,
- * or a bare 401 / 403 from a token endpoint (no OAuth error body, not discovery's; some servers answer bad credentials
+ * True for an error that says the client's credentials were refused: an `invalid_client` OAuth error
+ * with a 4xx status other than 429 (RFC 6749 §5.2: 400 or 401; a 429 or 5xx is the server throttled or
+ * failing, retried as such), or a bare 401 / 403 from a token endpoint (no OAuth error body, not discovery's; some servers answer bad credentials
  * with an empty 401 or 403). The latter stays a `TokenError` `INVALID_RESPONSE` with that `status`: the
  * server did not say `invalid_client`, so the client does not claim it did.
  */
 export function isInvalidClient(error: unknown): error is TokenError {
-  if (OAuthError.is(error)) return error.error === 'invalid_client';
+  if (OAuthError.is(error)) return error.error === 'invalid_client' && error.status < 500 && error.status !== 429;
   return TokenError.is(error) && refusals.has(error);
 }

@@ -256,3 +256,19 @@ describe('invalid_client backoff', () => {
     expect(seen).toHaveLength(2);
   });
 });
+
+describe('invalid_client with a throttling or server status', () => {
+  it('is a transient failure like any 429/5xx: retried, then no backoff and no second encoding', async () => {
+    for (const status of [503, 429]) {
+      const { handler, seen } = tokenEndpoint(() => HttpResponse.json({ error: 'invalid_client' }, { status }));
+      server.use(handler);
+      // A secret that form-encoding changes: a credential refusal would also try the raw Basic form.
+      const client = makeClient({ clientSecret: 'a:b%c', retry: { retries: 2, minDelay: 1, maxDelay: 5 }, cooldown: { max: 0 } });
+      expect(await rejectionOf(client.getToken())).toMatchObject({ error: 'invalid_client', status });
+      expect(seen).toHaveLength(3);
+      // No invalid_client fast-fail: the next call asks again.
+      await rejectionOf(client.getToken());
+      expect(seen).toHaveLength(6);
+    }
+  });
+});
