@@ -1,14 +1,8 @@
-/**
- * Wall-clock steps (NTP corrections, an operator setting the time) must not change how long a token
- * is used, how long the invalid_client backoff lasts, or whether a fresh token is accepted: those
- * durations run on monotonic time. Each scenario runs in a child process (test/fixtures/clock-step-child.ts)
- * whose `Date.now` is stepped while `performance.now()` is not; the child is killed after 15 s.
- */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { lastJsonLine, runFixture } from '../helpers/child.js';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const _ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../fixtures/clock-step-child.ts', import.meta.url));
 
 interface Outcome {
@@ -24,23 +18,9 @@ interface Result {
 }
 
 async function runScenario(scenario: string): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, scenario], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = await new Promise<{ code: number | null; killed: boolean }>((resolve) => {
-    const killer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ code: null, killed: true });
-    }, 15_000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, killed: false });
-    });
-  });
-  expect(exit, `stderr: ${stderr}`).toEqual({ code: 0, killed: false });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Result;
+  const run = await runFixture(SCRIPT, [scenario], { timeout: 15_000 });
+  expect({ code: run.code, killed: run.killed }, `stderr: ${run.stderr}`).toEqual({ code: 0, killed: false });
+  return lastJsonLine<Result>(run);
 }
 
 describe('a wall clock stepped', () => {

@@ -1,42 +1,14 @@
-/**
- * `createFetch()` wrappers and the cache. A wrapper pins its cache entry while it is referenced: its
- * token is neither evicted by `maxCacheEntries` nor forgotten, and `revoke()` / `close({ revoke: true })`
- * revoke it. Once the wrapper is unreferenced and garbage collected, its entry is released (the client
- * holds it weakly, e.g. a WeakRef plus a FinalizationRegistry): it then counts against `maxCacheEntries`
- * like any other entry, or is dropped. So wrappers made per request or per tenant cannot grow the
- * client without bound.
- *
- * Garbage collection is forced in a child process run with `--expose-gc`
- * (test/fixtures/fetch-wrapper-gc-child.ts); each child is killed after 30 s.
- */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { lastJsonLine, runFixture } from '../helpers/child.js';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const _ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../fixtures/fetch-wrapper-gc-child.ts', import.meta.url));
 
 async function runChild(scenario: string): Promise<Record<string, any>> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SCRIPT, scenario], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = await new Promise<{ code: number | null; killed: boolean }>((resolve) => {
-    const killer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ code: null, killed: true });
-    }, 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, killed: false });
-    });
-  });
-  expect(exit, `stderr: ${stderr}`).toEqual({ code: 0, killed: false });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+  const run = await runFixture(SCRIPT, [scenario], { timeout: 30_000, flags: ['--expose-gc'] });
+  expect({ code: run.code, killed: run.killed }, `stderr: ${run.stderr}`).toEqual({ code: 0, killed: false });
+  return lastJsonLine<Record<string, any>>(run);
 }
 
 describe('createFetch() wrappers', () => {

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { http, HttpResponse } from 'msw';
+import { runFixture } from '../helpers/child.js';
 import { describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, TokenError } from '../../src/index.js';
 import { TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
@@ -88,24 +88,9 @@ describe('timers', () => {
     const { port } = tokenServer.address() as AddressInfo;
     try {
       const script = fileURLToPath(new URL('../fixtures/unref-child.ts', import.meta.url));
-      const child = spawn(process.execPath, ['--import', 'tsx', script, `http://127.0.0.1:${port}/token`], {
-        cwd: fileURLToPath(new URL('../..', import.meta.url)),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      const exit = await new Promise<{ code: number | null; killed: boolean }>((resolve) => {
-        const killer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve({ code: null, killed: true });
-        }, 10_000);
-        child.on('exit', (code) => {
-          clearTimeout(killer);
-          resolve({ code, killed: false });
-        });
-      });
+      const run = await runFixture(script, [`http://127.0.0.1:${port}/token`], { timeout: 10_000 });
+      const { stdout, stderr } = run;
+      const exit = { code: run.code, killed: run.killed };
       expect(exit, `stderr: ${stderr}`).toEqual({ code: 0, killed: false });
       expect(JSON.parse(stdout)).toEqual({ first: 'child-token-1', second: 'child-token-1' });
       // The background refresh was sent and was waiting out Retry-After when the child exited.
