@@ -187,6 +187,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     ...tokenConfig,
     assertionAudience: (endpoint) => (options.assertionAudience === 'issuer' ? server.issuer : endpoint.href),
     dpop: dpopOf(server),
+    // The cooldown is the client's own token endpoint's: another server's 429 does not start it.
+    onFailure: undefined,
   });
   // Each request records the version of the credentials it sent: a refusal is retried with newer ones.
   const tokenRequest = async ({ entry, background }: AcquireRequest, used: CredentialUse, grant?: Grant) => {
@@ -212,15 +214,17 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       tokenRequest(request, used, { type: 'refresh_token', refreshToken }),
     );
   }
-  let acquire: Acquire = withCredentialRotation(versioned, credentials);
-  acquire = revocations.refuseRevoked(acquire);
+  const base: Acquire = revocations.refuseRevoked(withCredentialRotation(versioned, credentials));
+  // Budget, invalid_client backoff and cooldown are the own endpoint's, not a discovered server's.
+  let own = base;
   if (options.budget !== undefined) {
     const onUsage = (usage: { used: number; limit: number; per: number; exhausted: boolean }) =>
       events.emit('budget', () => ({ clientId, ...usage }));
-    acquire = withBudget(acquire, options.budget, { store, key: `${endpointKey}:budget`, clock, onUsage });
+    own = withBudget(own, options.budget, { store, key: `${endpointKey}:budget`, clock, onUsage });
   }
-  acquire = withInvalidClientBackoff(acquire, options.invalidClientBackoff, clock, credentials);
-  acquire = withCooldown(acquire, cooldown);
+  own = withInvalidClientBackoff(own, options.invalidClientBackoff, clock, credentials);
+  own = withCooldown(own, cooldown);
+  let acquire: Acquire = (request) => (request.entry.params.server === undefined ? own(request) : base(request));
   if (store !== undefined) {
     const { timeout: lockTtl, expiryMargin } = options;
     acquire = withSharedStore(acquire, store, {

@@ -26,7 +26,9 @@ export function withInvalidClientBackoff(
       if (!credentials.rotating || (await credentials.refresh()) === version) throw error;
     }
     try {
-      return await acquire(request);
+      const issued = await acquire(request);
+      failure = undefined;
+      return issued;
     } catch (error) {
       if (isInvalidClient(error)) failure = { error, until: clock.now() + backoff, version: credentials.versions.current };
       throw error;

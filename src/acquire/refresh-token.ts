@@ -1,5 +1,5 @@
 import { createToken, type Issued, REFRESH_TOKEN } from '../token.js';
-import { OAuthError } from '../errors.js';
+import { OAuthError, TokenError } from '../errors.js';
 import type { VersionedAcquire } from './credential-rotation.js';
 import type { AcquireRequest } from '../cache/token-entry.js';
 import type { CredentialUse } from './credential-rotation.js';
@@ -21,11 +21,20 @@ export function withRefreshTokens(acquire: VersionedAcquire, refresh: RefreshAcq
     try {
       issued = await refresh(request, used, refreshToken);
     } catch (error) {
-      if (!(OAuthError.is(error) && error.error === 'invalid_grant')) throw error;
+      // Any refusal of the refresh grant (invalid_grant, unauthorized_client, unsupported_grant_type, a bare
+      // 400) falls back to the client credentials grant; a credential refusal, 429 or 5xx does not.
+      if (!isRefusedGrant(error)) throw error;
       return acquire(request, used);
     }
     if (issued.token[REFRESH_TOKEN] !== undefined) return issued;
     const { accessToken, tokenType, expiresAt, scope, extra } = issued.token;
     return { ...issued, token: createToken({ accessToken, tokenType, expiresAt, scope, extra, refreshToken }) };
   };
+}
+
+/** True for the server refusing the refresh grant itself, not the client's credentials or its own health. */
+function isRefusedGrant(error: unknown): boolean {
+  if (!TokenError.is(error) || error.status === undefined || error.status >= 500 || error.status === 429) return false;
+  if (OAuthError.is(error)) return error.error !== 'invalid_client';
+  return error.status === 400;
 }

@@ -68,6 +68,27 @@ describe('refresh tokens', () => {
     expect(grants(endpoint.seen)).toEqual(['client_credentials', `refresh_token:${refreshToken(1)}`, 'client_credentials']);
   });
 
+  it('falls back on any refusal of the refresh grant itself (unauthorized_client, a bare 400), not on a 5xx', async () => {
+    for (const [refusal, fallsBack] of [
+      [HttpResponse.json({ error: 'unauthorized_client' }, { status: 400 }), true],
+      [new HttpResponse(null, { status: 400 }), true],
+      [HttpResponse.json({ error: 'server_error' }, { status: 500 }), false],
+    ] as const) {
+      const endpoint = tokenEndpoint((n, seen) =>
+        seen.form.get('grant_type') === 'refresh_token' ? refusal.clone() : tokenJson(`tok-${n}`, 3600, { refresh_token: refreshToken(n) }),
+      );
+      server.use(endpoint.handler);
+      const client = makeClient();
+      await client.getToken();
+      const again = client.getToken({ forceRefresh: true });
+      if (fallsBack) expect((await again).accessToken).toBe('tok-3');
+      else expect((await rejectionOf(again)).status).toBe(500);
+      expect(grants(endpoint.seen).map((g) => g.split(':')[0])).toEqual(
+        fallsBack ? ['client_credentials', 'refresh_token', 'client_credentials'] : ['client_credentials', 'refresh_token'],
+      );
+    }
+  });
+
   it('refreshTokens: false ignores them', async () => {
     const endpoint = rotatingServer();
     const client = makeClient({ refreshTokens: false });
@@ -92,7 +113,7 @@ describe('refresh tokens', () => {
     server.use(
       tokenEndpoint((n, seen) =>
         seen.form.get('grant_type') === 'refresh_token'
-          ? HttpResponse.json({ error: 'server_error', error_description: `cannot use ${seen.form.get('refresh_token')}` }, { status: 400 })
+          ? HttpResponse.json({ error: 'server_error', error_description: `cannot use ${seen.form.get('refresh_token')}` }, { status: 500 })
           : tokenJson(`tok-${n}`, 3600, { refresh_token: refreshToken(n) }),
       ).handler,
     );
