@@ -1,5 +1,5 @@
 import { http, HttpResponse } from 'msw';
-import { afterEach, vi } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
 import { TOKEN_URL, type SeenRequest } from './msw.js';
 
@@ -214,4 +214,29 @@ export function manualClock() {
       monotonic += ms;
     },
   };
+}
+
+/** Records the process warnings of each test (`MaxListenersExceededWarning` and the like). */
+export function useProcessWarnings(): () => Error[] {
+  let warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  beforeEach(() => {
+    warnings = [];
+    process.on('warning', onWarning);
+  });
+  afterEach(() => {
+    process.off('warning', onWarning);
+  });
+  return () => warnings;
+}
+
+/** The `TypeError` that `create` throws (fails when it throws nothing, or something else). */
+export function typeErrorOf(create: () => unknown): TypeError {
+  try {
+    create();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TypeError);
+    return error as TypeError;
+  }
+  throw new Error('expected a TypeError, but nothing was thrown');
 }

@@ -36,7 +36,7 @@ export function recordingFetch(): { fetch: typeof globalThis.fetch; sent: SentRe
   const sent: SentRequest[] = [];
   const recording: typeof globalThis.fetch = async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
-    const body = typeof init?.body === 'string' ? init.body : '';
+    const body = typeof init?.body === 'string' ? init.body : init?.body instanceof URLSearchParams ? init.body.toString() : '';
     sent.push({ method: init?.method ?? 'GET', url, headers: new Headers(init?.headers), form: new URLSearchParams(body) });
     return fetch(input, init);
   };

@@ -82,21 +82,4 @@ export async function revokeAtServer(accessToken: string, owner: DotClient): Pro
   if (response.status !== 200) throw new Error(`revocation: HTTP ${response.status}`);
 }
 
-/** A request the client sent, as the `fetch` it was given saw it. */
-export interface SentRequest {
-  readonly url: string;
-  readonly headers: Headers;
-  readonly form: URLSearchParams;
-}
-
-/** A `fetch` that records each request before passing it on to the real `fetch`. */
-export function recordingFetch(): { fetch: typeof globalThis.fetch; sent: SentRequest[] } {
-  const sent: SentRequest[] = [];
-  const recording: typeof globalThis.fetch = async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    const body = typeof init?.body === 'string' ? init.body : init?.body instanceof URLSearchParams ? init.body.toString() : '';
-    sent.push({ url, headers: new Headers(init?.headers), form: new URLSearchParams(body) });
-    return fetch(input, init);
-  };
-  return { fetch: recording, sent };
-}
+export { recordingFetch, type SentRequest } from '../integration/support.js';

@@ -4,22 +4,14 @@
  * `MaxListenersExceededWarning` for a client that held more than 10 tokens.
  */
 import { http, HttpResponse } from 'msw';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REVOKE_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { settleIo, useClients } from '../helpers/core.js';
+import { settleIo, useClients, useProcessWarnings } from '../helpers/core.js';
 
 const server = useMswServer();
 const makeClient = useClients();
 
-let warnings: Error[] = [];
-const onWarning = (warning: Error) => warnings.push(warning);
-beforeEach(() => {
-  warnings = [];
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-});
+const processWarnings = useProcessWarnings();
 
 describe('close({ revoke: true }) of a client holding 30 tokens', () => {
   it('revokes all 30 without a MaxListenersExceededWarning', async () => {
@@ -41,6 +33,10 @@ describe('close({ revoke: true }) of a client holding 30 tokens', () => {
     expect(revoked).toHaveLength(30);
     // Today: "Possible EventTarget memory leak detected. 11 abort listeners added to [AbortSignal]"
     // (each revocation's request listens on the close deadline's signal).
-    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+    expect(
+      processWarnings()
+        .filter((w) => w.name === 'MaxListenersExceededWarning')
+        .map((w) => w.message),
+    ).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { http, HttpResponse } from 'msw';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClientCredentialsClient, type ClientCredentialsOptions, MemoryTokenStore, TokenError } from '../../src/index.js';
 import { createPki, pemBody, type TestCertificate, type TestPki, x5tS256 } from '../helpers/certs.js';
-import { leakyToken, SECRET, useClients } from '../helpers/core.js';
+import { leakyToken, SECRET, typeErrorOf, useClients } from '../helpers/core.js';
 import { ISSUER, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 import { waitUntil } from '../helpers/time.js';
 
@@ -91,13 +91,7 @@ const tlsOf = (certificate: TestCertificate) => ({ cert: certificate.cert, key: 
 
 /** The TypeError a constructor throws. */
 function constructionError(options: Partial<ClientCredentialsOptions>): TypeError {
-  try {
-    newClient(options);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TypeError);
-    return error as TypeError;
-  }
-  throw new Error('expected the constructor to throw');
+  return typeErrorOf(() => newClient(options));
 }
 
 describe('tls options', () => {

@@ -14,7 +14,7 @@ import { createProxy, type ProxyServer } from 'proxy';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ClientCredentialsOptions } from '../../src/index.js';
 import { createPki, type TestPki, x5tS256 } from '../helpers/certs.js';
-import { leakyToken, rejectionOf, SECRET, useClients } from '../helpers/core.js';
+import { leakyToken, rejectionOf, SECRET, typeErrorOf, useClients } from '../helpers/core.js';
 
 /** One request a server saw. */
 interface Seen {
@@ -98,13 +98,7 @@ function proxyEnv(vars: Record<string, string | undefined>) {
 }
 
 function constructionError(options: Partial<ClientCredentialsOptions>): TypeError {
-  try {
-    newClient(options);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TypeError);
-    return error as TypeError;
-  }
-  throw new Error('expected the constructor to throw');
+  return typeErrorOf(() => newClient(options));
 }
 
 describe('private CA', () => {

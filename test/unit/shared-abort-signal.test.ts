@@ -4,23 +4,15 @@
  * to it, however many callers wait — no `MaxListenersExceededWarning`, no O(N) listeners to scan — and
  * aborting it still ends every caller's wait with `ABORTED`.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useMswServer } from '../helpers/msw.js';
-import { heldEndpoint, rejectionOf, settleIo, useClients, within } from '../helpers/core.js';
+import { heldEndpoint, rejectionOf, settleIo, useClients, useProcessWarnings, within } from '../helpers/core.js';
 
 const server = useMswServer();
 const makeClient = useClients();
 const CALLERS = 20_000;
 
-let warnings: Error[] = [];
-const onWarning = (warning: Error) => warnings.push(warning);
-beforeEach(() => {
-  warnings = [];
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-});
+const processWarnings = useProcessWarnings();
 
 /** A signal whose `addEventListener('abort', …)` calls are counted. */
 function countedSignal() {
@@ -35,7 +27,10 @@ function countedSignal() {
   return { controller, signal, counts };
 }
 
-const listenerWarnings = () => warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message);
+const listenerWarnings = () =>
+  processWarnings()
+    .filter((w) => w.name === 'MaxListenersExceededWarning')
+    .map((w) => w.message);
 
 describe(`one AbortSignal shared by ${CALLERS} callers waiting for one slow token request`, () => {
   it('gets at most one abort listener from the client and causes no MaxListenersExceededWarning; every caller gets the token', async () => {
