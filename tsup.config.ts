@@ -55,37 +55,30 @@ const shared = {
   },
 } satisfies Options;
 
+const entries = {
+  index: 'src/index.ts',
+  redis: 'src/redis.ts',
+  testing: 'src/testing.ts',
+  undici: 'src/undici.ts',
+  axios: 'src/axios.ts',
+};
+
 export default defineConfig([
-  // ESM: the library entries and the `m2m-token` command (package.json `bin`) in one build, so code
-  // they share (the client, zod's parts) lives in shared chunks loaded once, not copied into cli.js.
+  // The code: CommonJS (Node.js 20.18 cannot require() ES modules, and p-retry is ESM-only, so bundling
+  // is needed here in any case), the library entries and the `m2m-token` command (package.json `bin`)
+  // in one build, so that code they share lives in shared chunks loaded once, not copied into cli.cjs.
   {
     ...shared,
-    entry: {
-      index: 'src/index.ts',
-      redis: 'src/redis.ts',
-      testing: 'src/testing.ts',
-      undici: 'src/undici.ts',
-      axios: 'src/axios.ts',
-      cli: 'src/cli.ts',
-    },
-    format: 'esm',
-    splitting: true,
-    dts: {
-      entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
-    },
-    async onSuccess() {
-      writeThirdPartyLicenses();
-    },
-  },
-  // CommonJS: the library entries only (the command runs as ESM). p-retry is ESM-only, and Node.js
-  // 20.18 cannot require() ES modules, so bundling is needed here in any case.
-  {
-    ...shared,
-    entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
+    entry: { ...entries, cli: 'src/cli.ts' },
     format: 'cjs',
     splitting: true,
-    dts: {
-      entry: { index: 'src/index.ts', redis: 'src/redis.ts', testing: 'src/testing.ts', undici: 'src/undici.ts', axios: 'src/axios.ts' },
+    // `import.meta.url` in the command (it reads the package's version).
+    shims: true,
+    dts: { entry: entries },
+    // The ES module entries (dist/<entry>.js, .d.ts) are written after this build by
+    // scripts/esm-entries.mjs (`npm run build`): they re-export this build.
+    async onSuccess() {
+      writeThirdPartyLicenses();
     },
   },
 ]);

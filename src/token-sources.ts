@@ -60,12 +60,12 @@ export function registerCore(client: object, core: Core): void {
 
 /**
  * A token source of `client` for an integration; TypeError naming `what` when `client` is not a
- * `ClientCredentialsClient` (of this copy of the package: ESM and CommonJS builds are separate copies).
+ * `ClientCredentialsClient`.
  */
 export function sourceOf(client: unknown, params: SourceParams, what: string): TokenSource {
   const core = typeof client === 'object' && client !== null ? cores.get(client) : undefined;
   if (core === undefined) {
-    throw new TypeError(`m2m-token: ${what} takes a ClientCredentialsClient (imported from the same module format, ESM or CommonJS)`);
+    throw new TypeError(`m2m-token: ${what} takes a ClientCredentialsClient`);
   }
   return tokenSource(core, params);
 }

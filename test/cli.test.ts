@@ -1,5 +1,5 @@
 /**
- * The `m2m-token` command as a user runs it: the built `dist/cli.js` (package.json `bin`) in a child
+ * The `m2m-token` command as a user runs it: the built `dist/cli.cjs` (package.json `bin`) in a child
  * process (test/helpers/cli.ts), against the embedded authorization server of this test process.
  */
 import { readFileSync } from 'node:fs';

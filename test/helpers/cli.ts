@@ -1,5 +1,5 @@
 /**
- * The `m2m-token` command as a user runs it: the built `dist/cli.js` (package.json `bin`) in a child
+ * The `m2m-token` command as a user runs it: the built `dist/cli.cjs` (package.json `bin`) in a child
  * process. Children are spawned asynchronously (a synchronous spawn would block an embedded server of
  * the test process) and killed after {@link KILL_AFTER} ms.
  */
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = join(ROOT, 'dist', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'cli.cjs');
 const KILL_AFTER = 15_000;
 const BUILD_TIMEOUT = 180_000;
 /** Several test files spawn the CLI: one builds at a time (the build empties dist first). */
@@ -40,7 +40,7 @@ async function lock(): Promise<void> {
   throw new Error('waited too long for another test file to build the CLI');
 }
 
-/** Builds `dist/cli.js` before the file's tests when it is older than the sources. */
+/** Builds `dist/cli.cjs` before the file's tests when it is older than the sources. */
 export function useBuiltCli(): void {
   beforeAll(
     async () => {
@@ -52,7 +52,7 @@ export function useBuiltCli(): void {
             error ? reject(new Error(`npm run build failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(),
           );
         });
-        expect(existsSync(CLI), 'npm run build did not produce dist/cli.js').toBe(true);
+        expect(existsSync(CLI), 'npm run build did not produce dist/cli.cjs').toBe(true);
       } finally {
         rmSync(LOCK, { recursive: true, force: true });
       }
@@ -69,7 +69,7 @@ export interface CliRun {
 }
 
 /**
- * Runs `node dist/cli.js ...args` with only PATH and `env` in its environment (no M2M_* from outside),
+ * Runs `node dist/cli.cjs ...args` with only PATH and `env` in its environment (no M2M_* from outside),
  * `stdin` written to its standard input (then closed).
  */
 export function cli(args: readonly string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliRun> {
