@@ -196,6 +196,19 @@ try {
   await check('ESM import works', () => node('esm.mjs'));
   await check('CommonJS require works', () => node('cjs.cjs'));
 
+  // Loading node:crypto and node:fs/promises is a few ms of a process's start: they load on first use
+  // (a store, JWTs, DPoP, mTLS, a secret file), never at import.
+  const loads = `const before = new Set(process.moduleLoadList);
+LOAD;
+const loaded = process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (crypto|fs\\/promises)$/.test(m));
+console.log(loaded.length === 0 ? 'ok' : 'loaded: ' + loaded.join(', '));`;
+  writeFileSync(join(scratch, 'loads.cjs'), loads.replace('LOAD', "require('m2m-token')"));
+  writeFileSync(join(scratch, 'loads.mjs'), loads.replace('LOAD', "await import('m2m-token')"));
+  await check('importing the package (ESM or CommonJS) loads neither node:crypto nor node:fs/promises', async () => {
+    await node('loads.cjs');
+    await node('loads.mjs');
+  });
+
   // One copy of the code serves import and require: a client made through one works with the
   // integrations and error classes of the other.
   writeFileSync(

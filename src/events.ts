@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './util/node-crypto.js';
 import { channel } from 'node:diagnostics_channel';
 import type { TokenError, TokenErrorCode } from './errors.js';
 import type { TokenParams } from './token.js';
@@ -203,7 +203,7 @@ const LOG: { [E in ClientEventName]: (event: ClientEventMap[E]) => [keyof Logger
 
 /** A short fingerprint of a token: the first 12 characters of its base64url SHA-256. */
 export function fingerprint(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 12);
+  return nodeCrypto().createHash('sha256').update(token).digest('base64url').slice(0, 12);
 }
 
 /** Internal: the listeners, channels and logger of one client, cheap to ask whether anyone listens. */

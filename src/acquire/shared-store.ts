@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto.js';
 import type { Acquire } from '../cache/token-entry.js';
 import { TokenError } from '../errors.js';
 import { refreshInOf } from '../protocol/token-response.js';
@@ -62,7 +62,7 @@ export class GuardedStore {
  * what it is bound to), never a secret.
  */
 export function storeKey(parts: readonly unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
+  return nodeCrypto().createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
 }
 
 /** What {@link withSharedStore} needs besides the store. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto.js';
 import { loadJose } from '../util/peers.js';
 import { CredentialSource } from './credential-source.js';
 import type { SigningKey } from './keys.js';
@@ -119,7 +119,7 @@ function clientAssertion(
     body.set('client_assertion_type', JWT_BEARER);
     const jose = await loadJose(method);
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new jose.SignJWT({ jti: randomUUID() })
+    const jwt = new jose.SignJWT({ jti: nodeCrypto().randomUUID() })
       .setIssuer(clientId)
       .setSubject(clientId)
       .setAudience(await audience())

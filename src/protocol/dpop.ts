@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto.js';
 import { type PrivateKeyInput, type SigningKey, publicJwk, signingKey } from './keys.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { loadJose } from '../util/peers.js';
@@ -35,13 +35,13 @@ export class DPoP {
 
   constructor(options: true | DPoPOptions) {
     const { privateKey, alg } = options === true ? {} : options;
-    const key = privateKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const key = privateKey ?? nodeCrypto().generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     this.#key = signingKey('dpop.privateKey', key, alg, undefined);
     const { kty, crv, x, y, n, e } = publicJwk(this.#key.key);
     this.#jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, v]) => v !== undefined));
     const members = THUMBPRINT_MEMBERS[String(kty)] ?? [];
     const canonical = JSON.stringify(Object.fromEntries(members.map((m) => [m, this.#jwk[m]])));
-    this.thumbprint = createHash('sha256').update(canonical).digest('base64url');
+    this.thumbprint = nodeCrypto().createHash('sha256').update(canonical).digest('base64url');
   }
 
   /**
@@ -54,9 +54,9 @@ export class DPoP {
     const nonce = this.#nonces.get(target.origin);
     // fetch upper-cases only these methods (Fetch standard, "normalize a method"); others go as written.
     const htm = NORMALIZED_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method;
-    const claims: Record<string, unknown> = { htm, htu: `${target.origin}${target.pathname}`, jti: randomUUID() };
+    const claims: Record<string, unknown> = { htm, htu: `${target.origin}${target.pathname}`, jti: nodeCrypto().randomUUID() };
     if (nonce !== undefined) claims.nonce = nonce;
-    if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
+    if (accessToken !== undefined) claims.ath = nodeCrypto().createHash('sha256').update(accessToken).digest('base64url');
     return new jose.SignJWT(claims)
       .setProtectedHeader({ alg: this.#key.alg, typ: 'dpop+jwt', jwk: this.#jwk })
       .setIssuedAt()

@@ -1,4 +1,5 @@
-import { type KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto.js';
 
 /** A private key as users hold it: a JWK object, a PEM string, or a `KeyObject`. */
 export type PrivateKeyInput = KeyObject | string | Readonly<Record<string, unknown>>;
@@ -33,9 +34,9 @@ function keyType(key: KeyObject): string {
 export function signingKey(option: string, input: PrivateKeyInput, alg: string | undefined, kid: string | undefined): SigningKey {
   let key: KeyObject;
   try {
-    if (typeof input === 'string') key = createPrivateKey(input);
+    if (typeof input === 'string') key = nodeCrypto().createPrivateKey(input);
     else if (isKeyObject(input)) key = input;
-    else key = createPrivateKey({ key: input as never, format: 'jwk' });
+    else key = nodeCrypto().createPrivateKey({ key: input as never, format: 'jwk' });
   } catch {
     throw new TypeError(`m2m-token: option \`${option}\` is not a private key (expected a JWK, a PEM string or a KeyObject)`);
   }
@@ -89,7 +90,7 @@ function rsaFromPss(option: string, key: KeyObject): KeyObject {
   skip(0x30);
   const length = header(0x04);
   try {
-    return createPrivateKey({ key: der.subarray(offset, offset + length), format: 'der', type: 'pkcs1' });
+    return nodeCrypto().createPrivateKey({ key: der.subarray(offset, offset + length), format: 'der', type: 'pkcs1' });
   } catch {
     throw new TypeError(`m2m-token: option \`${option}\` is an RSA-PSS key that cannot be read`);
   }
@@ -97,7 +98,7 @@ function rsaFromPss(option: string, key: KeyObject): KeyObject {
 
 /** The public JWK of a private key (for a DPoP proof header). */
 export function publicJwk(key: KeyObject): Record<string, unknown> {
-  return createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>;
+  return nodeCrypto().createPublicKey(key).export({ format: 'jwk' }) as Record<string, unknown>;
 }
 
 function isKeyObject(value: unknown): value is KeyObject {

@@ -1,4 +1,5 @@
-import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { nodeCrypto } from '../util/node-crypto.js';
 
 /**
  * TLS of the client's connections to the token, revocation and discovery endpoints and, through the
@@ -27,17 +28,17 @@ export function certificateThumbprint(tls: TlsOptions): string | undefined {
   if (tls.cert === undefined) return undefined;
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(tls.cert);
+    certificate = new (nodeCrypto().X509Certificate)(tls.cert);
   } catch {
     throw new TypeError('m2m-token: option `tls.cert` is not a PEM certificate');
   }
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: tls.key as string | Buffer, passphrase: tls.passphrase });
+    key = nodeCrypto().createPrivateKey({ key: tls.key as string | Buffer, passphrase: tls.passphrase });
   } catch {
     throw new TypeError('m2m-token: option `tls.key` is not a PEM private key (or `tls.passphrase` does not decrypt it)');
   }
   if (!certificate.checkPrivateKey(key))
     throw new TypeError('m2m-token: option `tls.key` is not the private key of the `tls.cert` certificate');
-  return createHash('sha256').update(certificate.raw).digest('base64url');
+  return nodeCrypto().createHash('sha256').update(certificate.raw).digest('base64url');
 }

@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 
 /**
  * A provider of a secret kept in a file: a mounted Kubernetes secret, a projected service account token,
@@ -23,6 +22,8 @@ export function secretFromFile(path: string): () => Promise<string> {
   if (typeof path !== 'string' || path === '') throw new TypeError('m2m-token: secretFromFile(path) needs a non-empty path');
   let cached: { readonly mtimeMs: number; readonly size: number; readonly ino: number; readonly value: string } | undefined;
   return async () => {
+    // Loaded here, not at import: node:fs/promises brings in more of Node.js than a client otherwise needs.
+    const { readFile, stat } = process.getBuiltinModule('node:fs/promises');
     const { mtimeMs, size, ino } = await stat(path);
     if (cached !== undefined && cached.mtimeMs === mtimeMs && cached.size === size && cached.ino === ino) return cached.value;
     const value = (await readFile(path, 'utf8')).replace(/[\r\n]+$/, '');

@@ -33,7 +33,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   util: ['util', 'errors'],
   errors: [],
   token: ['util'],
-  events: ['errors', 'token'],
+  events: ['errors', 'token', 'util'],
   store: ['token', 'util'],
   protocol: ['protocol', 'util', 'errors', 'token'],
   cache: ['cache', 'util', 'errors', 'token'],
