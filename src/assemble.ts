@@ -151,8 +151,8 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       events.emit('error', () => ({ clientId, operation: 'store', key: undefined, error, background: true })),
     );
 
-  // One cooldown and one budget per token endpoint and client, whatever the key.
-  const endpointKey = storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId]);
+  // One cooldown and one budget per token endpoint and client, whatever the key (hashed for a store only).
+  const endpointKey = store === undefined ? 'local' : storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId]);
   const cooldown = new Cooldown(store, `${endpointKey}:cooldown`, options.cooldown, clock);
 
   let entries: TokenEntries;
