@@ -8,8 +8,9 @@ import { tokenFingerprint } from './util/fingerprint.js';
  * because it revoked it, drops that token from this client's entry of the same store key too, if it
  * is still the entry's current token. The same compare-and-invalidate as a refusal seen here
  * (`TokenEntry.invalidate`): the token is never taken back from the store, and the refusal pause still
- * holds (a resource server that refuses every token cannot make the fleet loop). Nothing is deleted or
- * published in turn.
+ * holds (a resource server that refuses every token cannot make the fleet loop: a token that replaced
+ * a refused one less than 10 s ago is kept, whether the news is a refusal or a revocation). Nothing is
+ * deleted or published in turn.
  *
  * Fingerprints are computed when a message arrives, never on the `getToken()` path. Subscribes now,
  * when the store tells of invalidations (`TokenStore.onInvalidate`); unsubscribes when `closed` aborts.

@@ -185,6 +185,22 @@ describe('clients sharing a store follow its invalidations', () => {
     await client.close();
   });
 
+  it('a store whose unsubscribe function throws: close() still resolves', async () => {
+    server.use(tokenEndpoint().handler);
+    const memory = new MemoryTokenStore();
+    const store: TokenStore = {
+      get: (k) => memory.get(k),
+      set: (k, t, ttl) => memory.set(k, t, ttl),
+      delete: (k, v) => memory.delete(k, v),
+      onInvalidate: () => () => {
+        throw new Error('already gone');
+      },
+    };
+    const client = newClient({ store });
+    await client.getToken();
+    await expect(client.close()).resolves.toMatchObject({ revoked: 0 });
+  });
+
   it('a store that tells with unexpected values does not disturb the client', async () => {
     let tell: InvalidationListener | undefined;
     const memory = new MemoryTokenStore();

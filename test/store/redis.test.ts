@@ -383,6 +383,22 @@ describe('RedisTokenStore invalidations (`subscriber`)', () => {
     expect(subscriber.status).toBe('ready');
   });
 
+  it('a subscriber whose SUBSCRIBE or UNSUBSCRIBE throws or rejects: onInvalidate and its removal neither throw nor leave a rejection', async () => {
+    for (const fail of [
+      () => {
+        throw new Error('connection closed');
+      },
+      () => Promise.reject(new Error('connection closed')),
+    ]) {
+      const subscriber = { subscribe: fail, unsubscribe: fail, on: () => {}, removeListener: () => {} };
+      const store = new RedisTokenStore({ client: redis!, subscriber: subscriber as never });
+      let stop: (() => void) | undefined;
+      expect(() => (stop = store.onInvalidate!(() => {}))).not.toThrow();
+      expect(() => stop!()).not.toThrow();
+    }
+    await sleep(10); // an unhandled rejection would fail the run
+  });
+
   it('rejects a `subscriber` that is not a publish/subscribe connection, or is `client` itself', () => {
     for (const subscriber of [{}, 'redis://localhost', { subscribe: () => Promise.resolve(), on: () => {} }, null]) {
       expect(() => new RedisTokenStore({ client: redis!, subscriber: subscriber as never })).toThrow(/option `subscriber`/);
