@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killChild, RedisServer, startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/redis.js';
-import { sleep } from '../helpers/time.js';
+import { sleep, waitUntil } from '../helpers/time.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
@@ -499,6 +499,17 @@ describe(`fleet protection: ${STORM_WORKERS} processes × ${CALLERS} concurrent 
   );
 });
 
+/** How many connections are subscribed to `channel` (PUBSUB NUMSUB). */
+async function numsub(redis: RedisServer, channel: string): Promise<number> {
+  const connection = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+  try {
+    await connection.connect();
+    return Number(((await connection.pubsub('NUMSUB', channel)) as [string, number])[1]);
+  } finally {
+    connection.disconnect();
+  }
+}
+
 /**
  * Fleet-wide invalidation (README "Fleet protection"): one process drops a token — a 401 for it
  * (`invalidate()`), or `revoke()` — and every other process, polling getToken() every ~1 ms, stops
@@ -516,7 +527,7 @@ describe(`fleet-wide invalidation: ${STORM_WORKERS} processes sharing Redis, eac
       const measured: Record<string, number[]> = {};
 
       for (const action of ['invalidate', 'revoke'] as const) {
-        const { workers } = await prepareFleet({
+        const { workers, prefix } = await prepareFleet({
           endpoint,
           redis,
           count: STORM_WORKERS,
@@ -524,6 +535,12 @@ describe(`fleet-wide invalidation: ${STORM_WORKERS} processes sharing Redis, eac
           options: { revocationEndpoint: endpoint.revocationEndpoint },
         });
         try {
+          // Every store has subscribed (a message published before would be missed: at most once).
+          await waitUntil(async () => (await numsub(redis, `${prefix}invalidated`)) === STORM_WORKERS, {
+            what: 'every worker to subscribe',
+            timeout: 10_000,
+            interval: 20,
+          });
           // The whole fleet holds one token (one token request, shared through the store).
           const before = endpoint.requests.length;
           for (const worker of workers) worker.send({ cmd: 'token' });
