@@ -12,6 +12,7 @@ import type { Acquire, AcquireRequest, EntryContext } from './cache/token-entry.
 import { Waiters } from './cache/waiting.js';
 import { EndpointResolver } from './endpoints.js';
 import { describeKey, Events, fingerprint } from './events.js';
+import { followInvalidations } from './fleet-invalidation.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
 import type { ClientAuth } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
@@ -63,7 +64,7 @@ export interface Core {
  * (its credentials read through providers, its method and Basic encoding decided lazily:
  * {@link ClientAuthChoice}), the token request decorated (refresh tokens → new credentials after a
  * refusal → revoked tokens refused → issuance budget → `invalid_client` backoff → cooldown → shared
- * store), the cache entries, the events.
+ * store), the cache entries (following the store's invalidations), the events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const { clientId, tls, store: userStore } = options;
@@ -86,15 +87,10 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     // Updated in place when a provider returns a new secret or assertion.
     secrets: credentials.secrets,
   };
-  const onRetry = (operation: 'token' | 'revoke' | 'discovery') => (info: RetryInfo) =>
-    events.emit('retry', () => ({
-      clientId,
-      operation,
-      attempt: info.attempt,
-      delay: info.delay,
-      reason: info.error.code,
-      status: info.error.status,
-    }));
+  const onRetry =
+    (operation: 'token' | 'revoke' | 'discovery') =>
+    ({ attempt, delay, error }: RetryInfo) =>
+      events.emit('retry', () => ({ clientId, operation, attempt, delay, reason: error.code, status: error.status }));
   const endpoints = new EndpointResolver(options, (signal) => ({
     issuer: options.issuer!,
     issuerFromUrl: options.issuerFromUrl,
@@ -270,6 +266,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     options.maxCacheEntries,
     context,
   );
+  if (store !== undefined) followInvalidations(store, entries, keyOf, closer.signal);
 
   return {
     options,

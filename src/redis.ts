@@ -7,14 +7,18 @@
  * import { ClientCredentialsClient } from 'm2m-token';
  * import { RedisTokenStore } from 'm2m-token/redis';
  *
- * const store = new RedisTokenStore({ client: new Redis(process.env.REDIS_URL), encryptionKey: key32bytes });
+ * const redis = new Redis(process.env.REDIS_URL);
+ * // `subscriber` (optional): a second connection, for fleet-wide invalidation.
+ * const store = new RedisTokenStore({ client: redis, subscriber: redis.duplicate(), encryptionKey: key32bytes });
  * const client = new ClientCredentialsClient({ tokenEndpoint, clientId, clientSecret, store });
  * ```
  * @module
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import * as z from 'zod/mini';
-import type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';
+import type { BudgetCount, InvalidationListener, StoredToken, TokenStore, TokenStoreLock } from './store.js';
+import { checkSubscriber, RedisInvalidations, type RedisSubscriberLike } from './redis-invalidations.js';
+import { tokenFingerprint as fingerprint } from './util/fingerprint.js';
 
 /**
  * The commands the store uses, as `ioredis` (`Redis` and `Cluster`) provides them. Any client with
@@ -43,6 +47,16 @@ export interface RedisTokenStoreOptions {
    * @default none (tokens stored as JSON)
    */
   encryptionKey?: Uint8Array;
+  /**
+   * A second connection to the same Redis, owned by you (`redis.duplicate()`), for fleet-wide
+   * invalidation: a token one process found refused (a 401 for it) or revoked is dropped by every
+   * process that has it, within milliseconds (at most once: a process whose connection is down at the
+   * time misses it, and keeps its copy until it expires). The store subscribes to the channel
+   * `<prefix>invalidated` while a client uses it, and never disconnects the connection. Give each store
+   * its own connection (or stores different prefixes).
+   * @default none (`onInvalidate` absent: each process only drops the tokens it found refused)
+   */
+  subscriber?: RedisSubscriberLike;
 }
 
 // Sets the token unless the stored one expires later. KEYS[1] token hash; ARGV: expiresAt, payload, fingerprint, ttl.
@@ -53,10 +67,13 @@ redis.call('HSET', KEYS[1], 'e', ARGV[1], 'v', ARGV[2], 'f', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
-// Deletes the token if its fingerprint matches (or unconditionally with an empty fingerprint).
+// Deletes the token if its fingerprint matches (or unconditionally with an empty fingerprint); with a
+// fingerprint, announces it, matched or not: ARGV: fingerprint, channel, store key.
 const DELETE_IF = `
-if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'f') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+local deleted = 0
+if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'f') == ARGV[1] then deleted = redis.call('DEL', KEYS[1]) end
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. ARGV[1]) end
+return deleted`;
 
 // SET NX PX with a fencing token: KEYS[1] lock, KEYS[2] counter; ARGV: ttl. Returns the fence, or 0 when held.
 const LOCK = `
@@ -117,15 +134,13 @@ function withoutArguments(error: unknown): never {
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-function fingerprint(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('base64url');
-}
-
 /**
  * A {@link TokenStore} on Redis (standalone or Cluster). Refresh locks are `SET NX PX` with a fencing
  * token, released only by their owner and expiring on their own if the owner dies. Writes never replace
  * a token that expires later. With `encryptionKey`, tokens are encrypted at rest (AES-256-GCM).
- * An entry that cannot be read (corrupt, or encrypted with another key) counts as missing.
+ * An entry that cannot be read (corrupt, or encrypted with another key) counts as missing. A delete
+ * with a token is published on `<prefix>invalidated` (`<key> <fingerprint>`), in the same script; with
+ * a `subscriber`, {@link RedisTokenStore.onInvalidate} tells of them.
  *
  * @see https://redis.io/docs/latest/develop/use/patterns/distributed-locks/
  */
@@ -134,9 +149,17 @@ export class RedisTokenStore implements TokenStore {
   readonly #client: RedisClientLike;
   readonly #prefix: string;
   readonly #key: Uint8Array | undefined;
+  readonly #channel: string;
+
+  /**
+   * Subscribes `listener` to the invalidations of every process sharing this Redis (see
+   * {@link TokenStore.onInvalidate}): SUBSCRIBE on the `subscriber` connection with the first listener,
+   * UNSUBSCRIBE when the last is removed. Undefined without a `subscriber`.
+   */
+  readonly onInvalidate?: (listener: InvalidationListener) => () => void;
 
   constructor(options: RedisTokenStoreOptions) {
-    const { client, prefix = 'm2m-token:', encryptionKey } = options ?? ({} as RedisTokenStoreOptions);
+    const { client, prefix = 'm2m-token:', encryptionKey, subscriber } = options ?? ({} as RedisTokenStoreOptions);
     if (typeof client?.eval !== 'function' || typeof client?.hget !== 'function') {
       throw new TypeError('m2m-token: option `client` must be a Redis client (ioredis `Redis` or `Cluster`)');
     }
@@ -144,9 +167,15 @@ export class RedisTokenStore implements TokenStore {
     if (encryptionKey !== undefined && (!(encryptionKey instanceof Uint8Array) || encryptionKey.byteLength !== 32)) {
       throw new TypeError('m2m-token: option `encryptionKey` must be 32 bytes (a Buffer or Uint8Array)');
     }
+    if (subscriber !== undefined) checkSubscriber(subscriber, client);
     this.#client = client;
     this.#prefix = prefix;
     this.#key = encryptionKey === undefined ? undefined : Uint8Array.from(encryptionKey);
+    this.#channel = `${prefix}invalidated`;
+    if (subscriber !== undefined) {
+      const invalidations = new RedisInvalidations(subscriber, this.#channel);
+      this.onInvalidate = (listener) => invalidations.subscribe(listener);
+    }
   }
 
   async get(key: string): Promise<StoredToken | undefined> {
@@ -168,7 +197,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async delete(key: string, accessToken?: string): Promise<void> {
-    await this.#client.eval(DELETE_IF, 1, this.#name(key, 'token'), accessToken === undefined ? '' : fingerprint(accessToken));
+    const tokenPrint = accessToken === undefined ? '' : fingerprint(accessToken);
+    await this.#client.eval(DELETE_IF, 1, this.#name(key, 'token'), tokenPrint, this.#channel, key);
   }
 
   async lock(key: string, ttl: number): Promise<TokenStoreLock | undefined> {
@@ -228,4 +258,6 @@ export class RedisTokenStore implements TokenStore {
   }
 }
 
-export type { BudgetCount, StoredToken, TokenStore, TokenStoreLock } from './store.js';
+export type { RedisMessageListener, RedisSubscriberLike } from './redis-invalidations.js';
+export type { BudgetCount, InvalidationListener, StoredToken, TokenStore, TokenStoreLock } from './store.js';
+export { tokenFingerprint } from './store.js';

@@ -1,7 +1,15 @@
 import type { StoredToken } from './token.js';
 import { BoundedMap } from './util/bounded-map.js';
+import { tokenFingerprint } from './util/fingerprint.js';
 
 export type { StoredToken };
+export { tokenFingerprint };
+
+/**
+ * Told of a token deleted because it is no good any more ({@link TokenStore.onInvalidate}): the store
+ * key and the token's {@link tokenFingerprint}, never the token.
+ */
+export type InvalidationListener = (key: string, fingerprint: string) => void;
 
 /** What {@link TokenStore.incrementBudget} resolves with. */
 export interface BudgetCount {
@@ -60,11 +68,25 @@ export interface TokenStore {
    * it. Optional: without it, the issuance budget is counted per process.
    */
   incrementBudget?(key: string, window: number): Promise<BudgetCount>;
+  /**
+   * Subscribes `listener` to the deletions made with a token (`delete(key, accessToken)`: a client
+   * found the token refused, or revoked it) by any client sharing this store, in any process, this one
+   * included, whether or not the stored token was still that one. The listener gets the key and the
+   * token's {@link tokenFingerprint}; it must not throw (what it throws is ignored).
+   *
+   * Delivery is at most once and may come late (publish/subscribe: a listener not connected at the time
+   * misses it). Optional: without it, an invalidation stays in the process that made it, and other
+   * processes hand out their copy of the token until it expires.
+   *
+   * @returns a function that removes the listener.
+   */
+  onInvalidate?(listener: InvalidationListener): () => void;
 }
 
 /**
  * The default {@link TokenStore}: a bounded map in this process. Clients given the same instance share
- * tokens (and single flight) within the process.
+ * tokens (and single flight) within the process, and each other's invalidations
+ * ({@link TokenStore.onInvalidate}, told on a microtask).
  */
 export class MemoryTokenStore implements TokenStore {
   readonly shared = false;
@@ -73,6 +95,8 @@ export class MemoryTokenStore implements TokenStore {
   readonly #locks = new Map<string, { fencingToken: number; until: number }>();
   readonly #cooldowns = new BoundedMap<string, { until: number; expires: number }>(1000);
   readonly #budgets = new BoundedMap<string, { count: number; resetAt: number }>(1000);
+  /** One wrapper per subscription, so that one function subscribed twice is removed once per call. */
+  readonly #listeners = new Set<{ listener: InvalidationListener }>();
   #fence = 0;
 
   /** @param options.maxEntries most tokens kept; the oldest entry is dropped beyond it. @default 1000 */
@@ -99,6 +123,28 @@ export class MemoryTokenStore implements TokenStore {
   async delete(key: string, accessToken?: string): Promise<void> {
     const current = this.#tokens.get(key);
     if (current !== undefined && (accessToken === undefined || current.token.accessToken === accessToken)) this.#tokens.delete(key);
+    if (accessToken === undefined || this.#listeners.size === 0) return;
+    const fingerprint = tokenFingerprint(accessToken);
+    const listeners = [...this.#listeners];
+    queueMicrotask(() => {
+      for (const subscription of listeners) {
+        if (!this.#listeners.has(subscription)) continue; // removed meanwhile
+        try {
+          subscription.listener(key, fingerprint);
+        } catch {
+          // A listener's failure is its own: the others are still told.
+        }
+      }
+    });
+  }
+
+  onInvalidate(listener: InvalidationListener): () => void {
+    if (typeof listener !== 'function') throw new TypeError('m2m-token: onInvalidate() takes a function');
+    const subscription = { listener };
+    this.#listeners.add(subscription);
+    return () => {
+      this.#listeners.delete(subscription);
+    };
   }
 
   async getCooldown(key: string): Promise<number | undefined> {

@@ -2,7 +2,7 @@ import { nodeCrypto } from '../util/node-crypto.js';
 import type { Acquire } from '../cache/token-entry.js';
 import { TokenError } from '../errors.js';
 import { refreshInOf } from '../protocol/token-response.js';
-import type { TokenStore, TokenStoreLock } from '../store.js';
+import type { InvalidationListener, TokenStore, TokenStoreLock } from '../store.js';
 import { fromStored, type Issued, toStored } from '../token.js';
 import { sleep } from '../util/abort.js';
 import type { Clock } from '../util/clock.js';
@@ -53,6 +53,36 @@ export class GuardedStore {
       return STORE_FAILED;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Subscribes to the store's invalidations, when it tells of them ({@link TokenStore.onInvalidate}).
+   * A store that throws is reported through `onFailure` (not bypassed) and not followed; what
+   * `listener` throws stays here. Returns the function that unsubscribes (never throws).
+   */
+  onInvalidate(listener: InvalidationListener): () => void {
+    if (typeof this.store.onInvalidate !== 'function') return () => {};
+    const guarded: InvalidationListener = (key, fingerprint) => {
+      try {
+        listener(key, fingerprint);
+      } catch {
+        // The client's own bookkeeping: never the store's problem.
+      }
+    };
+    try {
+      const unsubscribe = this.store.onInvalidate(guarded);
+      return () => {
+        try {
+          unsubscribe();
+        } catch {
+          // Closing goes on.
+        }
+      };
+    } catch (error) {
+      const message = `token store failed to subscribe to invalidations: ${(error as Error)?.message ?? 'unknown error'}`;
+      this.#onFailure(new TokenError('NETWORK', message, { cause: error }));
+      return () => {};
     }
   }
 }

@@ -2,15 +2,17 @@
  * The TokenStore contract, one suite run against every store: MemoryTokenStore, RedisTokenStore on a
  * real redis-server (plain and encrypted), and RedisTokenStore on a real 3-node Redis Cluster (where
  * the two-key Lua scripts only work if a token, its lock and its fencing counter share a slot).
- * Expiry runs on real time (tens of ms): no fake timers.
+ * Expiry runs on real time (tens of ms): no fake timers. Invalidations (`onInvalidate`) are checked
+ * between two store objects on one backend: one MemoryTokenStore given to two clients, two
+ * RedisTokenStores (each with its own subscriber connection) on one Redis.
  */
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTokenStore, type StoredToken, type TokenStore } from '../../src/index.js';
+import { MemoryTokenStore, type StoredToken, type TokenStore, tokenFingerprint } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
 import { RedisCluster, RedisServer } from '../helpers/redis.js';
-import { sleep } from '../helpers/time.js';
+import { sleep, waitUntil } from '../helpers/time.js';
 
 /** A cache key shaped like the client's (base64url SHA-256), unique per call. */
 const newKey = () => randomBytes(32).toString('base64url');
@@ -20,9 +22,129 @@ function token(accessToken: string, expiresIn = 3_600_000, more: Partial<StoredT
   return { accessToken, tokenType: 'Bearer', expiresAt: now + expiresIn, sentAt: now - 5, extra: {}, ...more };
 }
 
-/** The behaviour every TokenStore must have; `makeStore` gives a fresh, empty store for each test. */
-function tokenStoreContract(name: string, makeStore: () => TokenStore | Promise<TokenStore>): void {
+/** What invalidation listeners were told, in order. */
+function recorder() {
+  const told: { key: string; fingerprint: string }[] = [];
+  return { told, listener: (key: string, fingerprint: string) => void told.push({ key, fingerprint }) };
+}
+
+/**
+ * Waits (bounded) until `listener`, subscribed on `peer`, hears deletes made on `store`: subscribing may
+ * take a round trip (Redis SUBSCRIBE), and a delete published before it would be missed (at most once).
+ */
+async function untilSubscribed(store: TokenStore, told: { key: string }[]): Promise<void> {
+  const probe = newKey();
+  await waitUntil(
+    async () => {
+      await store.delete(probe, 'at-probe');
+      await sleep(10);
+      return told.some((t) => t.key === probe);
+    },
+    { what: 'the invalidation subscription to be active', interval: 10 },
+  );
+  told.length = 0;
+}
+
+/**
+ * The behaviour every TokenStore must have; `makeStore` gives a fresh, empty store for each test, and
+ * `makePeers` two store objects on one backend (one object twice for a store shared by reference).
+ */
+function tokenStoreContract(
+  name: string,
+  makeStore: () => TokenStore | Promise<TokenStore>,
+  makePeers: () => [TokenStore, TokenStore] | Promise<[TokenStore, TokenStore]>,
+): void {
   describe(`TokenStore contract: ${name}`, () => {
+    it('delete(key, accessToken) on one store object tells a listener on another: the key and the token’s fingerprint, never the token', async () => {
+      const [store, peer] = await makePeers();
+      const { told, listener } = recorder();
+      const unsubscribe = peer.onInvalidate!(listener);
+      try {
+        await untilSubscribed(store, told);
+        const key = newKey();
+        await store.set(key, token('at-refused'), 60_000);
+        await store.delete(key, 'at-refused');
+        await waitUntil(() => told.length > 0, { what: 'the invalidation to be told' });
+        expect(told).toEqual([{ key, fingerprint: tokenFingerprint('at-refused') }]);
+        expect(tokenFingerprint('at-refused')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+        await expect(peer.get(key)).resolves.toBeUndefined();
+      } finally {
+        unsubscribe();
+      }
+    });
+
+    it('a delete with a token no longer stored still tells (a refusal is news), and leaves the newer token; a delete without a token tells nothing', async () => {
+      const [store, peer] = await makePeers();
+      const { told, listener } = recorder();
+      const unsubscribe = peer.onInvalidate!(listener);
+      try {
+        await untilSubscribed(store, told);
+        const [key, other] = [newKey(), newKey()];
+        await store.set(key, token('at-newer'), 60_000);
+        await store.delete(key);
+        await store.set(key, token('at-newer'), 60_000);
+        await store.delete(key, 'at-older');
+        await store.delete(other, 'at-never-stored');
+        await waitUntil(() => told.length >= 2, { what: 'two invalidations to be told' });
+        // In order, and nothing for the delete without a token (told first, it would come first).
+        expect(told).toEqual([
+          { key, fingerprint: tokenFingerprint('at-older') },
+          { key: other, fingerprint: tokenFingerprint('at-never-stored') },
+        ]);
+        expect((await peer.get(key))?.accessToken).toBe('at-newer');
+      } finally {
+        unsubscribe();
+      }
+    });
+
+    it('a removed listener is no longer told, the others still are; a listener that throws stops neither them nor the store', async () => {
+      const [store, peer] = await makePeers();
+      const kept = recorder();
+      const removed = recorder();
+      const stopKept = peer.onInvalidate!(kept.listener);
+      const stopThrowing = peer.onInvalidate!(() => {
+        throw new Error('listener failure');
+      });
+      const stopRemoved = peer.onInvalidate!(removed.listener);
+      try {
+        await untilSubscribed(store, kept.told);
+        stopRemoved();
+        removed.told.length = 0;
+        const key = newKey();
+        await store.delete(key, 'at-1');
+        await store.delete(key, 'at-2');
+        await waitUntil(() => kept.told.length >= 2, { what: 'both invalidations to be told' });
+        expect(kept.told.map((t) => t.fingerprint)).toEqual([tokenFingerprint('at-1'), tokenFingerprint('at-2')]);
+        expect(removed.told).toEqual([]);
+        await store.set(key, token('at-after'), 60_000);
+        expect((await peer.get(key))?.accessToken).toBe('at-after');
+      } finally {
+        stopKept();
+        stopThrowing();
+      }
+    });
+
+    it('a listener added after the last one was removed is told (the store subscribes again), the removed one is not', async () => {
+      const [store, peer] = await makePeers();
+      const first = recorder();
+      const stopFirst = peer.onInvalidate!(first.listener);
+      await untilSubscribed(store, first.told);
+      stopFirst();
+      const second = recorder();
+      const unsubscribe = peer.onInvalidate!(second.listener);
+      try {
+        await untilSubscribed(store, second.told);
+        first.told.length = 0;
+        const key = newKey();
+        await store.delete(key, 'at-x');
+        await waitUntil(() => second.told.length > 0, { what: 'the invalidation to be told' });
+        expect(second.told).toEqual([{ key, fingerprint: tokenFingerprint('at-x') }]);
+        expect(first.told).toEqual([]);
+      } finally {
+        unsubscribe();
+      }
+    });
+
     it('get of a key never set resolves undefined', async () => {
       const store = await makeStore();
       await expect(store.get(newKey())).resolves.toBeUndefined();
@@ -256,37 +378,65 @@ function tokenStoreContract(name: string, makeStore: () => TokenStore | Promise<
   });
 }
 
-tokenStoreContract('MemoryTokenStore', () => new MemoryTokenStore());
+tokenStoreContract(
+  'MemoryTokenStore',
+  () => new MemoryTokenStore(),
+  () => {
+    const store = new MemoryTokenStore();
+    return [store, store];
+  },
+);
 
 describe('on a real redis-server', () => {
   let server: RedisServer | undefined;
   let redis: Redis | undefined;
+  /** The subscriber connections of the invalidation tests. */
+  const subscribers: Redis[] = [];
   beforeAll(async () => {
     server = await RedisServer.start();
     redis = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
     await redis.connect();
   });
   afterAll(async () => {
+    for (const subscriber of subscribers) subscriber.disconnect();
     redis?.disconnect();
     await server?.stop();
   });
   let n = 0;
-  tokenStoreContract('RedisTokenStore', () => new RedisTokenStore({ client: redis!, prefix: `contract-plain-${++n}:` }));
+  /** Two stores on one Redis, each with its own subscriber connection. */
+  const peers = (options: { prefix: string; encryptionKey?: Uint8Array }): [TokenStore, TokenStore] => {
+    const [a, b] = [redis!.duplicate(), redis!.duplicate()];
+    subscribers.push(a, b);
+    return [
+      new RedisTokenStore({ client: redis!, subscriber: a, ...options }),
+      new RedisTokenStore({ client: redis!, subscriber: b, ...options }),
+    ];
+  };
+  tokenStoreContract(
+    'RedisTokenStore',
+    () => new RedisTokenStore({ client: redis!, prefix: `contract-plain-${++n}:` }),
+    () => peers({ prefix: `contract-plain-${++n}:` }),
+  );
+  const encryptionKey = randomBytes(32);
   tokenStoreContract(
     'RedisTokenStore with encryptionKey',
     () => new RedisTokenStore({ client: redis!, prefix: `contract-enc-${++n}:`, encryptionKey: randomBytes(32) }),
+    () => peers({ prefix: `contract-enc-${++n}:`, encryptionKey }),
   );
 });
 
 describe('on a real Redis Cluster (3 masters)', () => {
   let cluster: RedisCluster | undefined;
   let client: Cluster | undefined;
+  /** The subscriber connections of the invalidation tests. */
+  const subscribers: Cluster[] = [];
   beforeAll(async () => {
     cluster = await RedisCluster.start();
     client = new Cluster(cluster.nodes, { lazyConnect: true });
     await client.connect();
   }, 30_000);
   afterAll(async () => {
+    for (const subscriber of subscribers) subscriber.disconnect();
     client?.disconnect();
     await cluster?.stop();
   });
@@ -296,6 +446,15 @@ describe('on a real Redis Cluster (3 masters)', () => {
   tokenStoreContract(
     'RedisTokenStore on Redis Cluster (encrypted)',
     () => new RedisTokenStore({ client: client!, prefix: `contract-cluster-${++n}:`, encryptionKey: key }),
+    () => {
+      const prefix = `contract-cluster-${++n}:`;
+      const [a, b] = [client!.duplicate(), client!.duplicate()];
+      subscribers.push(a, b);
+      return [
+        new RedisTokenStore({ client: client!, subscriber: a, prefix, encryptionKey: key }),
+        new RedisTokenStore({ client: client!, subscriber: b, prefix, encryptionKey: key }),
+      ];
+    },
   );
 
   it('the keys of one cache key really are in one slot, and different cache keys spread over the nodes', async () => {

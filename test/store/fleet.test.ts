@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killChild, RedisServer, startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/redis.js';
-import { sleep } from '../helpers/time.js';
+import { sleep, waitUntil } from '../helpers/time.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
@@ -38,6 +38,12 @@ const STORM_MS = 6_000;
 const BUDGET_LIMIT = 5;
 /** Spawning 8 workers (120 s allowed: ~50 s measured on a loaded 2-core machine), then a run of up to 15 s. */
 const STORM_TEST_TIMEOUT = 160_000;
+/**
+ * Fleet-wide invalidation: how long after one process drops a token (a 401, or revoke()) every other
+ * process may still hand it out. Documented in the README's "Fleet protection"; generous for a loaded
+ * machine (measured: a few ms).
+ */
+const INVALIDATION_BOUND = 1_000;
 /** Per test: spawning the workers (first test, or after the kill) plus the run, on a busy 2-core machine. */
 const TEST_TIMEOUT = 45_000;
 
@@ -61,7 +67,7 @@ interface Worker {
   readonly pid: string;
   stderr: string;
   /** Resolves with the next message of `type` from the worker, or undefined if it exits first. */
-  next(type: 'ready' | 'report'): Promise<Record<string, unknown> | undefined>;
+  next(type: string): Promise<Record<string, unknown> | undefined>;
   send(command: Record<string, unknown>): void;
   readonly alive: boolean;
 }
@@ -170,8 +176,25 @@ interface FleetOptions {
   timeout?: number;
 }
 
-/** Prepares the pool's workers (replacing dead ones), lets them all go at once and collects their reports (bounded). */
-async function runFleet({ endpoint, redis, duration, during, count = WORKERS, options, timeout = TIMEOUT }: FleetOptions) {
+/** Prepares `count` of the pool's workers (replacing dead ones), each with a new client; resolves once all are ready (bounded). */
+async function prepareFleet({
+  endpoint,
+  redis,
+  duration = 0,
+  count = WORKERS,
+  options,
+  timeout = TIMEOUT,
+  subscribe = false,
+}: {
+  endpoint: TokenServer;
+  redis?: RedisServer | undefined;
+  duration?: number;
+  count?: number;
+  options?: Record<string, unknown> | undefined;
+  timeout?: number;
+  /** Give each store a `subscriber` connection (fleet-wide invalidation). */
+  subscribe?: boolean;
+}) {
   pool = pool.filter((w) => w.alive);
   while (pool.length < count) pool.push(spawnWorker());
   const workers = pool.slice(0, count);
@@ -185,6 +208,7 @@ async function runFleet({ endpoint, redis, duration, during, count = WORKERS, op
       duration,
       timeout,
       options,
+      subscribe,
       ...(redis ? { redisPort: redis.port, encryptionKey: ENCRYPTION_KEY } : {}),
     });
   }
@@ -195,6 +219,12 @@ async function runFleet({ endpoint, redis, duration, during, count = WORKERS, op
     'workers ready',
   );
   ready.forEach((message, i) => expect(message, `worker ${workers[i]!.pid} ready\n${workers[i]!.stderr}`).toBeDefined());
+  return { workers, prefix };
+}
+
+/** Prepares the pool's workers (replacing dead ones), lets them all go at once and collects their reports (bounded). */
+async function runFleet({ endpoint, redis, duration, during, count = WORKERS, options, timeout = TIMEOUT }: FleetOptions) {
+  const { workers, prefix } = await prepareFleet({ endpoint, redis, duration, count, options, timeout });
   const goAt = Date.now();
   for (const worker of workers) worker.send({ cmd: 'go' });
   const duringDone = during?.(workers);
@@ -464,6 +494,97 @@ describe(`fleet protection: ${STORM_WORKERS} processes × ${CALLERS} concurrent 
       expect(budget.exhausted).toBeGreaterThanOrEqual(1);
       const last = `fleet-tok-${BUDGET_LIMIT}`;
       expect(reports.every((r) => r!.tokens.includes(last))).toBe(true);
+    },
+    STORM_TEST_TIMEOUT,
+  );
+});
+
+/** How many connections are subscribed to `channel` (PUBSUB NUMSUB). */
+async function numsub(redis: RedisServer, channel: string): Promise<number> {
+  const connection = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+  try {
+    await connection.connect();
+    return Number(((await connection.pubsub('NUMSUB', channel)) as [string, number])[1]);
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/**
+ * Fleet-wide invalidation (README "Fleet protection"): one process drops a token — a 401 for it
+ * (`invalidate()`), or `revoke()` — and every other process, polling getToken() every ~1 ms, stops
+ * handing it out within {@link INVALIDATION_BOUND}: Redis publishes the delete, each store's subscriber
+ * connection hears it. Each process reports, on the machine's wall clock (the same for all), when its
+ * first getToken() that got another token started; the delay counts from the moment the acting process
+ * called invalidate() or revoke().
+ */
+describe(`fleet-wide invalidation: ${STORM_WORKERS} processes sharing Redis, each store with a subscriber connection`, () => {
+  it(
+    'a token one process invalidates (a 401) or revokes is no longer handed out by any other within the bound, and the fleet asks for one new token',
+    async () => {
+      const redis = await startRedis();
+      const endpoint = await startEndpoint({ expiresIn: 60 });
+      const measured: Record<string, number[]> = {};
+
+      for (const action of ['invalidate', 'revoke'] as const) {
+        const { workers, prefix } = await prepareFleet({
+          endpoint,
+          redis,
+          count: STORM_WORKERS,
+          subscribe: true,
+          options: { revocationEndpoint: endpoint.revocationEndpoint },
+        });
+        try {
+          // Every store has subscribed (a message published before would be missed: at most once).
+          await waitUntil(async () => (await numsub(redis, `${prefix}invalidated`)) === STORM_WORKERS, {
+            what: 'every worker to subscribe',
+            timeout: 10_000,
+            interval: 20,
+          });
+          // The whole fleet holds one token (one token request, shared through the store).
+          const before = endpoint.requests.length;
+          for (const worker of workers) worker.send({ cmd: 'token' });
+          const held = await bounded(Promise.all(workers.map((w) => w.next('token'))), 10_000, 'tokens');
+          const token = held[0]!.token as string;
+          expect(held.map((m) => m!.token)).toEqual(workers.map(() => token));
+          expect(endpoint.requests.length - before).toBe(1);
+
+          const [actor, ...others] = workers as [Worker, ...Worker[]];
+          for (const worker of others) worker.send({ cmd: 'watch', token, ms: 5_000 });
+          await bounded(Promise.all(others.map((w) => w.next('watching'))), 10_000, 'watchers');
+          const beforeAction = endpoint.requests.length;
+          actor.send({ cmd: action, token });
+          const acted = await bounded(actor.next(action === 'invalidate' ? 'invalidated' : 'revoked'), 10_000, action);
+          if (action === 'invalidate') expect(acted!.result).toBe(true);
+          else expect(endpoint.revocations).toContain(token);
+          const watched = await bounded(Promise.all(others.map((w) => w.next('watched'))), 10_000, 'watch reports');
+
+          const delays = watched.map((m, i) => {
+            expect(m!.changedAt, `worker ${others[i]!.pid} still handed out the token after 5 s`).toBeTypeOf('number');
+            return (m!.changedAt as number) - (acted!.at as number);
+          });
+          measured[action] = delays;
+          for (const delay of delays) expect(delay).toBeLessThan(INVALIDATION_BOUND);
+          // They all moved to the same new token, requested once for the whole fleet.
+          const fresh = new Set(watched.map((m) => m!.token));
+          expect(fresh.size).toBe(1);
+          expect(fresh.has(token)).toBe(false);
+          expect(endpoint.requests.length - beforeAction).toBe(1);
+        } finally {
+          for (const worker of workers) worker.send({ cmd: 'end' });
+          await bounded(Promise.all(workers.map((w) => w.next('ended'))), 10_000, 'workers ended');
+        }
+      }
+
+      const summary = (delays: number[]) => {
+        const sorted = [...delays].sort((x, y) => x - y);
+        const median =
+          sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+        return `max ${sorted.at(-1)!.toFixed(1)} ms, median ${median.toFixed(1)} ms (${sorted.map((d) => d.toFixed(1)).join(', ')})`;
+      };
+      console.log(
+        `[fleet] invalidation, ${STORM_WORKERS - 1} other processes: after invalidate() ${summary(measured.invalidate!)}; after revoke() ${summary(measured.revoke!)}`,
+      );
     },
     STORM_TEST_TIMEOUT,
   );

@@ -1,15 +1,17 @@
 /**
  * What is specific to RedisTokenStore, read straight from a real redis-server: key names and their
  * Cluster slots, encryption at rest (nothing readable, bound to the key name, tamper-evident), entries
- * that cannot be read count as missing, and no client secret ever reaches Redis.
+ * that cannot be read count as missing, no client secret ever reaches Redis, and invalidations are
+ * published as `<key> <fingerprint>` (never the token) and read defensively.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientCredentialsClient, type StoredToken } from '../../src/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClientCredentialsClient, type StoredToken, tokenFingerprint } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
 import { RedisServer, startTokenServer, type TokenServer } from '../helpers/redis.js';
+import { sleep, waitUntil } from '../helpers/time.js';
 
 /** CRC16-XMODEM of the hash tag, mod 16384: the Redis Cluster key slot, computed independently of ioredis. */
 function keySlot(name: string): number {
@@ -265,5 +267,143 @@ describe('RedisTokenStore with a client', () => {
     expect(names.some((name) => name.endsWith(':token'))).toBe(true);
     for (const name of names) expect(name).toMatch(new RegExp(`^${prefix}\\{[A-Za-z0-9_-]{43}\\}:(token|lock|fence)$`));
     for (const visible of ['svc-visible-id', 'payments', String(tokenServer!.port)]) expect(names.join(' ')).not.toContain(visible);
+  });
+});
+
+describe('RedisTokenStore invalidations (`subscriber`)', () => {
+  /** Connections opened by a test, disconnected after it. */
+  const opened: Redis[] = [];
+  const connection = () => {
+    const duplicate = redis!.duplicate();
+    opened.push(duplicate);
+    return duplicate;
+  };
+  afterEach(() => {
+    for (const c of opened.splice(0)) c.disconnect();
+  });
+
+  /** Every message published on any channel while `run` runs (a raw PSUBSCRIBE *), once `until` holds. */
+  async function published(run: () => Promise<void>, until: (messages: [string, string][]) => boolean): Promise<[string, string][]> {
+    const spy = connection();
+    const messages: [string, string][] = [];
+    spy.on('pmessage', (_pattern: string, channel: string, message: string) => messages.push([channel, message]));
+    await spy.psubscribe('*');
+    await run();
+    await waitUntil(() => until(messages), { what: 'the expected messages' });
+    return messages;
+  }
+
+  it('a delete with a token publishes `<key> <fingerprint>` on `<prefix>invalidated`, in the delete’s script: never the token, and nothing without a token', async () => {
+    const prefix = `inval-${Date.now()}:`;
+    const store = new RedisTokenStore({ client: redis!, prefix, encryptionKey: randomBytes(32) });
+    const key = newKey();
+    const messages = await published(
+      async () => {
+        await store.set(key, token(), 60_000);
+        await store.delete(key);
+        await store.set(key, token(), 60_000);
+        await store.delete(key, SECRET_TOKEN);
+        await store.delete(key, 'AT-already-gone');
+      },
+      (m) => m.length >= 2,
+    );
+    // The store has no subscriber: it still publishes (other processes may listen), and has no onInvalidate.
+    expect(store.onInvalidate).toBeUndefined();
+    expect(messages).toEqual([
+      [`${prefix}invalidated`, `${key} ${tokenFingerprint(SECRET_TOKEN)}`],
+      [`${prefix}invalidated`, `${key} ${tokenFingerprint('AT-already-gone')}`],
+    ]);
+    expect(JSON.stringify(messages)).not.toContain(SECRET_TOKEN);
+    expect(JSON.stringify(messages)).not.toContain('AT-already-gone');
+  });
+
+  it('a client’s invalidate() publishes the fingerprint of the refused token and no token, with or without a subscriber', async () => {
+    const prefix = `inval-client-${Date.now()}:`;
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: tokenServer!.tokenEndpoint,
+      clientId: 'svc-inval',
+      clientSecret: 'inval-secret',
+      store: new RedisTokenStore({ client: redis!, prefix, subscriber: connection() }),
+    });
+    try {
+      const { accessToken } = await client.getToken();
+      const messages = await published(
+        async () => {
+          expect(client.invalidate(accessToken)).toBe(true);
+        },
+        (m) => m.length >= 1,
+      );
+      expect(messages).toHaveLength(1);
+      expect(messages[0]![0]).toBe(`${prefix}invalidated`);
+      expect(messages[0]![1]).toMatch(new RegExp(`^[A-Za-z0-9_-]{43} ${tokenFingerprint(accessToken)}$`));
+      expect(messages[0]![1]).not.toContain(accessToken);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('ignores messages of the wrong shape on its channel, and messages of other channels on its connection', async () => {
+    const prefix = `inval-shape-${Date.now()}:`;
+    const subscriber = connection();
+    const store = new RedisTokenStore({ client: redis!, prefix, subscriber });
+    const told: [string, string][] = [];
+    const unsubscribe = store.onInvalidate!((key, fingerprint) => told.push([key, fingerprint]));
+    const other = new RedisTokenStore({ client: redis!, prefix: `${prefix}other:` });
+    await subscriber.subscribe(`${prefix}other:invalidated`);
+    const fp = tokenFingerprint('AT-x');
+    await waitUntil(async () => Number(((await redis!.pubsub('NUMSUB', `${prefix}invalidated`)) as [string, number])[1]) === 1, {
+      what: 'SUBSCRIBE',
+    });
+    for (const garbage of ['', 'no-space', ` ${fp}`, `key ${fp}x`, `key ${'!'.repeat(43)}`, `key ${fp.slice(1)}`, `key ${fp} more`]) {
+      await redis!.publish(`${prefix}invalidated`, garbage);
+    }
+    await other.delete('other-key', 'AT-x');
+    await redis!.publish(`${prefix}invalidated`, `key with spaces ${fp}`);
+    await waitUntil(() => told.length > 0, { what: 'the well-formed message' });
+    await sleep(20);
+    expect(told).toEqual([['key with spaces', fp]]);
+    unsubscribe();
+  });
+
+  it('SUBSCRIBEs once with the first listener and UNSUBSCRIBEs when the last goes; the connection is left open', async () => {
+    const prefix = `inval-sub-${Date.now()}:`;
+    const subscriber = connection();
+    const store = new RedisTokenStore({ client: redis!, prefix, subscriber });
+    const subscribers = async () => Number(((await redis!.pubsub('NUMSUB', `${prefix}invalidated`)) as [string, number])[1]);
+    const stops = [store.onInvalidate!(() => {}), store.onInvalidate!(() => {})];
+    await waitUntil(async () => (await subscribers()) === 1, { what: 'SUBSCRIBE' });
+    expect(subscriber.listenerCount('message')).toBe(1);
+    stops[0]!();
+    stops[0]!(); // twice: harmless
+    await sleep(20);
+    expect(await subscribers()).toBe(1);
+    stops[1]!();
+    await waitUntil(async () => (await subscribers()) === 0, { what: 'UNSUBSCRIBE' });
+    expect(subscriber.listenerCount('message')).toBe(0);
+    expect(subscriber.status).toBe('ready');
+  });
+
+  it('a subscriber whose SUBSCRIBE or UNSUBSCRIBE throws or rejects: onInvalidate and its removal neither throw nor leave a rejection', async () => {
+    for (const fail of [
+      () => {
+        throw new Error('connection closed');
+      },
+      () => Promise.reject(new Error('connection closed')),
+    ]) {
+      const subscriber = { subscribe: fail, unsubscribe: fail, on: () => {}, removeListener: () => {} };
+      const store = new RedisTokenStore({ client: redis!, subscriber: subscriber as never });
+      let stop: (() => void) | undefined;
+      expect(() => (stop = store.onInvalidate!(() => {}))).not.toThrow();
+      expect(() => stop!()).not.toThrow();
+    }
+    await sleep(10); // an unhandled rejection would fail the run
+  });
+
+  it('rejects a `subscriber` that is not a publish/subscribe connection, or is `client` itself', () => {
+    for (const subscriber of [{}, 'redis://localhost', { subscribe: () => Promise.resolve(), on: () => {} }, null]) {
+      expect(() => new RedisTokenStore({ client: redis!, subscriber: subscriber as never })).toThrow(/option `subscriber`/);
+    }
+    expect(() => new RedisTokenStore({ client: redis!, subscriber: redis! })).toThrow(/option `subscriber` must be a second connection/);
+    expect(() => new RedisTokenStore({ client: redis!, subscriber: connection() })).not.toThrow();
   });
 });

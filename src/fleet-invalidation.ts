@@ -1,0 +1,55 @@
+import type { GuardedStore } from './acquire/shared-store.js';
+import type { TokenEntry } from './cache/token-entry.js';
+import { tokenFingerprint } from './util/fingerprint.js';
+
+/** What a client's invalidation listener acts on. */
+interface Target {
+  readonly entries: Iterable<TokenEntry>;
+  readonly keyOf: (cacheKey: string) => string;
+}
+
+/** Each client's target, kept alive by its close signal: as long as the client lives. */
+const targets = new WeakMap<AbortSignal, Target>();
+
+/**
+ * Fleet-wide invalidation: when a client sharing the store — in this process or another — deletes a
+ * token from it because a resource server refused it (`invalidate()`, the 401 of a fetch wrapper) or
+ * because it revoked it, drops that token from this client's entry of the same store key too, if it
+ * is still the entry's current token. The same compare-and-invalidate as a refusal seen here
+ * (`TokenEntry.invalidate`): the token is never taken back from the store, and the refusal pause still
+ * holds (a resource server that refuses every token cannot make the fleet loop: a token that replaced
+ * a refused one less than 10 s ago is kept, whether the news is a refusal or a revocation). Nothing is
+ * deleted or published in turn.
+ *
+ * Fingerprints are computed when a message arrives, never on the `getToken()` path. Subscribes now,
+ * when the store tells of invalidations (`TokenStore.onInvalidate`); unsubscribes when `closed` aborts,
+ * or at the first message after the client was garbage-collected without being closed (the store, which
+ * outlives clients, holds the client's entries only weakly).
+ */
+export function followInvalidations(
+  store: GuardedStore,
+  entries: Iterable<TokenEntry>,
+  keyOf: (cacheKey: string) => string,
+  closed: AbortSignal,
+): void {
+  if (closed.aborted) return;
+  const target: Target = { entries, keyOf };
+  targets.set(closed, target);
+  const subscription = subscribe(store, new WeakRef(target));
+  closed.addEventListener('abort', () => subscription.stop(), { once: true });
+}
+
+/** The store's listener, made in a scope of its own so that it holds `target` weakly only. */
+function subscribe(store: GuardedStore, target: WeakRef<Target>): { stop(): void } {
+  let unsubscribe = () => {};
+  unsubscribe = store.onInvalidate((key, fingerprint) => {
+    const live = target.deref();
+    if (live === undefined) return unsubscribe();
+    for (const entry of live.entries) {
+      const token = entry.token;
+      if (token !== undefined && live.keyOf(entry.key) === key && tokenFingerprint(token.accessToken) === fingerprint)
+        entry.invalidate(token);
+    }
+  });
+  return { stop: () => unsubscribe() };
+}
