@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 
 /**
  * The fingerprint of an access token that token stores share: SHA-256 of the token, base64url (43
@@ -13,5 +13,5 @@ import { createHash } from 'node:crypto';
  * ```
  */
 export function tokenFingerprint(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('base64url');
+  return nodeCrypto().createHash('sha256').update(accessToken).digest('base64url');
 }
