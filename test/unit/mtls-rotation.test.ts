@@ -248,6 +248,25 @@ describe('tls given as a function', () => {
     expect(calls).toBe(2);
   });
 
+  it('a provider that never settles: CONFIG naming it once `timeout` passed, and it is asked again on the next call', async () => {
+    let calls = 0;
+    const provider = () => {
+      calls++;
+      return new Promise<never>(() => {});
+    };
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, timeout: 20 });
+
+    const error = await within(rejectionOf(client.getToken()));
+    expect(error).toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('the `tls` provider did not answer within the `timeout` option'),
+    });
+    await within(rejectionOf(client.getToken()));
+
+    expect(calls).toBe(2);
+    expect(seen).toEqual([]);
+  });
+
   it('tls as a function together with fetch is a TypeError naming fetch', () => {
     expect(
       typeErrorOf(() => newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), fetch: globalThis.fetch })).message,
