@@ -14,7 +14,7 @@ export type ProxyOption = 'env' | string | URL;
 /** How the client reaches servers: its own `fetch` over one undici dispatcher, and how to close it. */
 export interface Transport {
   readonly fetch: typeof globalThis.fetch;
-  /** Destroys the dispatcher's connections. Never rejects. */
+  /** Destroys the connections (those of previous certificates too). Never rejects. */
   close(): Promise<void>;
 }
 
@@ -41,6 +41,12 @@ function dispatcherFor(undici: Undici, tls: TlsOptions | undefined, proxy: Proxy
   return new undici.ProxyAgent({ uri: String(proxy), ...(connect === undefined ? {} : { requestTls: connect }) });
 }
 
+/**
+ * How long the connections of a replaced client certificate may finish their requests before they are
+ * destroyed: undici's own default `headersTimeout` and `bodyTimeout`.
+ */
+const DRAIN_TIME = 300_000;
+
 /** Where the TLS of a transport comes from: fixed options, or a source that asks a provider (`tls` as a function). */
 export interface TlsSource {
   /** Asks the provider; resolves with its answer, checked (rejects with `TokenError` `CONFIG`). */
@@ -57,16 +63,27 @@ export interface TlsSource {
  * With a TLS source, the dispatcher is the one of the source's latest answer: the first request asks
  * the provider, and so does the next request after one failed (a TLS handshake refused with an expired
  * certificate); whoever else asks it (before each token request, after `invalid_client`) makes the
- * next request use the new answer. A new certificate gets a new dispatcher; the previous one is closed
- * gracefully (its requests in flight finish, then its connections close), destroyed with the transport.
+ * next request use the new answer. A new certificate gets a new dispatcher; the previous one gets no
+ * new requests, and is destroyed {@link DRAIN_TIME} later (its requests in flight finish meanwhile,
+ * its idle connections end with their keep-alive timeout) or with the transport.
  */
 export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: ProxyOption | undefined): Transport | undefined {
   if (tls === undefined && proxy === undefined) return undefined;
   const feature = proxy === undefined ? 'option `tls`' : 'option `proxy`';
   const source = isSource(tls) ? tls : undefined;
   let current: { readonly tls: ClientTls | undefined; readonly dispatcher: Dispatcher } | undefined;
-  /** Closed gracefully, not yet done: destroyed when the transport is. */
-  const retiring = new Set<Dispatcher>();
+  /** Dispatchers of previous certificates, each destroyed {@link DRAIN_TIME} after it was replaced, or with the transport. */
+  const retiring = new Map<Dispatcher, ReturnType<typeof setTimeout>>();
+  // Not closed: `close()` would forget the connections, which `destroy()` must still reach on close.
+  // Requests in flight finish on their own time; idle connections end with their keep-alive timeout.
+  const retire = (previous: Dispatcher) => {
+    const timer = setTimeout(() => {
+      retiring.delete(previous);
+      previous.destroy().catch(() => {});
+    }, DRAIN_TIME);
+    timer.unref?.();
+    retiring.set(previous, timer);
+  };
   let stale = false;
   let closed = false;
   const dispatcher = async (undici: Undici): Promise<Dispatcher> => {
@@ -85,14 +102,7 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
     if (current?.tls !== latest) {
       const previous = current?.dispatcher;
       current = { tls: latest, dispatcher: dispatcherFor(undici, latest.options, proxy) };
-      if (previous !== undefined) {
-        retiring.add(previous);
-        // Not awaited: requests in flight on the old connections finish on their own time.
-        previous.close().then(
-          () => retiring.delete(previous),
-          () => retiring.delete(previous),
-        );
-      }
+      if (previous !== undefined) retire(previous);
     }
     return current.dispatcher;
   };
@@ -113,7 +123,8 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
     // requests still in flight are abandoned on close anyway.
     close: async () => {
       closed = true;
-      const all = [...retiring, ...(current === undefined ? [] : [current.dispatcher])];
+      for (const timer of retiring.values()) clearTimeout(timer);
+      const all = [...retiring.keys(), ...(current === undefined ? [] : [current.dispatcher])];
       retiring.clear();
       await Promise.all(all.map((d) => d.destroy().catch(() => {})));
     },

@@ -71,6 +71,10 @@ function handler(req: import('node:http').IncomingMessage, res: import('node:htt
       boundTo.set(token, certificate);
       return json(200, { access_token: token, token_type: 'Bearer', expires_in: 3600 });
     }
+    if (path === '/.well-known/oauth-authorization-server') {
+      const base = `https://127.0.0.1:${(req.socket as TLSSocket).localPort}`;
+      return json(200, { issuer: base, token_endpoint: `${base}/plain/token`, mtls_endpoint_aliases: { token_endpoint: `${base}/token` } });
+    }
     if (path.startsWith('/api/')) {
       if (path === '/api/slow') {
         const hold = holdSlow;
@@ -265,6 +269,31 @@ describe('tls given as a function', () => {
 
     expect(calls).toBe(2);
     expect(seen).toEqual([]);
+  });
+
+  it('with discovery, the token request goes to the mtls_endpoint_aliases endpoint', async () => {
+    const client = newClient({ issuer: origin, tls: switchable(pki.client).provider });
+    await client.getToken();
+    expect(tokenRequests()).toEqual([{ path: '/token', certificate: pki.client.thumbprint }]);
+  });
+
+  it("close() destroys the old certificate's connections too, a request still in flight on them", async () => {
+    const { state, provider } = switchable(pki.client);
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider });
+    await client.getToken();
+    holdSlow = deferred();
+    const release = holdSlow;
+    const slow = client.fetch(`${origin}/api/slow`).catch((error: unknown) => error);
+    await waitUntil(() => seen.some((s) => s.path === '/api/slow'));
+    state.current = pki.otherClient;
+    await client.getToken({ forceRefresh: true });
+    const open = () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+
+    await client.close();
+
+    await waitUntil(async () => expect(await open()).toBe(0), { timeout: 2_000, interval: 20 });
+    expect(await within(slow)).toBeInstanceOf(Error);
+    release.resolve();
   });
 
   it('tls as a function together with fetch is a TypeError naming fetch', () => {
