@@ -5,8 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { ClientCredentialsOptions } from '../../src/index.js';
-import { rejectionOf, SECRET, tokenJson, useClients, within } from '../helpers/core.js';
+import { rejectionOf, SECRET, type TestClientOptions, tokenJson, useClients, within } from '../helpers/core.js';
 import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
 
 const server = useMswServer();
@@ -22,7 +21,7 @@ function hung() {
   return { state, provider };
 }
 
-const withProvider: Record<string, (provider: () => Promise<never>) => Partial<ClientCredentialsOptions>> = {
+const withProvider: Record<string, (provider: () => Promise<never>) => TestClientOptions> = {
   clientSecret: (provider) => ({ clientSecret: provider }),
   privateKey: (provider) => ({ clientSecret: undefined, privateKey: provider }),
   'clientAssertion.token': (provider) => ({ clientSecret: undefined, clientAssertion: { token: provider } }),
