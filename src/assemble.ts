@@ -74,7 +74,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const waiters = new Waiters();
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
-  const credentials = credentialsFor(options, clock, closer.signal);
+  const credentials = credentialsFor(options, clock);
   const transport = createTransport(credentials.tls, options.proxy);
   const fetch = options.fetch ?? transport?.fetch;
   const send: SendOptions = {

@@ -60,9 +60,10 @@ export function jwtExpiry(token: string): number | undefined {
 
 /**
  * The credentials of resolved options: fixed values, or sources asking their providers on each request,
- * each answer awaited at most the `timeout` option and until `signal` (the client closing) aborts.
+ * each answer awaited at most the `timeout` option. (Not until the client closes: `close({ revoke: true })`
+ * still needs them; callers stop waiting when the client closes or their signal aborts anyway.)
  */
-export function credentialsFor(options: ResolvedOptions, clock: Clock, signal?: AbortSignal): Credentials {
+export function credentialsFor(options: ResolvedOptions, clock: Clock): Credentials {
   const { clientId, clientSecret, keyProvider, assertion } = options;
   const versions = new CredentialVersions();
   const secrets: string[] = [];
@@ -80,7 +81,7 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock, signal?: 
     onChange: (value: T) => void,
     same?: (a: T, b: T) => boolean,
   ) => {
-    const created = new CredentialSource<T>(provider, { option, check, same, timeout: options.timeout, signal }, versions, onChange);
+    const created = new CredentialSource<T>(provider, { option, check, same, timeout: options.timeout }, versions, onChange);
     sources.push(created as CredentialSource<unknown>);
     return created;
   };

@@ -37,8 +37,6 @@ export interface SourceRules<T> {
    * `CONFIG` error. @default unbounded
    */
   readonly timeout?: number | undefined;
-  /** Ends the wait for a provider (the client closing): its reason is thrown. */
-  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -95,7 +93,6 @@ export class CredentialSource<T> {
           `the \`${option}\` provider did not answer within the \`timeout\` option (${this.#rules.timeout} ms)`,
         );
       }
-      if (this.#rules.signal?.aborted && error === this.#rules.signal.reason) throw error;
       throw new TokenError('CONFIG', `the \`${option}\` provider failed`, { cause: error });
     }
     try {
@@ -112,38 +109,22 @@ export class CredentialSource<T> {
     return value;
   }
 
-  /** The provider's answer, within `timeout` and until `signal` aborts (rejecting with {@link HUNG} or its reason). */
+  /** The provider's answer, within `timeout` (else a rejection with {@link HUNG}). */
   #ask(): Promise<unknown> {
-    const { timeout, signal } = this.#rules;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { timeout } = this.#rules;
     // Called at once; a synchronous throw becomes a rejection.
     const asked = (async () => this.#provider())();
-    if (timeout === undefined && signal === undefined) return asked;
+    if (timeout === undefined) return asked;
     return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        done();
-        reject(signal?.reason);
-      };
-      const timer =
-        timeout === undefined
-          ? undefined
-          : setTimeout(() => {
-              done();
-              reject(HUNG);
-            }, timeout);
-      timer?.unref?.();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => reject(HUNG), timeout);
+      timer.unref?.();
       asked.then(
         (value) => {
-          done();
+          clearTimeout(timer);
           resolve(value);
         },
         (error: unknown) => {
-          done();
+          clearTimeout(timer);
           reject(error);
         },
       );

@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { rejectionOf, SECRET, type TestClientOptions, tokenJson, useClients, within } from '../helpers/core.js';
-import { tokenEndpoint, useMswServer } from '../helpers/msw.js';
+import { REVOKE_URL, revocationEndpoint, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -64,6 +64,16 @@ describe('a provider that never settles', () => {
     await within(client.close());
     expect(await within(rejectionOf(waiting))).toMatchObject({ code: 'CLOSED' });
   });
+});
+
+it('close({ revoke: true }) still asks the provider for the secret of its revocation requests', async () => {
+  const revocations = revocationEndpoint();
+  server.use(tokenEndpoint().handler, revocations.handler);
+  const client = makeClient({ clientSecret: async () => SECRET, revocationEndpoint: REVOKE_URL });
+  await client.getToken();
+
+  expect(await within(client.close({ revoke: true }))).toMatchObject({ revoked: 1, errors: [] });
+  expect(revocations.tokens).toEqual(['tok-1']);
 });
 
 describe('a secret rotated while a refresh-token request is prepared', () => {
