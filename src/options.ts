@@ -88,10 +88,10 @@ export interface ClientCredentialsOptions {
    * certificate that rotates (cert-manager, SPIFFE): asked before each token request, when a connection
    * failed, and after `invalid_client` (or a bare 401 / 403), within `timeout`. When it returns a
    * different certificate or key, new requests go over new connections presenting it (those open with
-   * the previous one finish their requests, then close) and tokens bound to the previous certificate
-   * are dropped: they are never handed out again. An answer that throws, is not `{ cert, key }` or whose
-   * key does not belong to the certificate fails the request with `TokenError` `CONFIG` (never quoting
-   * the answer) and is asked again on the next one.
+   * the previous one may finish their requests for 5 minutes, then close) and tokens bound to the
+   * previous certificate are dropped: they are never handed out again. An answer that throws, is not
+   * `{ cert, key }` or whose key does not belong to the certificate fails the request with `TokenError`
+   * `CONFIG` (never quoting the answer) and is asked again on the next one.
    */
   tls?: TlsOptions | TlsProvider | undefined;
   /**
@@ -117,7 +117,11 @@ export interface ClientCredentialsOptions {
   /** Further form parameters sent with every token request. They cannot override the grant's own. */
   extraParams?: Readonly<Record<string, string>> | undefined;
   /**
-   * Time limit of each attempt, from sending the request to reading the whole body.
+   * Time limit of each attempt, from sending the request to reading the whole body. Also the longest wait
+   * for a credential provider (`clientSecret`, `privateKey`, `clientAssertion.token` or `tls` given as a
+   * function): one that has not answered by then fails the request with `TokenError` `CONFIG` (not
+   * `TIMEOUT`, which is retried: a provider that hangs is the client's own configuration failing, like one
+   * that throws), and is asked again on the next request.
    * @default 10000
    */
   timeout?: number | undefined;
