@@ -4,6 +4,7 @@ import { GuardedStore, storeKey, withSharedStore } from './acquire/shared-store.
 import { withInvalidClientBackoff } from './acquire/invalid-client.js';
 import { type CredentialUse, type VersionedAcquire, withCredentialRotation } from './acquire/credential-rotation.js';
 import { withRefreshTokens } from './acquire/refresh-token.js';
+import { CertificateBinding } from './acquire/certificate-binding.js';
 import { credentialsFor } from './credentials.js';
 import { withBudget } from './acquire/budget.js';
 import { Cooldown, withCooldown } from './acquire/cooldown.js';
@@ -17,7 +18,6 @@ import type { FetchLike, ResolvedOptions } from './options.js';
 import type { ClientAuth } from './protocol/client-auth.js';
 import { DPoP } from './protocol/dpop.js';
 import type { SendOptions } from './protocol/http.js';
-import { certificateThumbprint } from './protocol/mtls.js';
 import type { RevocationConfig } from './protocol/revocation.js';
 import type { RetryInfo } from './protocol/retry.js';
 import { type Grant, requestToken, type TokenEndpointConfig } from './protocol/token-request.js';
@@ -64,7 +64,8 @@ export interface Core {
  * (its credentials read through providers, its method and Basic encoding decided lazily:
  * {@link ClientAuthChoice}), the token request decorated (refresh tokens → new credentials after a
  * refusal → revoked tokens refused → issuance budget → `invalid_client` backoff → cooldown → shared
- * store), the cache entries (following the store's invalidations), the events.
+ * store → the client certificate asked for first), the cache entries (following the store's invalidations),
+ * the events.
  */
 export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const { clientId, tls, store: userStore } = options;
@@ -75,9 +76,9 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const waiters = new Waiters();
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const dpop = options.dpop === undefined ? undefined : new DPoP(options.dpop);
-  const transport = createTransport(tls, options.proxy);
-  const fetch = options.fetch ?? transport?.fetch;
   const credentials = credentialsFor(options, clock);
+  const transport = createTransport(credentials.tls, options.proxy);
+  const fetch = options.fetch ?? transport?.fetch;
   const send: SendOptions = {
     // Traced: the exchanges with the authorization server, not the resource requests of client.fetch.
     fetch: options.trace === undefined ? fetch : traceFetch(fetch ?? ((input, init) => globalThis.fetch(input, init)), options.trace),
@@ -97,7 +98,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
     tokenEndpoint: options.tokenEndpoint,
     revocationEndpoint: options.revocationEndpoint,
     allowInsecureHttp: options.allowInsecureHttp,
-    mtls: tls?.cert !== undefined,
+    mtls: typeof tls === 'function' || tls?.cert !== undefined,
     retry: options.retry,
     send: { ...send, signal },
     onRetry: onRetry('discovery'),
@@ -129,18 +130,12 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const auth = new ClientAuthChoice(options, endpoints, closer.signal, credentials);
   const authenticate = auth.authenticate;
 
-  // What tokens are bound to (DPoP key, client certificate) is part of the store key.
-  const x5t = tls && certificateThumbprint(tls);
-  const binding = [dpop && `jkt:${dpop.thumbprint}`, x5t && `x5t:${x5t}`].filter(Boolean).join(' ') || null;
-  const storeKeys = new Map<string, string>();
-  const keyOf = (cacheKey: string) => {
-    let key = storeKeys.get(cacheKey);
-    if (key === undefined) {
-      key = storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId, cacheKey, options.extraParams, binding]);
-      if (storeKeys.size < 10_000) storeKeys.set(cacheKey, key);
-    }
-    return key;
-  };
+  // What tokens are bound to (DPoP key, client certificate) is part of the store key; a new certificate drops them.
+  const certificate = new CertificateBinding(credentials.tls, () => entries);
+  const keyOf = certificate.storeKeys((cacheKey, x5t) => {
+    const binding = [dpop && `jkt:${dpop.thumbprint}`, x5t && `x5t:${x5t}`].filter(Boolean).join(' ') || null;
+    return storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId, cacheKey, options.extraParams, binding]);
+  });
   const store =
     userStore &&
     new GuardedStore(userStore, clock, (error) =>
@@ -232,6 +227,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
       isRevoked: (v) => revocations.isRevoked(v),
     });
   }
+  acquire = certificate.bind(acquire);
 
   const context: EntryContext = {
     clock,

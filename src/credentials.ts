@@ -15,6 +15,7 @@ import {
   InvalidCredential,
 } from './protocol/credential-source.js';
 import { type SigningKey, signingKey } from './protocol/keys.js';
+import { type ClientTls, type TlsOptions, tlsCheck } from './protocol/mtls.js';
 import { secretFromFile } from './protocol/secret-file.js';
 import type { Clock } from './util/clock.js';
 
@@ -40,6 +41,8 @@ export interface Credentials {
    * updated in place when a provider returns a new credential.
    */
   readonly secrets: readonly string[];
+  /** The TLS of the client's connections: fixed options, or the `tls` provider's answers, checked. */
+  readonly tls: TlsOptions | CredentialSource<ClientTls> | undefined;
 }
 
 /** The `exp` of a JWT (epoch s), or `undefined` when `token` is not a JWT with a numeric `exp`. */
@@ -55,7 +58,11 @@ export function jwtExpiry(token: string): number | undefined {
   }
 }
 
-/** The credentials of resolved options: fixed values, or sources asking their providers on each request. */
+/**
+ * The credentials of resolved options: fixed values, or sources asking their providers on each request,
+ * each answer awaited at most the `timeout` option. (Not until the client closes: `close({ revoke: true })`
+ * still needs them; callers stop waiting when the client closes or their signal aborts anyway.)
+ */
 export function credentialsFor(options: ResolvedOptions, clock: Clock): Credentials {
   const { clientId, clientSecret, keyProvider, assertion } = options;
   const versions = new CredentialVersions();
@@ -74,7 +81,7 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
     onChange: (value: T) => void,
     same?: (a: T, b: T) => boolean,
   ) => {
-    const created = new CredentialSource<T>(provider, { option, check, same }, versions, onChange);
+    const created = new CredentialSource<T>(provider, { option, check, same, timeout: options.timeout }, versions, onChange);
     sources.push(created as CredentialSource<unknown>);
     return created;
   };
@@ -134,6 +141,8 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
     };
   }
 
+  const tls = typeof options.tls === 'function' ? source(options.tls, 'tls', tlsCheck(), () => {}) : options.tls;
+
   const authFor = (method: ClientAuthMethod, basicEncoding: BasicEncoding) =>
     clientAuthFor({
       method,
@@ -155,6 +164,7 @@ export function credentialsFor(options: ResolvedOptions, clock: Clock): Credenti
       return versions.current;
     },
     secrets,
+    tls,
   };
 }
 

@@ -6,7 +6,7 @@ import type { AssertionFile, ClientAssertionOptions } from './assertion-options.
 import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
 import type { PrivateKeyInput } from './protocol/keys.js';
-import type { TlsOptions } from './protocol/mtls.js';
+import type { TlsOptions, TlsProvider } from './protocol/mtls.js';
 import type { ProxyOption } from './protocol/transport.js';
 import type { ResourceDiscoveryOptions } from './resources/options.js';
 import type { TokenStore } from './store.js';
@@ -83,8 +83,17 @@ export interface ClientCredentialsOptions {
    * `self_signed_tls_client_auth`, and certificate-bound tokens, presented to resource servers by the
    * client's `fetch` too; and/or certificate authorities to trust (`{ ca }` alone: a private CA of the
    * authorization server). Needs the `undici` package. Cannot be combined with `fetch`.
+   *
+   * Or a function returning the certificate and key (for example {@link tlsFromFiles}), for a client
+   * certificate that rotates (cert-manager, SPIFFE): asked before each token request, when a connection
+   * failed, and after `invalid_client` (or a bare 401 / 403), within `timeout`. When it returns a
+   * different certificate or key, new requests go over new connections presenting it (those open with
+   * the previous one may finish their requests for 5 minutes, then close) and tokens bound to the
+   * previous certificate are dropped: they are never handed out again. An answer that throws, is not
+   * `{ cert, key }` or whose key does not belong to the certificate fails the request with `TokenError`
+   * `CONFIG` (never quoting the answer) and is asked again on the next one.
    */
-  tls?: TlsOptions | undefined;
+  tls?: TlsOptions | TlsProvider | undefined;
   /**
    * An HTTP proxy for every request of the client (token, revocation, discovery, and its `fetch`):
    * `'env'` for `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (or their lower-case forms), or the proxy's
@@ -108,7 +117,11 @@ export interface ClientCredentialsOptions {
   /** Further form parameters sent with every token request. They cannot override the grant's own. */
   extraParams?: Readonly<Record<string, string>> | undefined;
   /**
-   * Time limit of each attempt, from sending the request to reading the whole body.
+   * Time limit of each attempt, from sending the request to reading the whole body. Also the longest wait
+   * for a credential provider (`clientSecret`, `privateKey`, `clientAssertion.token` or `tls` given as a
+   * function): one that has not answered by then fails the request with `TokenError` `CONFIG` (not
+   * `TIMEOUT`, which is retried: a provider that hangs is the client's own configuration failing, like one
+   * that throws), and is asked again on the next request.
    * @default 10000
    */
   timeout?: number | undefined;

@@ -164,7 +164,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
       ? 'client_secret_basic'
       : input.privateKey !== undefined || credentials.assertion !== undefined
         ? 'private_key_jwt'
-        : input.tls?.cert !== undefined
+        : typeof input.tls === 'function' || input.tls?.cert !== undefined
           ? 'tls_client_auth'
           : 'none');
   if (!CLIENT_AUTH_METHODS.includes(clientAuth)) fail('clientAuth', `one of ${CLIENT_AUTH_METHODS.join(', ')}`);
@@ -240,7 +240,7 @@ export function resolveOptions(input: ClientCredentialsOptions): ResolvedOptions
     refreshTokens: credentials.refreshTokens,
     assertionAudience,
     assertionLifetime: positive('clientAssertion.lifetime', assertion.lifetime, defaults.assertionLifetime, MAX_TIMER),
-    tls: input.tls === undefined ? undefined : { ...input.tls },
+    tls: input.tls === undefined || typeof input.tls === 'function' ? input.tls : { ...input.tls },
     proxy,
     dpop,
     scope: scopeList('scope', input.scope),

@@ -5,7 +5,7 @@ import type { ClientAuthMethod } from './protocol/client-auth.js';
 import type { CredentialProvider } from './protocol/credential-source.js';
 import type { DPoPOptions } from './protocol/dpop.js';
 import type { SigningKey } from './protocol/keys.js';
-import type { TlsOptions } from './protocol/mtls.js';
+import type { TlsOptions, TlsProvider } from './protocol/mtls.js';
 import type { RetryPolicy } from './protocol/retry.js';
 import type { ResolvedResourceDiscovery } from './resources/options.js';
 import type { TokenStore } from './store.js';
@@ -38,7 +38,7 @@ export interface ResolvedOptions {
   refreshTokens: boolean;
   assertionAudience: 'issuer' | 'token_endpoint' | 'endpoint';
   assertionLifetime: number;
-  tls: TlsOptions | undefined;
+  tls: TlsOptions | TlsProvider | undefined;
   proxy: 'env' | URL | undefined;
   dpop: DPoPOptions | true | undefined;
   scope: readonly string[];

@@ -147,6 +147,14 @@ export class TokenEntry {
     return 'dropped';
   }
 
+  /**
+   * Forgets the current token, which must not be handed out any more (what it is bound to changed); a
+   * request in flight still fills the entry.
+   */
+  forget(): void {
+    this.#drop();
+  }
+
   /** Forgets the token and makes a request in flight unable to fill the entry. Returns the token. */
   clear(): HeldToken | undefined {
     const token = this.token;

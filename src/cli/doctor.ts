@@ -400,7 +400,7 @@ export async function runDoctor(run: DoctorRun): Promise<DoctorCheck[]> {
   try {
     const { tokenEndpoint, issuer } = run.options;
     const endpoint = new URL(String(tokenEndpoint ?? issuer));
-    const tlsCa = run.options.tls?.ca;
+    const tlsCa = typeof run.options.tls === 'object' ? run.options.tls.ca : undefined;
     const connected = await probe(endpoint, {
       ca: typeof tlsCa === 'string' ? tlsCa : undefined,
       timeout: run.options.timeout ?? defaults.timeout,

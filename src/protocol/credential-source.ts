@@ -6,6 +6,9 @@ import { TokenError } from '../errors.js';
  */
 export type CredentialProvider<T> = () => T | Promise<T>;
 
+/** The rejection of a provider that did not settle within the time limit. */
+const HUNG = Symbol('hung provider');
+
 /** Counts credential changes: a request remembers the count it was sent with. */
 export class CredentialVersions {
   #version = 0;
@@ -29,6 +32,11 @@ export interface SourceRules<T> {
   readonly check: (value: unknown) => T;
   /** True when two credentials are the same. @default `===` */
   readonly same?: ((a: T, b: T) => boolean) | undefined;
+  /**
+   * How long a provider may take, in ms (the client's `timeout`): one that has not settled by then is a
+   * `CONFIG` error. @default unbounded
+   */
+  readonly timeout?: number | undefined;
 }
 
 /**
@@ -36,12 +44,17 @@ export interface SourceRules<T> {
  * returns something unusable, rejects with `TokenError` `CONFIG` (whose message never includes what it
  * returned), and is asked again on the next use. When a provider returns a credential different from
  * its previous one, `versions` counts a change and `onChange` sees the new value (to redact it).
+ *
+ * A provider that does not settle within `timeout` is a `CONFIG` error too, not `TIMEOUT`: `TIMEOUT`
+ * says the authorization server was slow and is retried at once, while a hung provider (a secret
+ * manager that never answers) is the client's own configuration failing, like a provider that throws;
+ * retrying it within the same call would only multiply the wait. It is asked again on the next use.
  */
 export class CredentialSource<T> {
   readonly #provider: CredentialProvider<unknown>;
   readonly #rules: SourceRules<T>;
   readonly #versions: CredentialVersions;
-  readonly #onChange: (value: T) => void;
+  readonly #onChange: ((value: T) => void)[];
   #last: T | undefined;
 
   constructor(
@@ -53,7 +66,17 @@ export class CredentialSource<T> {
     this.#provider = provider;
     this.#rules = rules;
     this.#versions = versions;
-    this.#onChange = onChange;
+    this.#onChange = [onChange];
+  }
+
+  /** The credential last returned by the provider (checked), without asking it; `undefined` before the first. */
+  get last(): T | undefined {
+    return this.#last;
+  }
+
+  /** Also calls `listener` with each new credential (the first one too). */
+  listen(listener: (value: T) => void): void {
+    this.#onChange.push(listener);
   }
 
   /** The current credential: the provider's answer, checked. */
@@ -62,8 +85,14 @@ export class CredentialSource<T> {
     let provided: unknown;
     let value: T;
     try {
-      provided = await this.#provider();
+      provided = await this.#ask();
     } catch (error) {
+      if (error === HUNG) {
+        throw new TokenError(
+          'CONFIG',
+          `the \`${option}\` provider did not answer within the \`timeout\` option (${this.#rules.timeout} ms)`,
+        );
+      }
       throw new TokenError('CONFIG', `the \`${option}\` provider failed`, { cause: error });
     }
     try {
@@ -75,9 +104,31 @@ export class CredentialSource<T> {
     if (this.#last === undefined || !same(this.#last, value)) {
       if (this.#last !== undefined) this.#versions.bump();
       this.#last = value;
-      this.#onChange(value);
+      for (const listener of this.#onChange) listener(value);
     }
     return value;
+  }
+
+  /** The provider's answer, within `timeout` (else a rejection with {@link HUNG}). */
+  #ask(): Promise<unknown> {
+    const { timeout } = this.#rules;
+    // Called at once; a synchronous throw becomes a rejection.
+    const asked = (async () => this.#provider())();
+    if (timeout === undefined) return asked;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(HUNG), timeout);
+      timer.unref?.();
+      asked.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 }
 

@@ -68,12 +68,17 @@ export function requestToken(
   grant: Grant = CLIENT_CREDENTIALS,
 ): Promise<Issued> {
   const { clock, dpop } = config;
-  // A refresh token is redacted like the client secret from whatever a server or a custom fetch echoes.
-  const send =
+  // A refresh token is redacted like the client secret from whatever a server or a custom fetch echoes;
+  // the client's secrets are read at each use: a provider may return a new one while this request runs.
+  const refreshForms =
+    grant.type === 'refresh_token' ? [grant.refreshToken, new URLSearchParams({ t: grant.refreshToken }).toString().slice(2)] : [];
+  const send: SendOptions =
     grant.type === 'refresh_token'
       ? {
           ...config.send,
-          secrets: [grant.refreshToken, new URLSearchParams({ t: grant.refreshToken }).toString().slice(2), ...(config.send.secrets ?? [])],
+          get secrets() {
+            return [...refreshForms, ...(config.send.secrets ?? [])];
+          },
         }
       : config.send;
   const requestedScope = params.scope.length > 0 ? params.scope.join(' ') : undefined;

@@ -1,5 +1,6 @@
+import { TokenError } from '../errors.js';
 import { loadUndici } from '../util/peers.js';
-import type { TlsOptions } from './mtls.js';
+import { type ClientTls, type TlsOptions, tlsShapeError } from './mtls.js';
 
 /**
  * The HTTP proxy of the client's requests: `'env'` for the proxy named by the environment
@@ -13,11 +14,12 @@ export type ProxyOption = 'env' | string | URL;
 /** How the client reaches servers: its own `fetch` over one undici dispatcher, and how to close it. */
 export interface Transport {
   readonly fetch: typeof globalThis.fetch;
-  /** Destroys the dispatcher's connections. Never rejects. */
+  /** Destroys the connections (those of previous certificates too). Never rejects. */
   close(): Promise<void>;
 }
 
 type Undici = typeof import('undici');
+type Dispatcher = import('undici').Dispatcher;
 
 /** What undici's connector needs of `tls` (the client certificate, the trusted CAs), without unset fields. */
 function tlsConnect(tls: TlsOptions | undefined): Record<string, unknown> | undefined {
@@ -31,7 +33,7 @@ function tlsConnect(tls: TlsOptions | undefined): Record<string, unknown> | unde
  * with the TLS options (`requestTls`); or an `EnvHttpProxyAgent`, which also honours `NO_PROXY` and
  * connects directly, with the same TLS options, to the hosts it names.
  */
-function dispatcherFor(undici: Undici, tls: TlsOptions | undefined, proxy: ProxyOption | undefined): import('undici').Dispatcher {
+function dispatcherFor(undici: Undici, tls: TlsOptions | undefined, proxy: ProxyOption | undefined): Dispatcher {
   const connect = tlsConnect(tls);
   const tlsOptions = connect === undefined ? {} : { connect, requestTls: connect };
   if (proxy === undefined) return new undici.Agent(connect === undefined ? {} : { connect });
@@ -40,63 +42,124 @@ function dispatcherFor(undici: Undici, tls: TlsOptions | undefined, proxy: Proxy
 }
 
 /**
- * A `fetch` that presents `tls` (client certificate, private CAs) and goes through `proxy`: undici's
- * `fetch` with one dispatcher for the client, loaded on first use (undici is an optional peer).
- * `undefined` when neither is set: the client then uses the global `fetch`.
+ * How long the connections of a replaced client certificate may finish their requests before they are
+ * destroyed: undici's own default `headersTimeout` and `bodyTimeout`.
  */
-export function createTransport(tls: TlsOptions | undefined, proxy: ProxyOption | undefined): Transport | undefined {
+const DRAIN_TIME = 300_000;
+
+/** Where the TLS of a transport comes from: fixed options, or a source that asks a provider (`tls` as a function). */
+export interface TlsSource {
+  /** Asks the provider; resolves with its answer, checked (rejects with `TokenError` `CONFIG`). */
+  get(): Promise<ClientTls>;
+  /** The answer last checked, without asking. */
+  readonly last: ClientTls | undefined;
+}
+
+/**
+ * A `fetch` that presents `tls` (client certificate, private CAs) and goes through `proxy`: undici's
+ * `fetch` over one dispatcher at a time, loaded on first use (undici is an optional peer).
+ * `undefined` when neither is set: the client then uses the global `fetch`.
+ *
+ * With a TLS source, the dispatcher is the one of the source's latest answer: the first request asks
+ * the provider, and so does the next request after one failed (a TLS handshake refused with an expired
+ * certificate); whoever else asks it (before each token request, after `invalid_client`) makes the
+ * next request use the new answer. A new certificate gets a new dispatcher; the previous one gets no
+ * new requests, and is destroyed {@link DRAIN_TIME} later (its requests in flight finish meanwhile,
+ * its idle connections end with their keep-alive timeout) or with the transport.
+ */
+export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: ProxyOption | undefined): Transport | undefined {
   if (tls === undefined && proxy === undefined) return undefined;
   const feature = proxy === undefined ? 'option `tls`' : 'option `proxy`';
-  let ready: Promise<{ undici: Undici; dispatcher: import('undici').Dispatcher }> | undefined;
-  const load = () => {
-    if (ready === undefined) {
-      ready = loadUndici(feature).then((undici) => ({ undici, dispatcher: dispatcherFor(undici, tls, proxy) }));
-      ready.catch(() => {
-        ready = undefined;
-      });
+  const source = isSource(tls) ? tls : undefined;
+  let current: { readonly tls: ClientTls | undefined; readonly dispatcher: Dispatcher } | undefined;
+  /** Dispatchers of previous certificates, each destroyed {@link DRAIN_TIME} after it was replaced, or with the transport. */
+  const retiring = new Map<Dispatcher, ReturnType<typeof setTimeout>>();
+  // Not closed: `close()` would forget the connections, which `destroy()` must still reach on close.
+  // Requests in flight finish on their own time; idle connections end with their keep-alive timeout.
+  const retire = (previous: Dispatcher) => {
+    const timer = setTimeout(() => {
+      retiring.delete(previous);
+      previous.destroy().catch(() => {});
+    }, DRAIN_TIME);
+    timer.unref?.();
+    retiring.set(previous, timer);
+  };
+  let stale = false;
+  let closed = false;
+  const dispatcher = async (undici: Undici): Promise<Dispatcher> => {
+    if (closed) throw new TokenError('CLOSED', 'the client was closed');
+    if (source === undefined) {
+      current ??= { tls: undefined, dispatcher: dispatcherFor(undici, tls as TlsOptions | undefined, proxy) };
+      return current.dispatcher;
     }
-    return ready;
+    if (stale || source.last === undefined) {
+      await source.get();
+      stale = false;
+    }
+    // The latest answer, whoever asked for it (answers may arrive out of order).
+    const latest = source.last!;
+    if (closed) throw new TokenError('CLOSED', 'the client was closed');
+    if (current?.tls !== latest) {
+      const previous = current?.dispatcher;
+      current = { tls: latest, dispatcher: dispatcherFor(undici, latest.options, proxy) };
+      if (previous !== undefined) retire(previous);
+    }
+    return current.dispatcher;
   };
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-    const { undici, dispatcher } = await load();
-    if (typeof input === 'object' && !(input instanceof URL) && !(input instanceof undici.Request)) {
-      // A Request of Node's own fetch is not one to the undici package (it would be read as the URL
-      // "[object Request]"): send its parts instead, with `init` taking precedence as fetch() does.
-      const { url, method, headers, body, redirect, signal } = input;
-      return undici.fetch(url, {
-        method,
-        headers,
-        body,
-        redirect,
-        signal,
-        ...(body !== null && { duplex: 'half' }),
-        ...(init as object),
-        dispatcher,
-      } as never);
+    const undici = await loadUndici(feature);
+    const through = await dispatcher(undici);
+    try {
+      return await send(undici, through, input, init);
+    } catch (error) {
+      // A failed connection (the server refused the certificate?) asks the provider on the next request.
+      stale = source !== undefined;
+      throw error;
     }
-    return undici.fetch(input as never, { ...(init as object), dispatcher } as never);
   }) as unknown as typeof globalThis.fetch;
   return {
     fetch,
     // Destroyed, not closed: close() would wait for every response body a caller never read, and
     // requests still in flight are abandoned on close anyway.
     close: async () => {
-      await ready
-        ?.then(
-          (r) => r.dispatcher.destroy(),
-          () => {},
-        )
-        .catch(() => {});
+      closed = true;
+      for (const timer of retiring.values()) clearTimeout(timer);
+      const all = [...retiring.keys(), ...(current === undefined ? [] : [current.dispatcher])];
+      retiring.clear();
+      await Promise.all(all.map((d) => d.destroy().catch(() => {})));
     },
   };
 }
 
-const pem = (v: unknown) => typeof v === 'string' || Buffer.isBuffer(v);
+function isSource(tls: TlsOptions | TlsSource | undefined): tls is TlsSource {
+  return typeof (tls as Partial<TlsSource> | undefined)?.get === 'function';
+}
+
+/** Sends with undici's `fetch` over `dispatcher`. */
+function send(undici: Undici, dispatcher: Dispatcher, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  if (typeof input === 'object' && !(input instanceof URL) && !(input instanceof undici.Request)) {
+    // A Request of Node's own fetch is not one to the undici package (it would be read as the URL
+    // "[object Request]"): send its parts instead, with `init` taking precedence as fetch() does.
+    const { url, method, headers, body, redirect, signal } = input;
+    return undici.fetch(url, {
+      method,
+      headers,
+      body,
+      redirect,
+      signal,
+      ...(body !== null && { duplex: 'half' }),
+      ...(init as object),
+      dispatcher,
+    } as never) as unknown as Promise<Response>;
+  }
+  return undici.fetch(input as never, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+}
 
 /**
  * Validates `tls`, `proxy` and their combination with `fetch`, throwing a `TypeError` naming the
- * option. `tls` is a client certificate (`cert` and `key`), trusted CAs (`ca`), or both. Returns the
- * proxy as the client keeps it: `'env'` or a `URL`.
+ * option. `tls` is a client certificate (`cert` and `key`), trusted CAs (`ca`), both, or a function
+ * returning a certificate and key (checked when it answers). Returns the proxy as the client keeps it:
+ * `'env'` or a `URL`.
  */
 export function validateTransport(input: {
   tls?: unknown;
@@ -108,16 +171,13 @@ export function validateTransport(input: {
     throw new TypeError(`m2m-token: option \`${name}\` must be ${what}`);
   };
   if (input.tls !== undefined) {
-    const { cert, key, ca } = (input.tls ?? {}) as Partial<TlsOptions>;
-    if (cert !== undefined || key !== undefined || ca === undefined) {
-      if (!pem(cert)) fail('tls.cert', 'a PEM certificate (string or Buffer)');
-      if (!pem(key)) fail('tls.key', 'a PEM private key (string or Buffer)');
-    }
-    if (ca !== undefined && !pem(ca) && !(Array.isArray(ca) && ca.length > 0 && ca.every(pem))) {
-      fail('tls.ca', 'a PEM certificate or a list of them (strings or Buffers)');
-    }
-    if (cert === undefined && (input.clientAuth === 'tls_client_auth' || input.clientAuth === 'self_signed_tls_client_auth')) {
-      fail('tls.cert', `set for clientAuth ${input.clientAuth}`);
+    if (typeof input.tls !== 'function') {
+      const shape = tlsShapeError(input.tls, false);
+      if (shape !== undefined) fail(...shape);
+      const { cert } = input.tls as TlsOptions;
+      if (cert === undefined && (input.clientAuth === 'tls_client_auth' || input.clientAuth === 'self_signed_tls_client_auth')) {
+        fail('tls.cert', `set for clientAuth ${input.clientAuth}`);
+      }
     }
     if (input.fetch !== undefined) fail('fetch', 'unset when `tls` is set (the client presents the certificate with its own fetch)');
   }

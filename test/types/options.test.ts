@@ -10,6 +10,8 @@ import {
   diagnosticsChannels,
   type GetTokenOptions,
   type RetryEvent,
+  type TlsOptions,
+  tlsFromFiles,
 } from '../../src/index.js';
 
 describe('option types', () => {
@@ -23,6 +25,20 @@ describe('option types', () => {
     expectTypeOf(options.fetch).not.toBeUndefined();
     const create = (client: ClientCredentialsClient) => client.createFetch({ fetch: undiciFetch });
     expectTypeOf(create).returns.toEqualTypeOf<typeof globalThis.fetch>();
+  });
+
+  it('accept tls as fixed options, tlsFromFiles, or a function returning options or a promise of them', () => {
+    const fromFiles: ClientCredentialsOptions = {
+      tokenEndpoint: 'https://as.example/token',
+      clientId: 'a',
+      tls: tlsFromFiles({ cert: '/etc/tls/tls.crt', key: '/etc/tls/tls.key', ca: '/etc/tls/ca.crt' }),
+    };
+    const fromVault: ClientCredentialsOptions = { ...fromFiles, tls: async (): Promise<TlsOptions> => ({ cert: 'PEM', key: 'PEM' }) };
+    const sync: ClientCredentialsOptions = { ...fromFiles, tls: () => ({ cert: Buffer.from('PEM'), key: 'PEM' }) };
+    expectTypeOf([fromFiles, fromVault, sync]).toEqualTypeOf<ClientCredentialsOptions[]>();
+    // @ts-expect-error: a provider returns TLS options, not a PEM string
+    const wrong: ClientCredentialsOptions = { ...fromFiles, tls: () => 'PEM' };
+    expectTypeOf(wrong.clientId).toBeString();
   });
 
   it('accept undefined for an optional per-call option (exactOptionalPropertyTypes)', () => {

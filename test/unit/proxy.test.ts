@@ -161,6 +161,21 @@ describe('proxy: url', () => {
     expect(seen).toEqual([expect.objectContaining({ path: '/token', certificate: pki.client.thumbprint })]);
   });
 
+  it('a rotating certificate (tls as a function) through the proxy: a new tunnel presents the new certificate', async () => {
+    let current = pki.client;
+    const client = newClient({
+      tokenEndpoint: `${origin}/token`,
+      clientSecret: undefined,
+      tls: () => ({ cert: current.cert, key: current.key, ca: pki.ca.cert }),
+      proxy: proxyUrl,
+    });
+    await client.getToken();
+    current = pki.otherClient;
+    await client.getToken({ forceRefresh: true });
+    expect(tunnels).toEqual([hostOf(origin), hostOf(origin)]);
+    expect(seen.map((s) => s.certificate)).toEqual([pki.client.thumbprint, pki.otherClient.thumbprint]);
+  });
+
   it('client.fetch and createFetch go through the proxy too, with the token', async () => {
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: privateCa(), proxy: proxyUrl });
     expect((await client.fetch(`${plainOrigin}/api/a`)).status).toBe(200);
