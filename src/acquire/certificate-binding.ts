@@ -18,7 +18,8 @@ const MEMO_LIMIT = 10_000;
  *   in flight go on) and store keys name the new certificate: a token bound to the old one is never
  *   handed out again, from memory or from a shared store;
  * - a token request during which the certificate changed may have been sent with the old one: it is
- *   sent once more with the new one, and that token is the one kept.
+ *   sent once more with the new one, and that token is the one kept; the first is not written to the
+ *   store (its key names the previous certificate, its token may be bound to either).
  */
 export class CertificateBinding {
   readonly #source: CredentialSource<ClientTls> | undefined;
@@ -71,7 +72,8 @@ export class CertificateBinding {
     if (source === undefined) return acquire;
     return async (request) => {
       const before = await source.get();
-      const issued = await acquire(request);
+      // A token that came while the certificate changed is not shared under the previous one's store key.
+      const issued = await acquire({ ...request, isCurrent: () => request.isCurrent() && source.last === before });
       return source.last === before ? issued : acquire(request);
     };
   }

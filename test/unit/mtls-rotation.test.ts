@@ -214,6 +214,38 @@ describe('tls given as a function', () => {
     expect((await client.getToken()).accessToken).toBe(token.accessToken);
   });
 
+  it('a token sent with a certificate that changed during its request is not stored under the previous certificate’s key', async () => {
+    const { state, provider } = switchable(pki.client);
+    const memory = new MemoryTokenStore();
+    let hold: Deferred<void> | undefined = deferred();
+    const held = hold;
+    let gets = 0;
+    const store = {
+      shared: true,
+      get: async (key: string) => {
+        gets++;
+        const h = hold;
+        hold = undefined;
+        if (h !== undefined) await h.promise;
+        return memory.get(key);
+      },
+      set: (k: string, t: never, ttl: number) => memory.set(k, t, ttl),
+      delete: (k: string, a?: string) => memory.delete(k, a),
+      lock: (k: string, ttl: number) => memory.lock(k, ttl),
+    };
+    const replica1 = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store });
+    const replica2 = newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), store });
+    const first = replica1.getToken();
+    await waitUntil(() => gets === 1);
+    state.current = pki.otherClient;
+    await replica1.getToken({ scope: 'other' });
+    held.resolve();
+    const t1 = await within(first);
+    expect(boundTo.get(t1.accessToken)).toBe(pki.otherClient.thumbprint);
+    const t2 = await replica2.getToken();
+    expect(boundTo.get(t2.accessToken)).toBe(pki.client.thumbprint);
+    expect((await replica2.fetch(`${origin}/api/orders`)).status).toBe(200);
+  });
   it.each(['invalid_client', 'bare 401'] as const)(
     'a certificate refused by the token endpoint (%s) gets the provider asked again, and the request sent with its new certificate',
     async (refusal) => {
