@@ -10,6 +10,8 @@ interface Target {
 
 /** Each client's target, kept alive by its close signal: as long as the client lives. */
 const targets = new WeakMap<AbortSignal, Target>();
+/** Unsubscribes the listener of a client garbage-collected without being closed. */
+const collected = new FinalizationRegistry<{ stop(): void }>((subscription) => subscription.stop());
 
 /**
  * Fleet-wide invalidation: when a client sharing the store — in this process or another — deletes a
@@ -23,8 +25,8 @@ const targets = new WeakMap<AbortSignal, Target>();
  *
  * Fingerprints are computed when a message arrives, never on the `getToken()` path. Subscribes now,
  * when the store tells of invalidations (`TokenStore.onInvalidate`); unsubscribes when `closed` aborts,
- * or at the first message after the client was garbage-collected without being closed (the store, which
- * outlives clients, holds the client's entries only weakly).
+ * or once the client was garbage-collected without being closed (the store, which outlives clients,
+ * holds the client's entries only weakly; a message that finds them gone also unsubscribes).
  */
 export function followInvalidations(
   store: GuardedStore,
@@ -37,6 +39,7 @@ export function followInvalidations(
   targets.set(closed, target);
   const subscription = subscribe(store, new WeakRef(target));
   closed.addEventListener('abort', () => subscription.stop(), { once: true });
+  collected.register(closed, subscription);
 }
 
 /** The store's listener, made in a scope of its own so that it holds `target` weakly only. */

