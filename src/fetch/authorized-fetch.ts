@@ -25,6 +25,8 @@ export interface AuthorizedFetchOptions {
 /** Internal: where a wrapper gets its tokens, and how it drops one the resource server refused. */
 export interface TokenSource {
   get(signal: AbortSignal | undefined): Promise<HeldToken>;
+  /** The token `get` would hand out at once, synchronously; undefined when it would have to wait. */
+  peek(): HeldToken | undefined;
   /**
    * Drops `token` from the cache if it is still the cached one (compare-and-invalidate). Returns false
    * when refusals of this token are paused (the resource server refuses fresh tokens too): the 401 then
@@ -129,17 +131,21 @@ export function createAuthorizedFetch(
     const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow';
 
     const dpop = source.dpop;
+    const callerHeaders = init?.headers ?? request?.headers;
     const attempt = async (token: HeldToken): Promise<{ response: Response; carried: boolean; newNonce: boolean }> => {
-      const headers = new Headers(init?.headers ?? request?.headers);
-      headers.set('authorization', token[AUTHORIZATION]);
+      // Without headers of the caller's, a plain object: `fetch` copies whatever it gets into its own
+      // `Headers`, and a redirect that must change them turns it into one (`writable()`).
+      let headers: Headers | Record<string, string> =
+        callerHeaders === undefined ? { authorization: token[AUTHORIZATION] } : new Headers(callerHeaders);
+      const writable = (): Headers => (headers instanceof Headers ? headers : (headers = new Headers(headers)));
+      if (callerHeaders !== undefined) writable().set('authorization', token[AUTHORIZATION]);
       let method = init?.method ?? request?.method ?? 'GET';
       const proves = dpop !== undefined && token.tokenType === 'DPoP';
-      const prove = async (target: string | URL) => {
-        if (proves) headers.set('dpop', await dpop.proof(method, target, token.accessToken));
-      };
+      let proof: string | undefined;
+      if (proves) writable().set('dpop', (proof = await dpop.proof(method, url, token.accessToken)));
+      // A DPoP-Nonce is read only when the client has a DPoP key.
       const observe = (target: string | URL, response: Response) =>
-        observeNonce(dpop, target, response.headers.get('dpop-nonce'), proves ? (headers.get('dpop') ?? undefined) : undefined);
-      await prove(url);
+        dpop !== undefined && observeNonce(dpop, target, response.headers.get('dpop-nonce'), proof);
       if (!follow) {
         const response = await fetchImpl(input, { ...init, headers });
         return { response, carried: true, newNonce: observe(url, response) };
@@ -168,19 +174,21 @@ export function createAuthorizedFetch(
           response.body?.cancel().catch(() => {});
           throw new TypeError('m2m-token: redirect to a URL that is not http(s)');
         }
+        const hopHeaders = writable();
         if (changesToGet) {
           method = 'GET';
           body = undefined;
-          for (const name of BODY_HEADERS) headers.delete(name);
+          for (const name of BODY_HEADERS) hopHeaders.delete(name);
         }
         if (carried && next.origin !== originOf(current)) {
-          for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+          for (const name of CREDENTIAL_HEADERS) hopHeaders.delete(name);
           carried = false;
+          proof = undefined;
         }
         response.body?.cancel().catch(() => {});
         current = next;
-        if (carried) await prove(next);
-        response = await fetchImpl(next, { ...init, method, body, headers, redirect: 'manual', signal });
+        if (carried && proves) hopHeaders.set('dpop', (proof = await dpop.proof(method, next, token.accessToken)));
+        response = await fetchImpl(next, { ...init, method, body, headers: hopHeaders, redirect: 'manual', signal });
         newNonce = observe(next, response);
       }
     };
@@ -189,13 +197,14 @@ export function createAuthorizedFetch(
     const sendWith = async (token: HeldToken) => {
       const sent = await attempt(token);
       const { response, carried, newNonce } = sent;
-      if (!carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce))
+      if (!newNonce || !carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce))
         return sent;
       response.body?.cancel().catch(() => {});
       return attempt(token);
     };
 
-    const first = await source.get(signal ?? undefined);
+    // A cached token without a wait (an aborted signal still goes through `get`, which rejects).
+    const first = (signal?.aborted === true ? undefined : source.peek()) ?? (await source.get(signal ?? undefined));
     const { response, carried } = await sendWith(first);
     if (
       response.status !== 401 ||
