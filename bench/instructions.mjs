@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-const CONCURRENCY = 10;
+const CONCURRENCY = Number(process.env.CALLGRIND_CONCURRENCY ?? 1);
 /** V8 without its background threads: the counts then vary far less from run to run. */
 const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded').split(' ').filter(Boolean);
 const WARM_UP = 3000;
