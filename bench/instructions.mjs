@@ -96,7 +96,16 @@ if (process.argv[2] === '--server') {
     const out = join(dir, `cg.${n}.out`);
     const { stderr } = await promisify(execFile)(
       'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...NODE_FLAGS, import.meta.filename, '--run', subject, String(n)],
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        ...NODE_FLAGS,
+        import.meta.filename,
+        '--run',
+        subject,
+        String(n),
+      ],
       { maxBuffer: 1 << 26 },
     );
     const match = /Collected : (\d+)/.exec(stderr);

@@ -12,7 +12,6 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-
 if (process.argv[2] === '--server') {
   // The token endpoint and the resource server, in a process of their own.
   const server = createServer((req, res) => {
@@ -112,7 +111,9 @@ if (process.argv[2] === '--server') {
     console.log(JSON.stringify({ config: { rounds, ms, concurrency: CONCURRENCY }, bySubject: result }));
   } else {
     const f = (x) => x.toFixed(2);
-    console.log(`| subject | requests/s (median of ${rounds} × ${ms} ms, concurrency ${CONCURRENCY}) | × fixed header | × composed | client CPU µs/request | CPU × fixed |`);
+    console.log(
+      `| subject | requests/s (median of ${rounds} × ${ms} ms, concurrency ${CONCURRENCY}) | × fixed header | × composed | client CPU µs/request | CPU × fixed |`,
+    );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const n of names) {
       const x = result[n];

@@ -137,12 +137,18 @@ export function createAuthorizedFetch(
       // `Headers`, and a redirect that must change them turns it into one (`writable()`).
       let headers: Headers | Record<string, string> =
         callerHeaders === undefined ? { authorization: token[AUTHORIZATION] } : new Headers(callerHeaders);
-      const writable = (): Headers => (headers instanceof Headers ? headers : (headers = new Headers(headers)));
+      const writable = (): Headers => {
+        if (!(headers instanceof Headers)) headers = new Headers(headers);
+        return headers;
+      };
       if (callerHeaders !== undefined) writable().set('authorization', token[AUTHORIZATION]);
       let method = init?.method ?? request?.method ?? 'GET';
       const proves = dpop !== undefined && token.tokenType === 'DPoP';
       let proof: string | undefined;
-      if (proves) writable().set('dpop', (proof = await dpop.proof(method, url, token.accessToken)));
+      if (proves) {
+        proof = await dpop.proof(method, url, token.accessToken);
+        writable().set('dpop', proof);
+      }
       // A DPoP-Nonce is read only when the client has a DPoP key.
       const observe = (target: string | URL, response: Response) =>
         dpop !== undefined && observeNonce(dpop, target, response.headers.get('dpop-nonce'), proof);
@@ -187,7 +193,10 @@ export function createAuthorizedFetch(
         }
         response.body?.cancel().catch(() => {});
         current = next;
-        if (carried && proves) hopHeaders.set('dpop', (proof = await dpop.proof(method, next, token.accessToken)));
+        if (carried && proves) {
+          proof = await dpop.proof(method, next, token.accessToken);
+          hopHeaders.set('dpop', proof);
+        }
         response = await fetchImpl(next, { ...init, method, body, headers: hopHeaders, redirect: 'manual', signal });
         newNonce = observe(next, response);
       }
@@ -197,7 +206,12 @@ export function createAuthorizedFetch(
     const sendWith = async (token: HeldToken) => {
       const sent = await attempt(token);
       const { response, carried, newNonce } = sent;
-      if (!newNonce || !carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce))
+      if (
+        !newNonce ||
+        !carried ||
+        !replayable ||
+        !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce)
+      )
         return sent;
       response.body?.cancel().catch(() => {});
       return attempt(token);

@@ -91,7 +91,10 @@ export class LegacyAttempt implements LegacyHandler, ResponseHeaders {
   }
   onHeaders(statusCode: number, headers: (Buffer | string)[], resume: () => void, statusText: string): boolean {
     this.#raw = headers;
-    if (this.owner.swallows(statusCode, this, this.token, this.proof)) return (this.#swallowed = true);
+    if (this.owner.swallows(statusCode, this, this.token, this.proof)) {
+      this.#swallowed = true;
+      return true;
+    }
     return this.caller.onHeaders(statusCode, headers, resume, statusText);
   }
   onData(chunk: Buffer): boolean {
