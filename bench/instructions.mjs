@@ -16,8 +16,14 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const CONCURRENCY = Number(process.env.CALLGRIND_CONCURRENCY ?? 1);
-/** V8 without its background threads: the counts then vary far less from run to run. */
-const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded').split(' ').filter(Boolean);
+/**
+ * V8 without background threads and with a garbage collection schedule driven by allocation alone, a
+ * full collection after the warm-up and after the measured requests: the counts then depend on the
+ * work done, not on how long valgrind took to do it.
+ */
+const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded --predictable-gc-schedule --expose-gc')
+  .split(' ')
+  .filter(Boolean);
 const WARM_UP = 3000;
 const SUBJECTS = ['undici: fixed header', 'undici: composed no-op', 'undici: m2m-token/undici', 'bare fetch', 'client.fetch'];
 
@@ -82,7 +88,9 @@ if (process.argv[2] === '--server') {
     );
   };
   await run(WARM_UP);
+  globalThis.gc?.();
   await run(Number(count));
+  globalThis.gc?.();
   await client.close();
   await agent.close();
   child.disconnect();

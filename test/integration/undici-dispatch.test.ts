@@ -3,7 +3,7 @@
  * undici's handler APIs (the caller's `request`/`fetch` handler, or another interceptor's handler that
  * speaks only `onRequestStart`), with the caller's headers in any form undici takes.
  */
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
@@ -145,6 +145,44 @@ describe('m2m-token/undici dispatch', () => {
     const seen = state.api.requests[0]!.headers;
     expect([seen['x-trace'], seen['x-multi'], seen.authorization, seen.dpop]).toEqual(['t-1', 'a, b', 'Bearer tok-1', undefined]);
   });
+
+  it.each([
+    ['outside it (each hop checked)', 'outside'],
+    ['inside it', 'inside'],
+  ])(
+    'composes with undici’s redirect interceptor %s: the token reaches listed origins only, a 401 still gets its resend',
+    async (_, where) => {
+      const state = await startApi();
+      const client = newClient({ tokenEndpoint: state.tokenUrl });
+      // A listed origin that sends every request on to an unlisted one.
+      const hop = await startServer((_req, res) => {
+        res.writeHead(302, { location: state.other.url('/landed') });
+        res.end();
+      });
+      const ours = authorize(client, { origins: [state.api.origin, hop.origin] });
+      const redirect = interceptors.redirect({ maxRedirections: 2 });
+      const dispatcher = where === 'outside' ? newAgent().compose(ours, redirect) : newAgent().compose(redirect, ours);
+      try {
+        await (await request(state.api.url('/warm'), { dispatcher })).body.dump();
+        state.accepts = (token) => token !== 'tok-1';
+        const fresh = await request(state.api.url('/orders'), { dispatcher });
+        await fresh.body.dump();
+        const away = await request(hop.url('/away'), { dispatcher });
+        await away.body.dump();
+
+        expect([fresh.statusCode, away.statusCode]).toEqual([200, 200]);
+        expect(state.api.requests.map((r) => [r.path, r.authorization])).toEqual([
+          ['/warm', 'Bearer tok-1'],
+          ['/orders', 'Bearer tok-1'],
+          ['/orders', 'Bearer tok-2'],
+        ]);
+        expect(hop.requests.map((r) => r.authorization)).toEqual(['Bearer tok-2']);
+        expect(state.other.requests.map((r) => [r.path, r.authorization])).toEqual([['/landed', undefined]]);
+      } finally {
+        await hop.close();
+      }
+    },
+  );
 
   it('reads a large response through the interceptor to its end (pauses and resumes pass through)', async () => {
     const big = 'x'.repeat(4 * 1024 * 1024);
