@@ -1,30 +1,27 @@
 // Instructions per authorized request, counted by valgrind (repeatable on a loaded machine, unlike
-// requests/s). Each subject runs twice under callgrind, with `small` and with `large` requests after the
-// same warm-up; the difference over `large - small` requests is the cost of one request in the client
-// process (undici or fetch included, the server not: it runs in an untraced process of its own).
+// requests/s). Each subject runs in its own process under callgrind with instrumentation off while it
+// warms up (JIT, connections, the first token); the process then turns it on itself
+// (`callgrind_control -i on <pid>`), sends `--requests` requests one at a time, and turns it off. The
+// count covers the client process (undici or fetch included, and about 1.3 million instructions for
+// the two `callgrind_control` calls); the server runs in an untraced process of its own.
 //
-//   node bench/instructions.mjs [--subjects=a,b] [--small=1000] [--large=4000]   (after npm run build)
+//   node bench/instructions.mjs [--subjects=a,b] [--requests=2000] [--warm-up=20000] [--repeat=2]   (after npm run build)
 //
-// `node bench/instructions.mjs --run <subject> <requests>` is one measured process (what valgrind runs).
-import { execFile, fork } from 'node:child_process';
+// `node bench/instructions.mjs --run <subject> <warm-up> <requests>` is one measured process.
+import { execFile, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const CONCURRENCY = Number(process.env.CALLGRIND_CONCURRENCY ?? 1);
 /**
- * V8 without background threads and with a garbage collection schedule driven by allocation alone, a
- * full collection after the warm-up and after the measured requests: the counts then depend on the
- * work done, not on how long valgrind took to do it.
+ * V8 without background threads (its compiler and collector work on the measured thread, counted) and
+ * with a garbage collection schedule driven by allocation alone: the counts then depend on the work
+ * done, not on how long valgrind took to do it (two processes of a subject agree within about 1%).
  */
-const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded --predictable-gc-schedule --expose-gc')
-  .split(' ')
-  .filter(Boolean);
-const WARM_UP = 3000;
+const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded --predictable-gc-schedule').split(' ').filter(Boolean);
 const SUBJECTS = ['undici: fixed header', 'undici: composed no-op', 'undici: m2m-token/undici', 'bare fetch', 'client.fetch'];
 
 if (process.argv[2] === '--server') {
@@ -41,12 +38,12 @@ if (process.argv[2] === '--server') {
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));
   process.on('disconnect', () => process.exit(0));
 } else if (process.argv[2] === '--run') {
-  const [, , , subject, count] = process.argv;
+  const [, , , subject, warmUp, count] = process.argv;
   const root = resolve(import.meta.dirname, '..');
   const { ClientCredentialsClient } = await import(pathToFileURL(join(root, 'dist', 'index.js')).href);
   const { authorize } = await import(pathToFileURL(join(root, 'dist', 'undici.js')).href);
   const { Agent, request } = await import('undici');
-  const child = fork(import.meta.filename, ['--server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(import.meta.filename, ['--server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   const [port] = await once(child, 'message');
   const origin = `http://127.0.0.1:${port}`;
   const url = `${origin}/resource`;
@@ -87,55 +84,58 @@ if (process.argv[2] === '--server') {
       }),
     );
   };
-  await run(WARM_UP);
-  globalThis.gc?.();
+  /** Instrumentation on or off: callgrind_control reaches valgrind while this process waits for it. */
+  const instrument = (on) => execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
+  await run(Number(warmUp));
+  instrument(true);
   await run(Number(count));
-  globalThis.gc?.();
+  instrument(false);
   await client.close();
   await agent.close();
   child.disconnect();
 } else {
   const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
-  const small = Number(arg('small', 1000));
-  const large = Number(arg('large', 4000));
+  const requests = Number(arg('requests', 2000));
+  const warmUp = Number(arg('warm-up', 20000));
+  const repeat = Number(arg('repeat', 2));
   const subjects = arg('subjects', SUBJECTS.join(',')).split(',');
-  const dir = mkdtempSync(join(tmpdir(), 'm2m-token-callgrind-'));
-  const instructions = async (subject, n) => {
-    const out = join(dir, `cg.${n}.out`);
+  const instructions = async (subject) => {
     const { stderr } = await promisify(execFile)(
       'valgrind',
       [
         '--tool=callgrind',
-        `--callgrind-out-file=${out}`,
+        '--instr-atstart=no',
+        '--callgrind-out-file=/dev/null',
         process.execPath,
         ...NODE_FLAGS,
         import.meta.filename,
         '--run',
         subject,
-        String(n),
+        String(warmUp),
+        String(requests),
       ],
-      { maxBuffer: 1 << 26 },
+      { maxBuffer: 1 << 26, timeout: 30 * 60_000 },
     );
     const match = /Collected : (\d+)/.exec(stderr);
     if (!match) throw new Error(`no count for ${subject}: ${stderr.slice(-500)}`);
-    return Number(match[1]);
+    return Number(match[1]) / requests;
   };
   const rows = [];
-  try {
-    for (const subject of subjects) {
-      const a = await instructions(subject, small);
-      const b = await instructions(subject, large);
-      rows.push([subject, (b - a) / (large - small)]);
-      console.error(`${subject}: ${Math.round((b - a) / (large - small))} instructions/request`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  for (const subject of subjects) {
+    const counts = [];
+    for (let i = 0; i < repeat; i++) counts.push(await instructions(subject));
+    rows.push([subject, counts]);
+    console.error(`${subject}: ${counts.map(Math.round).join(', ')} instructions/request`);
   }
-  const base = Object.fromEntries(rows);
-  console.log(`| subject | instructions per request (callgrind, (${large} − ${small}) requests) | vs fixed header | vs bare fetch |`);
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const base = Object.fromEntries(rows.map(([n, c]) => [n, median(c)]));
+  console.log(
+    `| subject | instructions per request (callgrind; ${requests} requests after ${warmUp}, ${repeat} processes) | vs fixed header | vs bare fetch |`,
+  );
   console.log('| --- | ---: | ---: | ---: |');
-  for (const [name, n] of rows) {
+  for (const [name, counts] of rows) {
+    const n = median(counts);
     const vs = (b) => (base[b] === undefined || !name.startsWith(b.split(':')[0]) ? '' : `${(n / base[b]).toFixed(3)}×`);
-    console.log(`| ${name} | ${Math.round(n)} | ${vs('undici: fixed header')} | ${vs('bare fetch')} |`);
+    console.log(`| ${name} | ${counts.map(Math.round).join(', ')} | ${vs('undici: fixed header')} | ${vs('bare fetch')} |`);
   }
 }
