@@ -129,13 +129,17 @@ if (process.argv[2] === '--server') {
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const base = Object.fromEntries(rows.map(([n, c]) => [n, median(c)]));
+  /** Each subject against the floor of its kind: undici's against the fixed header, fetch's against bare fetch. */
+  const floorOf = (name) => (name.startsWith('undici:') ? 'undici: fixed header' : 'bare fetch');
   console.log(
-    `| subject | instructions per request (callgrind; ${requests} requests after ${warmUp}, ${repeat} processes) | vs fixed header | vs bare fetch |`,
+    `| subject | instructions per request (callgrind; ${requests} requests after ${warmUp}; ${repeat} processes) | median | × its floor |`,
   );
   console.log('| --- | ---: | ---: | ---: |');
   for (const [name, counts] of rows) {
     const n = median(counts);
-    const vs = (b) => (base[b] === undefined || !name.startsWith(b.split(':')[0]) ? '' : `${(n / base[b]).toFixed(3)}×`);
-    console.log(`| ${name} | ${counts.map(Math.round).join(', ')} | ${vs('undici: fixed header')} | ${vs('bare fetch')} |`);
+    const floor = base[floorOf(name)];
+    console.log(
+      `| ${name} | ${counts.map(Math.round).join(', ')} | ${Math.round(n)} | ${floor === undefined ? '–' : `${(n / floor).toFixed(3)}×`} |`,
+    );
   }
 }
