@@ -85,7 +85,10 @@ if (process.argv[2] === '--server') {
     );
   };
   /** Instrumentation on or off: callgrind_control reaches valgrind while this process waits for it. */
-  const instrument = (on) => execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
+  // Under valgrind (set by the orchestrator); without it, `--run` is a plain load for a profiler.
+  const instrument = (on) =>
+    process.env.M2M_CALLGRIND === '1' &&
+    execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(process.pid)], { stdio: 'ignore' });
   await run(Number(warmUp));
   instrument(true);
   await run(Number(count));
@@ -114,7 +117,7 @@ if (process.argv[2] === '--server') {
         String(warmUp),
         String(requests),
       ],
-      { maxBuffer: 1 << 26, timeout: 30 * 60_000 },
+      { maxBuffer: 1 << 26, timeout: 30 * 60_000, env: { ...process.env, M2M_CALLGRIND: '1' } },
     );
     const match = /Collected : (\d+)/.exec(stderr);
     if (!match) throw new Error(`no count for ${subject}: ${stderr.slice(-500)}`);
@@ -127,7 +130,11 @@ if (process.argv[2] === '--server') {
     rows.push([subject, counts]);
     console.error(`${subject}: ${counts.map(Math.round).join(', ')} instructions/request`);
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
   const base = Object.fromEntries(rows.map(([n, c]) => [n, median(c)]));
   /** Each subject against the floor of its kind: undici's against the fixed header, fetch's against bare fetch. */
   const floorOf = (name) => (name.startsWith('undici:') ? 'undici: fixed header' : 'bare fetch');
