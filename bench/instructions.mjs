@@ -68,7 +68,7 @@ if (process.argv[2] === '--server') {
   const one = {
     'undici: fixed header': viaUndici(agent, fixed),
     // Not in the default list: the same header as a flat array, which is how the interceptor hands headers on.
-    'undici: fixed header, flat array': viaUndici(agent, ['authorization', fixed.authorization]),
+    'undici: fixed header as a flat array': viaUndici(agent, ['authorization', fixed.authorization]),
     'undici: composed no-op': viaUndici(
       agent.compose((dispatch) => (opts, handler) => dispatch(opts, handler)),
       fixed,
