@@ -9,7 +9,7 @@ import { ClientCredentialsClient } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
 import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
-import { startServer } from '../helpers/resource.js';
+import { sendJson, startServer } from '../helpers/resource.js';
 import { waitUntil } from '../helpers/time.js';
 
 const newClient = useClients({ clientId: 'svc-u', clientSecret: 'undici-test-secret', retry: false, allowInsecureHttp: true });
@@ -119,6 +119,34 @@ describe('m2m-token/undici dispatch', () => {
       expect(api.requests).toHaveLength(0);
     } finally {
       await held.close();
+    }
+  });
+
+  it.each([
+    ['request’s handler', false],
+    ['a handler that speaks only onRequestStart', true],
+  ])('an abort while the resend after a 401 waits for its new token rejects at once (%s)', async (_, onlyNew) => {
+    const { api } = await startApi();
+    let asked = 0;
+    // Answers the first token request; the second (for the resend) never.
+    const tokens = await startServer((_req, res) => {
+      asked++;
+      if (asked === 1) sendJson(res, 200, { access_token: 'tok-1', token_type: 'Bearer', expires_in: 3600 });
+    });
+    try {
+      const client = newClient({ tokenEndpoint: tokens.url('/token') });
+      const ours = authorize(client, { origins: [api.origin] });
+      const dispatcher = onlyNew ? newAgent().compose(ours, onRequestStartOnly) : newAgent().compose(ours);
+      const controller = new AbortController();
+
+      const pending = rejectionOf(request(api.url('/orders'), { dispatcher, signal: controller.signal }));
+      await waitUntil(() => asked === 2);
+      controller.abort(new Error('caller gave up'));
+
+      expect(String(await pending)).toMatch(/abort|gave up/i);
+      expect(api.requests.map((r) => r.authorization)).toEqual(['Bearer tok-1']);
+    } finally {
+      await tokens.close();
     }
   });
 
