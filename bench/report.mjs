@@ -393,7 +393,7 @@ function m2mNotes(r) {
   const d = r.d?.['m2m-token'];
   if (d && missed('d')) {
     notes.push(
-      `- **m2m-token's \`client.fetch()\`** (${ratio(d.ratio.median)} bare fetch's requests/s, ${d.cpuRatio ? ratio(d.cpuRatio.median) : '–'} its client CPU per request) sends with \`redirect: 'manual'\` so that it follows redirects itself (a second \`init\` object per request), copies the caller's headers into a new \`Headers\` when there are any, and checks each response's status for a 401 to retry.`,
+      `- **m2m-token's \`client.fetch()\`** (${ratio(d.ratio.median)} bare fetch's requests/s, ${d.cpuRatio ? ratio(d.cpuRatio.median) : '–'} its client CPU per request) sends with \`redirect: 'manual'\` so that it follows redirects itself (a second \`init\` object per request), copies the caller's headers into a new \`Headers\` when there are any, and checks each response's status for a 401 to retry. Requests/s at concurrency 50 vary by tens of percent from round to round on a shared machine; \`node bench/instructions.mjs\` counts the instructions per request of \`client.fetch\` and bare \`fetch\` under callgrind instead, which the machine's load does not change.`,
     );
   }
   const h = r.h?.[H.m2m];
