@@ -65,12 +65,25 @@ if (process.argv[2] === '--server') {
     await res.arrayBuffer();
     return res.status;
   };
+  const legacyPassThrough = (h) => ({
+    onConnect: (abort, context) => h.onConnect(abort, context),
+    onHeaders: (status, raw, resume, text) => h.onHeaders(status, raw, resume, text),
+    onData: (chunk) => h.onData(chunk),
+    onComplete: (trailers) => h.onComplete(trailers),
+    onError: (error) => h.onError(error),
+  });
   const one = {
     'undici: fixed header': viaUndici(agent, fixed),
     // Not in the default list: the same header as a flat array, which is how the interceptor hands headers on.
     'undici: fixed header as a flat array': viaUndici(agent, ['authorization', fixed.authorization]),
     'undici: composed no-op': viaUndici(
       agent.compose((dispatch) => (opts, handler) => dispatch(opts, handler)),
+      fixed,
+    ),
+    // Not in the default list: a composed interceptor that hands undici's first handler API through
+    // (what m2m-token/undici does for request's handler), to tell its cost from the token's.
+    'undici: composed legacy pass-through': viaUndici(
+      agent.compose((dispatch) => (opts, handler) => dispatch(opts, legacyPassThrough(handler))),
       fixed,
     ),
     'undici: m2m-token/undici': viaUndici(agent.compose(authorize(client, { origins: [origin] })), {}),
