@@ -1,9 +1,9 @@
 // `npm run bench`: installs the bench's own dependencies if missing, builds m2m-token, starts the
-// loopback servers in one process and one client process per subject, runs scenarios (a)–(g) with the
+// loopback servers in one process and one client process per subject, runs scenarios (a)–(h) with the
 // subjects alternating round by round, and writes bench/results/latest.{json,md},
 // docs/benchmarks.md and docs/rotation-latency.svg.
 //
-//   node bench/run.mjs [--only=a,b,c,d,e,f,g] [--no-build] [--no-docs]
+//   node bench/run.mjs [--only=a,b,c,d,e,f,g,h] [--no-build] [--no-docs]
 import { execFile, fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem, arch } from 'node:os';
@@ -30,6 +30,7 @@ const CONFIG = {
   e: { rounds: 3, failures: [503, 503] },
   f: { rounds: 5 },
   g: { rounds: 5 },
+  h: { rounds: 15, concurrency: 50, ms: 350 },
 };
 const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-secret', scope: 'api://bench/.default' };
 
@@ -370,6 +371,31 @@ async function scenarioF() {
   return { tarball, imports, aboveEmpty, processMs, cpuAboveEmpty, cpuMs, footprint, modules, dist: distSizes(scratch) };
 }
 
+/**
+ * (h): undici.request through m2m-token/undici, a fixed header, and a fixed header through a no-op
+ * compose(), alternating round by round in one client process (bench/undici-interceptor.mjs, with its
+ * own loopback server) — the ratios compare one library's ways of sending, not libraries.
+ */
+async function scenarioH() {
+  const { rounds, concurrency, ms } = CONFIG.h;
+  log(`(h) undici.request through m2m-token/undici: 3 subjects × ${rounds} rounds of ${ms} ms at concurrency ${concurrency}`);
+  const { stdout } = await sh(
+    process.execPath,
+    [
+      join(benchDir, 'undici-interceptor.mjs'),
+      '--json',
+      `--rounds=${rounds}`,
+      `--ms=${ms}`,
+      `--concurrency=${concurrency}`,
+      `--m2m=${join(packed.scratch, 'node_modules', 'm2m-token')}`,
+    ],
+    root,
+    'scenario (h)',
+  );
+  const { bySubject } = JSON.parse(stdout.trim().split('\n').at(-1));
+  return bySubject;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 let server;
@@ -454,6 +480,7 @@ async function main() {
   if (only.has('e')) results.e = await withWorkers('e', scenarioE);
   if (only.has('f')) results.f = await scenarioF();
   if (only.has('g')) results.g = await scenarioG(withWorkers);
+  if (only.has('h')) results.h = await scenarioH();
   results.meta.loadAverage.end = loadavg().map((x) => +x.toFixed(2));
   results.meta.durationS = +((performance.now() - started) / 1000).toFixed(1);
   results.targets = evaluateTargets(results);

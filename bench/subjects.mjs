@@ -8,8 +8,12 @@
 //   request(url)   an authorized GET through the library's own fetch wrapper / interceptor
 //   close()        cleanup, where the library has any
 
-/** Scenario ids: a cached getToken, b concurrent cold callers, c rotation, d fetch throughput, e 503 503 200, f import and footprint, g first token of a process. */
-export const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+/**
+ * Scenario ids: a cached getToken, b concurrent cold callers, c rotation, d fetch throughput, e 503 503 200,
+ * f import and footprint, g first token of a process, h undici.request through m2m-token/undici (m2m-token
+ * alone, against a fixed header: the subjects below do not take part).
+ */
+export const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 /**
  * What the report says about each subject: its packages, how it is used, and why a scenario is n/a.

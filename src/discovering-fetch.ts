@@ -27,6 +27,7 @@ export function createDiscoveringFetch(
     if (wrapper === undefined) {
       const source: TokenSource & { entry?: TokenEntry } = {
         get: (signal) => source.entry!.get(signal, false),
+        peek: () => source.entry!.peek(),
         invalidate: (token) => invalidate(source.entry!, token),
         dpop: core.dpopOf(binding.params.server),
       };
@@ -39,6 +40,7 @@ export function createDiscoveringFetch(
   const hasDefaultServer = options.issuer !== undefined || options.tokenEndpoint !== undefined;
   const defaultSource: TokenSource = {
     get: (signal) => entries.default.get(signal, false),
+    peek: () => entries.default.peek(),
     invalidate: (token) => invalidate(entries.default, token),
     dpop: core.dpop,
   };

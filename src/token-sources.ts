@@ -44,6 +44,7 @@ export function tokenSource(core: Core, params: SourceParams): TokenSource {
   const resolved = resolveParams(params, entries.default.params);
   const source: TokenSource & { entry?: TokenEntry } = {
     get: (signal) => source.entry!.get(signal, false),
+    peek: () => source.entry!.peek(),
     invalidate: (token) => invalidateIn(core, source.entry!, token),
     dpop,
   };

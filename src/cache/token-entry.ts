@@ -126,6 +126,19 @@ export class TokenEntry {
   }
 
   /**
+   * The current token, synchronously, when {@link get} would hand it out at once: usable now. Starts
+   * the background refresh when one is due, as `get` does. Undefined otherwise (empty, expired): the
+   * caller then awaits `get`. For integrations that dispatch synchronously (the undici interceptor).
+   */
+  peek(): HeldToken | undefined {
+    if (this.#resolved === undefined) return undefined;
+    const now = this.#clock.now();
+    if (now >= this.#usableUntil) return undefined;
+    if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
+    return this.#issued!.token;
+  }
+
+  /**
    * A resource server refused `token`: drops it if it is still the current one (compare-and-invalidate,
    * so any number of refusals of one token cause one refresh). Returns `'dropped'`, `'not-current'`
    * (already replaced: the caller may retry with the current token) or `'paused'`. When the

@@ -25,6 +25,8 @@ export interface AuthorizedFetchOptions {
 /** Internal: where a wrapper gets its tokens, and how it drops one the resource server refused. */
 export interface TokenSource {
   get(signal: AbortSignal | undefined): Promise<HeldToken>;
+  /** The token `get` would hand out at once, synchronously; undefined when it would have to wait. */
+  peek(): HeldToken | undefined;
   /**
    * Drops `token` from the cache if it is still the cached one (compare-and-invalidate). Returns false
    * when refusals of this token are paused (the resource server refuses fresh tokens too): the 401 then
@@ -87,6 +89,113 @@ export function resolveAllowedOrigins(origins: readonly (string | URL)[] | undef
   );
 }
 
+/** One call of the wrapper: what every attempt of it sends. */
+interface Call {
+  readonly input: string | URL | Request;
+  readonly request: Request | undefined;
+  readonly init: RequestInit | undefined;
+  readonly url: string | URL;
+  readonly fetchImpl: FetchLike;
+  readonly signal: AbortSignal | null | undefined;
+  readonly replayable: boolean;
+  readonly follow: boolean;
+  readonly dpop: DPoP | undefined;
+}
+
+/** What an attempt ended with: the response, whether it still carried the token, whether it brought a new DPoP nonce. */
+interface Sent {
+  response: Response;
+  carried: boolean;
+  newNonce: boolean;
+}
+
+/** A DPoP-Nonce the response brought that `proof` did not carry; read only when the client has a DPoP key. */
+function observe(dpop: DPoP | undefined, target: string | URL, response: Response, proof: string | undefined): boolean {
+  return dpop !== undefined && observeNonce(dpop, target, response.headers.get('dpop-nonce'), proof);
+}
+
+/** Sends `call` with `token`, following redirects itself when the caller lets `fetch` follow them. */
+async function send(call: Call, token: HeldToken): Promise<Sent> {
+  const { input, request, init, url, fetchImpl, dpop } = call;
+  const callerHeaders = init?.headers ?? request?.headers;
+  // Without headers of the caller's, a plain object: `fetch` copies whatever it gets into its own
+  // `Headers`, and a redirect that must change them turns it into one.
+  let headers: Headers | Record<string, string>;
+  if (callerHeaders === undefined) headers = { authorization: token[AUTHORIZATION] };
+  else {
+    headers = new Headers(callerHeaders);
+    headers.set('authorization', token[AUTHORIZATION]);
+  }
+  let method = init?.method ?? request?.method ?? 'GET';
+  const proves = dpop !== undefined && token.tokenType === 'DPoP';
+  let proof: string | undefined;
+  if (proves) {
+    proof = await dpop.proof(method, url, token.accessToken);
+    if (headers instanceof Headers) headers.set('dpop', proof);
+    else headers.dpop = proof;
+  }
+  if (!call.follow) {
+    const response = await fetchImpl(input, { ...init, headers });
+    return { response, carried: true, newNonce: observe(dpop, url, response, proof) };
+  }
+
+  let response = await fetchImpl(input, { ...init, headers, redirect: 'manual' });
+  let newNonce = observe(dpop, url, response, proof);
+  let current = url;
+  let body = init?.body ?? undefined;
+  let carried = true;
+  for (let hop = 1; ; hop++) {
+    const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return { response, carried, newNonce };
+    const changesToGet =
+      (response.status === 303 && method !== 'GET' && method !== 'HEAD') ||
+      ((response.status === 301 || response.status === 302) && method === 'POST');
+    if (!changesToGet && !call.replayable && method !== 'GET' && method !== 'HEAD') return { response, carried, newNonce };
+    if (hop > MAX_REDIRECTS) {
+      // Cleanup, not awaited: a tee'd body (`response.clone()`) only finishes cancelling once every
+      // branch is cancelled, so awaiting it could hang the caller forever.
+      response.body?.cancel().catch(() => {});
+      throw new TypeError('m2m-token: too many redirects');
+    }
+    const next = new URL(location, current);
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      response.body?.cancel().catch(() => {});
+      throw new TypeError('m2m-token: redirect to a URL that is not http(s)');
+    }
+    const hopHeaders = headers instanceof Headers ? headers : new Headers(headers);
+    headers = hopHeaders;
+    if (changesToGet) {
+      method = 'GET';
+      body = undefined;
+      for (const name of BODY_HEADERS) hopHeaders.delete(name);
+    }
+    if (carried && next.origin !== originOf(current)) {
+      for (const name of CREDENTIAL_HEADERS) hopHeaders.delete(name);
+      carried = false;
+      proof = undefined;
+    }
+    response.body?.cancel().catch(() => {});
+    current = next;
+    if (carried && proves) {
+      proof = await dpop.proof(method, next, token.accessToken);
+      hopHeaders.set('dpop', proof);
+    }
+    response = await fetchImpl(next, { ...init, method, body, headers: hopHeaders, redirect: 'manual', signal: call.signal });
+    newNonce = observe(dpop, next, response, proof);
+  }
+}
+
+/** The resource server asked for a DPoP nonce it sent, and the request can go once more with a proof carrying it. */
+function resendsForNonce(call: Call, sent: Sent): boolean {
+  const { response } = sent;
+  return (
+    sent.newNonce &&
+    sent.carried &&
+    call.replayable &&
+    shouldResendForNonce(response.status, response.headers.get('www-authenticate'), sent.newNonce)
+  );
+}
+
 /**
  * Builds a `fetch` that authorizes each request with a token from `source`.
  *
@@ -108,6 +217,14 @@ export function createAuthorizedFetch(
   /** Whether a 401 for a stale token is worth a fresh one (resource discovery handles some itself). */
   recovers: (response: Response) => boolean = () => true,
 ): typeof globalThis.fetch {
+  /** Sends with `token`, once more with a fresh proof if the resource server asked for a DPoP nonce. */
+  const sendWith = async (call: Call, token: HeldToken): Promise<Sent> => {
+    const sent = await send(call, token);
+    if (!resendsForNonce(call, sent)) return sent;
+    sent.response.body?.cancel().catch(() => {});
+    return send(call, token);
+  };
+
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = isRequest(input) ? input : undefined;
     const url = request ? request.url : input instanceof URL ? input : String(input);
@@ -122,85 +239,32 @@ export function createAuthorizedFetch(
         throw new TokenError('CONFIG', `origin ${origin} is not in allowedOrigins; the request was not sent`);
       }
     }
-    const fetchImpl: FetchLike = fetchOption ?? globalThis.fetch;
     const signal = init?.signal ?? request?.signal;
-    const hasInitBody = init !== undefined && init.body != null;
-    const replayable = hasInitBody ? isReplayable(init.body) : request === undefined || request.body === null;
-    const follow = (init?.redirect ?? request?.redirect ?? 'follow') === 'follow';
-
-    const dpop = source.dpop;
-    const attempt = async (token: HeldToken): Promise<{ response: Response; carried: boolean; newNonce: boolean }> => {
-      const headers = new Headers(init?.headers ?? request?.headers);
-      headers.set('authorization', token[AUTHORIZATION]);
-      let method = init?.method ?? request?.method ?? 'GET';
-      const proves = dpop !== undefined && token.tokenType === 'DPoP';
-      const prove = async (target: string | URL) => {
-        if (proves) headers.set('dpop', await dpop.proof(method, target, token.accessToken));
-      };
-      const observe = (target: string | URL, response: Response) =>
-        observeNonce(dpop, target, response.headers.get('dpop-nonce'), proves ? (headers.get('dpop') ?? undefined) : undefined);
-      await prove(url);
-      if (!follow) {
-        const response = await fetchImpl(input, { ...init, headers });
-        return { response, carried: true, newNonce: observe(url, response) };
-      }
-
-      let response = await fetchImpl(input, { ...init, headers, redirect: 'manual' });
-      let newNonce = observe(url, response);
-      let current = url;
-      let body = hasInitBody ? init.body : undefined;
-      let carried = true;
-      for (let hop = 1; ; hop++) {
-        const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
-        if (location === null) return { response, carried, newNonce };
-        const changesToGet =
-          (response.status === 303 && method !== 'GET' && method !== 'HEAD') ||
-          ((response.status === 301 || response.status === 302) && method === 'POST');
-        if (!changesToGet && !replayable && method !== 'GET' && method !== 'HEAD') return { response, carried, newNonce };
-        if (hop > MAX_REDIRECTS) {
-          // Cleanup, not awaited: a tee'd body (`response.clone()`) only finishes cancelling once every
-          // branch is cancelled, so awaiting it could hang the caller forever.
-          response.body?.cancel().catch(() => {});
-          throw new TypeError('m2m-token: too many redirects');
-        }
-        const next = new URL(location, current);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          response.body?.cancel().catch(() => {});
-          throw new TypeError('m2m-token: redirect to a URL that is not http(s)');
-        }
-        if (changesToGet) {
-          method = 'GET';
-          body = undefined;
-          for (const name of BODY_HEADERS) headers.delete(name);
-        }
-        if (carried && next.origin !== originOf(current)) {
-          for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-          carried = false;
-        }
-        response.body?.cancel().catch(() => {});
-        current = next;
-        if (carried) await prove(next);
-        response = await fetchImpl(next, { ...init, method, body, headers, redirect: 'manual', signal });
-        newNonce = observe(next, response);
-      }
+    const call: Call = {
+      input,
+      request,
+      init,
+      url,
+      fetchImpl: fetchOption ?? globalThis.fetch,
+      signal,
+      replayable: init !== undefined && init.body != null ? isReplayable(init.body) : request === undefined || request.body === null,
+      follow: (init?.redirect ?? request?.redirect ?? 'follow') === 'follow',
+      dpop: source.dpop,
     };
 
-    /** Sends with `token`, once more with a fresh proof if the resource server asked for a DPoP nonce. */
-    const sendWith = async (token: HeldToken) => {
-      const sent = await attempt(token);
-      const { response, carried, newNonce } = sent;
-      if (!carried || !replayable || !shouldResendForNonce(response.status, response.headers.get('www-authenticate'), newNonce))
-        return sent;
-      response.body?.cancel().catch(() => {});
-      return attempt(token);
-    };
-
-    const first = await source.get(signal ?? undefined);
-    const { response, carried } = await sendWith(first);
+    // A cached token without a wait (an aborted signal still goes through `get`, which rejects).
+    const first = (signal?.aborted === true ? undefined : source.peek()) ?? (await source.get(signal ?? undefined));
+    // The first attempt without `sendWith`'s extra async step, unless a nonce resend is due.
+    let sent = await send(call, first);
+    if (resendsForNonce(call, sent)) {
+      sent.response.body?.cancel().catch(() => {});
+      sent = await send(call, first);
+    }
+    const { response, carried } = sent;
     if (
       response.status !== 401 ||
       !carried ||
-      !replayable ||
+      !call.replayable ||
       !isStaleTokenChallenge(response.headers.get('www-authenticate'), first.tokenType) ||
       !recovers(response)
     ) {
@@ -208,6 +272,6 @@ export function createAuthorizedFetch(
     }
     if (!source.invalidate(first)) return response;
     response.body?.cancel().catch(() => {});
-    return (await sendWith(await source.get(signal ?? undefined))).response;
+    return (await sendWith(call, await source.get(signal ?? undefined))).response;
   };
 }

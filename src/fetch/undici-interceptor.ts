@@ -1,11 +1,18 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { AUTHORIZATION, type HeldToken } from '../token.js';
 import type { TokenSource } from './authorized-fetch.js';
 import { isStaleTokenChallenge, observeNonce, shouldResendForNonce } from './challenge.js';
 import { authorizationHeaders } from './request-headers.js';
+import {
+  Attempt,
+  type AttemptOwner,
+  AttemptsController,
+  type LegacyHandler,
+  LegacyAttempt,
+  type ResponseHeaders,
+  speaksLegacy,
+} from './undici-attempts.js';
 
-type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;
 
 /** Bodies undici can send a second time: the 401 and nonce resends need one. */
@@ -13,30 +20,29 @@ function isReplayable(body: unknown): boolean {
   return body == null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
-/** The caller's headers (object, flat array or iterable of pairs) as an object, without ours. */
-function headersWithout(headers: unknown, drop: readonly string[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const add = (name: unknown, value: unknown) => {
-    const key = String(name).toLowerCase();
-    if (drop.includes(key) || value === undefined) return;
-    const v = Array.isArray(value) ? value.map(String) : String(value);
-    const prev = out[key];
-    out[key] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
-  };
-  if (headers == null) return out;
-  if (Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))) {
-    for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
-  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of headers as Iterable<[unknown, unknown]>) add(name, value);
-  } else {
-    for (const [name, value] of Object.entries(headers as object)) add(name, value);
-  }
-  return out;
+/** Adds a caller's header to `out` (a flat list of names and values) unless it is one of ours. */
+function keep(out: unknown[], name: unknown, value: unknown): void {
+  if (value === undefined) return;
+  const key = String(name);
+  const lower = key.toLowerCase();
+  if (lower !== 'authorization' && lower !== 'dpop') out.push(key, value);
 }
 
-function headerOf(headers: IncomingHttpHeaders, name: string): string | null {
-  const value = headers[name];
-  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+/**
+ * The caller's headers (object, flat array or iterable of pairs) as a flat list of names and values,
+ * without `authorization` and `dpop`. Values go on as the caller gave them, for undici to check.
+ */
+function callerHeaders(headers: unknown): unknown[] {
+  const out: unknown[] = [];
+  if (headers == null) return out;
+  if (Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))) {
+    for (let i = 0; i + 1 < headers.length; i += 2) keep(out, headers[i], headers[i + 1]);
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[unknown, unknown]>) keep(out, name, value);
+  } else {
+    for (const name of Object.keys(headers)) keep(out, name, (headers as Record<string, unknown>)[name]);
+  }
+  return out;
 }
 
 /** The origin of a dispatch: undici passes the origin itself as a string, parsed only when it is not one. */
@@ -46,67 +52,41 @@ function originOf(origin: string | URL): string {
 }
 
 /**
- * A stable controller for the caller's handler over every attempt: abort, pause and resume go to the
- * attempt in progress; an abort before the first attempt started stops it from being sent.
- */
-class AttemptsController implements Controller {
-  target: Controller | undefined;
-  #aborted: Error | undefined;
-  #paused = false;
-  onAbort: ((reason: Error) => void) | undefined;
-
-  attach(target: Controller): void {
-    this.target = target;
-    if (this.#aborted !== undefined) target.abort(this.#aborted);
-    else if (this.#paused) target.pause();
-  }
-  abort(reason: Error): void {
-    this.#aborted ??= reason;
-    if (this.target !== undefined) this.target.abort(reason);
-    else this.onAbort?.(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.target?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.target?.resume();
-  }
-  get aborted(): boolean {
-    return this.#aborted !== undefined || (this.target?.aborted ?? false);
-  }
-  get paused(): boolean {
-    return this.#paused || (this.target?.paused ?? false);
-  }
-  get reason(): Error | null {
-    return this.#aborted ?? this.target?.reason ?? null;
-  }
-}
-
-/**
  * An undici interceptor (`Dispatcher.compose`) that authorizes requests to `origins` with tokens from
  * `source`: `authorization` (and a DPoP proof per request), one resend after a 401 for the token it sent
  * and one after a request for a DPoP nonce, when the body can be replayed. Other origins pass through.
  */
 export function undiciInterceptor(source: TokenSource, origins: ReadonlySet<string>): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => {
-    if (opts.origin === undefined || !origins.has(originOf(opts.origin))) return dispatch(opts, handler);
+    const origin = opts.origin;
+    // An origin as undici passes it is found as is; anything else is normalised first.
+    if (origin === undefined || !(origins.has(origin as string) || origins.has(originOf(origin)))) return dispatch(opts, handler);
     if (typeof (handler as Handler).onRequestStart !== 'function') {
       throw new TypeError('m2m-token/undici: the interceptor needs undici >= 7 (the onRequestStart handler API)');
     }
-    new AuthorizedRequest(source, dispatch, opts, handler as Handler).start();
-    return true;
+    return new AuthorizedRequest(source, dispatch, opts, handler as Handler).start();
   };
 }
 
-/** One request through the interceptor: its attempts, and what the caller's handler sees of them. */
-class AuthorizedRequest {
-  readonly #controller = new AttemptsController();
-  #url: URL | undefined;
+/**
+ * One request through the interceptor: its attempts, and what the caller's handler sees of them. With
+ * a cached token (and no DPoP proof to sign) the first attempt is dispatched at once, synchronously.
+ * The attempts speak undici's first handler API when the caller's handler does too (it does for
+ * `request` and `fetch` through `compose()`), so that no response's headers are converted twice.
+ */
+class AuthorizedRequest implements AttemptOwner {
+  readonly #legacy: LegacyHandler | undefined;
+  readonly #controller: AttemptsController | undefined;
   readonly #replayable: boolean;
+  #url: URL | undefined;
   #tokenResent = false;
   #nonceResent = false;
+  /** The caller aborted: the reason. */
+  #aborted: Error | undefined;
+  /** Aborts the attempt in progress (first handler API). */
+  #abortAttempt: ((reason: Error) => void) | undefined;
+  /** Rejects the wait for a token. */
+  #abortWait: ((reason: Error) => void) | undefined;
 
   constructor(
     readonly source: TokenSource,
@@ -115,21 +95,104 @@ class AuthorizedRequest {
     readonly handler: Handler,
   ) {
     this.#replayable = isReplayable(opts.body);
+    if (speaksLegacy(handler)) this.#legacy = handler;
+    else this.#controller = new AttemptsController((reason) => this.#abort(reason));
   }
 
-  start(): void {
-    let abortWait!: (reason: Error) => void;
-    const aborted = new Promise<never>((_, reject) => (abortWait = reject));
-    aborted.catch(() => {});
-    // An abort before the first attempt is dispatched stops the wait for the token.
-    this.#controller.onAbort = (reason) => abortWait(reason);
+  start(): boolean {
     try {
-      this.handler.onRequestStart?.(this.#controller, {});
+      if (this.#legacy !== undefined) this.#legacy.onConnect((reason) => this.#abort(reason ?? new Error('aborted')), {});
+      else this.handler.onRequestStart?.(this.#controller!, {});
+    } catch (error) {
+      this.#fail(error);
+      return true;
+    }
+    return this.#send();
+  }
+
+  /** Sends an attempt: at once when the token is at hand, else once it is. */
+  #send(): boolean {
+    if (this.#aborted !== undefined) {
+      this.#fail(this.#aborted);
+      return true;
+    }
+    const token = this.source.dpop === undefined ? this.source.peek() : undefined;
+    if (token !== undefined) return this.#dispatch(token, undefined);
+    void this.#sendOnceReady();
+    return true;
+  }
+
+  async #sendOnceReady(): Promise<void> {
+    let token: HeldToken;
+    let proof: string | undefined;
+    try {
+      token =
+        this.source.peek() ??
+        (await new Promise<HeldToken>((resolve, reject) => {
+          // An abort before the attempt is dispatched stops the wait for the token.
+          this.#abortWait = reject;
+          this.source.get(undefined).then(resolve, reject);
+        }));
+      this.#abortWait = undefined;
+      if (this.source.dpop !== undefined) {
+        proof = (await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#target())).dpop;
+      }
     } catch (error) {
       this.#fail(error);
       return;
     }
-    void this.#send(aborted);
+    this.#dispatch(token, proof);
+  }
+
+  #dispatch(token: HeldToken, proof: string | undefined): boolean {
+    const headers = callerHeaders(this.opts.headers);
+    headers.push('authorization', token[AUTHORIZATION]);
+    if (proof !== undefined) headers.push('dpop', proof);
+    const attempt =
+      this.#legacy !== undefined
+        ? new LegacyAttempt(this, this.#legacy, token, proof)
+        : new Attempt(this, this.handler, this.#controller!, token, proof);
+    try {
+      return this.dispatch({ ...this.opts, headers: headers as string[] }, attempt as unknown as Handler);
+    } catch (error) {
+      this.#fail(error);
+      return true;
+    }
+  }
+
+  #abort(reason: Error): void {
+    this.#aborted ??= reason;
+    if (this.#abortAttempt !== undefined) this.#abortAttempt(reason);
+    else this.#abortWait?.(reason);
+  }
+
+  attach(abort: (reason: Error) => void): void {
+    this.#abortAttempt = abort;
+    if (this.#aborted !== undefined) abort(this.#aborted);
+  }
+
+  swallows(status: number, headers: ResponseHeaders, token: HeldToken, proof: string | undefined): boolean {
+    const dpop = this.source.dpop;
+    const newNonce = dpop !== undefined && observeNonce(dpop, this.#target(), headers.header('dpop-nonce'), proof);
+    if ((status !== 401 && status !== 400) || !this.#replayable) return false;
+    const challenge = headers.header('www-authenticate');
+    if (!this.#nonceResent && proof !== undefined && shouldResendForNonce(status, challenge, newNonce)) {
+      this.#nonceResent = true;
+      return true;
+    }
+    if (!this.#tokenResent && status === 401 && isStaleTokenChallenge(challenge, token.tokenType) && this.source.invalidate(token)) {
+      this.#tokenResent = true;
+      this.#nonceResent = false;
+      return true;
+    }
+    return false;
+  }
+
+  resend(): void {
+    // Between attempts, an abort goes to the wait for the next one.
+    this.#abortAttempt = undefined;
+    if (this.#controller !== undefined) this.#controller.target = undefined;
+    this.#send();
   }
 
   /** The request's URL, for DPoP proofs and nonces. */
@@ -138,65 +201,9 @@ class AuthorizedRequest {
     return this.#url;
   }
 
-  #fail(error: unknown): void {
-    this.handler.onResponseError?.(this.#controller, error instanceof Error ? error : new Error(String(error)));
-  }
-
-  async #send(aborted: Promise<never>): Promise<void> {
-    let token: HeldToken;
-    let headers: Record<string, string | string[]>;
-    try {
-      token = await Promise.race([this.source.get(undefined), aborted]);
-      const ours =
-        this.source.dpop === undefined
-          ? { authorization: token[AUTHORIZATION] }
-          : await authorizationHeaders(token, this.source.dpop, this.opts.method, this.#target());
-      headers = { ...headersWithout(this.opts.headers, ['authorization', 'dpop']), ...ours };
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    try {
-      this.dispatch({ ...this.opts, headers }, this.#attemptHandler(token, headers.dpop as string | undefined, aborted));
-    } catch (error) {
-      this.#fail(error);
-    }
-  }
-
-  /** The handler of one attempt: forwards everything, or swallows a 401 it answers with a resend. */
-  #attemptHandler(token: HeldToken, proof: string | undefined, aborted: Promise<never>): Handler {
-    let swallowed = false;
-    const forward = this.handler;
-    const ctl = this.#controller;
-    return {
-      onRequestStart: (controller) => ctl.attach(controller),
-      onRequestUpgrade: (_c, status, headers, socket) => forward.onRequestUpgrade?.(ctl, status, headers, socket),
-      onResponseStart: (_c, status, headers, message) => {
-        const challenge = headerOf(headers, 'www-authenticate');
-        const newNonce =
-          this.source.dpop !== undefined && observeNonce(this.source.dpop, this.#target(), headerOf(headers, 'dpop-nonce'), proof);
-        if (this.#replayable && !this.#nonceResent && proof !== undefined && shouldResendForNonce(status, challenge, newNonce)) {
-          this.#nonceResent = swallowed = true;
-        } else if (
-          this.#replayable &&
-          !this.#tokenResent &&
-          status === 401 &&
-          isStaleTokenChallenge(challenge, token.tokenType) &&
-          this.source.invalidate(token)
-        ) {
-          this.#tokenResent = swallowed = true;
-          this.#nonceResent = false;
-        }
-        if (!swallowed) forward.onResponseStart?.(ctl, status, headers, message);
-      },
-      onResponseData: (_c, chunk) => {
-        if (!swallowed) forward.onResponseData?.(ctl, chunk);
-      },
-      onResponseEnd: (_c, trailers) => {
-        if (!swallowed) forward.onResponseEnd?.(ctl, trailers);
-        else void this.#send(aborted);
-      },
-      onResponseError: (_c, error) => forward.onResponseError?.(ctl, error),
-    };
+  #fail(cause: unknown): void {
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    if (this.#legacy !== undefined) this.#legacy.onError(error);
+    else this.handler.onResponseError?.(this.#controller!, error);
   }
 }

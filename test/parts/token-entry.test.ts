@@ -64,6 +64,32 @@ describe('TokenEntry', () => {
     expect((await next).accessToken).toBe('b');
   });
 
+  it('peek(): the usable token synchronously, starting the refresh when due; nothing when empty, at usableUntil or after a refusal', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    expect(entry.peek()).toBeUndefined();
+    expect(calls).toHaveLength(0);
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    const first = await pending;
+    expect(entry.peek()).toBe(first);
+    clock.advance(REFRESH);
+    expect(entry.peek()).toBe(first);
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(true);
+    // The refresh has not answered: at usableUntil the token is not handed out, and peek starts nothing.
+    clock.advance(USABLE - REFRESH);
+    expect(entry.peek()).toBeUndefined();
+    await settle();
+    expect(calls).toHaveLength(2);
+    calls[1]!.resolve(issued('b', clock.now()));
+    await settle();
+    const second = entry.peek();
+    expect(second?.accessToken).toBe('b');
+    expect(entry.invalidate(second!)).toBe('dropped');
+    expect(entry.peek()).toBeUndefined();
+  });
+
   it('after a failed background refresh keeps serving the token and waits before trying again', async () => {
     const { entry, calls, clock, events } = entryUnderTest();
     const pending = entry.get(undefined, false);
