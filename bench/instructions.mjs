@@ -10,7 +10,6 @@
 // `node bench/instructions.mjs --run <subject> <warm-up> <requests>` is one measured process.
 import { execFile, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -24,26 +23,16 @@ const CONCURRENCY = Number(process.env.CALLGRIND_CONCURRENCY ?? 1);
 const NODE_FLAGS = (process.env.CALLGRIND_NODE_FLAGS ?? '--single-threaded --predictable-gc-schedule').split(' ').filter(Boolean);
 const SUBJECTS = ['undici: fixed header', 'undici: composed no-op', 'undici: m2m-token/undici', 'bare fetch', 'client.fetch'];
 
-if (process.argv[2] === '--server') {
-  const server = createServer((req, res) => {
-    if (req.url === '/token') {
-      req.resume();
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ access_token: 'bench-token', token_type: 'Bearer', expires_in: 3600 }));
-      return;
-    }
-    res.statusCode = req.headers.authorization === 'Bearer bench-token' ? 200 : 401;
-    res.end('ok');
-  });
-  server.listen(0, '127.0.0.1', () => process.send(server.address().port));
-  process.on('disconnect', () => process.exit(0));
-} else if (process.argv[2] === '--run') {
+if (process.argv[2] === '--run') {
   const [, , , subject, warmUp, count] = process.argv;
   const root = resolve(import.meta.dirname, '..');
   const { ClientCredentialsClient } = await import(pathToFileURL(join(root, 'dist', 'index.js')).href);
   const { authorize } = await import(pathToFileURL(join(root, 'dist', 'undici.js')).href);
   const { Agent, request } = await import('undici');
-  const child = fork(import.meta.filename, ['--server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const child = fork(join(import.meta.dirname, 'undici-interceptor.mjs'), ['--server'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [],
+  });
   const [port] = await once(child, 'message');
   const origin = `http://127.0.0.1:${port}`;
   const url = `${origin}/resource`;

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 if (process.argv[2] === '--server') {
-  // The token endpoint and the resource server, in a process of their own.
+  // The token endpoint and the resource server, in a process of their own (bench/instructions.mjs uses it too).
   const server = createServer((req, res) => {
     if (req.url === '/token') {
       req.resume();
