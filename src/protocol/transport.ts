@@ -1,4 +1,5 @@
 import { TokenError } from '../errors.js';
+import { untilAborted } from '../util/abort.js';
 import { loadUndici } from '../util/peers.js';
 import { type ClientTls, type TlsOptions, tlsShapeError } from './mtls.js';
 
@@ -108,7 +109,9 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
   };
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const undici = await loadUndici(feature);
-    const through = await dispatcher(undici);
+    // Asking the provider (bounded by `timeout`) ends early when the request is aborted.
+    const signal = init?.signal ?? (typeof input === 'object' && 'signal' in input ? input.signal : undefined);
+    const through = await (signal ? untilAborted(dispatcher(undici), signal) : dispatcher(undici));
     try {
       return await send(undici, through, input, init);
     } catch (error) {

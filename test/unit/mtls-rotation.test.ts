@@ -303,6 +303,34 @@ describe('tls given as a function', () => {
     expect(seen).toEqual([]);
   });
 
+  it('a request waiting for the provider (asked again after a failed request) ends when its signal aborts, not after `timeout`', async () => {
+    let hung = false;
+    let calls = 0;
+    const provider = () => {
+      calls++;
+      return hung ? new Promise<never>(() => {}) : tlsOf(pki.client);
+    };
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, timeout: 600_000 });
+    await client.getToken();
+    // Nothing listens there: the failed request makes the next one ask the provider first.
+    const vacant = createServer();
+    vacant.listen(0, '127.0.0.1');
+    await once(vacant, 'listening');
+    const port = (vacant.address() as AddressInfo).port;
+    await new Promise((resolve) => vacant.close(resolve));
+    await rejectionOf(client.fetch(`https://127.0.0.1:${port}/api/orders`));
+    hung = true;
+    const asked = calls;
+
+    const controller = new AbortController();
+    const pending = rejectionOf(client.fetch(`${origin}/api/orders`, { signal: controller.signal }));
+    await waitUntil(() => calls > asked);
+    controller.abort();
+
+    expect(await within(pending)).toMatchObject({ name: 'AbortError' });
+    expect(seen.filter((s) => s.path === '/api/orders')).toEqual([]);
+  });
+
   it('with discovery, the token request goes to the mtls_endpoint_aliases endpoint', async () => {
     const client = newClient({ issuer: origin, tls: switchable(pki.client).provider });
     await client.getToken();
