@@ -41,7 +41,7 @@ export interface ResponseHeaders {
 /** The request an attempt belongs to: what it asks of it. */
 export interface AttemptOwner {
   /** An attempt connected: it is now the one an abort goes to. */
-  attach(abort: (reason: Error) => void): void;
+  attach(abort: (reason?: Error) => void): void;
   /** Whether the response just started is answered with a resend instead of going to the caller. */
   swallows(status: number, headers: ResponseHeaders, token: HeldToken, proof: string | undefined): boolean;
   /** The swallowed response ended: send again. */
@@ -83,9 +83,6 @@ export class LegacyAttempt implements LegacyHandler, ResponseHeaders {
   onConnect(abort: (reason?: Error) => void): void {
     this.owner.attach(abort);
   }
-  onResponseStarted(): void {
-    this.caller.onResponseStarted?.();
-  }
   onUpgrade(statusCode: number, headers: (Buffer | string)[], socket: Duplex): void {
     this.caller.onUpgrade?.(statusCode, headers, socket);
   }
@@ -95,6 +92,8 @@ export class LegacyAttempt implements LegacyHandler, ResponseHeaders {
       this.#swallowed = true;
       return true;
     }
+    // Told here, not when undici tells it: a swallowed response (a resend follows) is not the caller's.
+    this.caller.onResponseStarted?.();
     return this.caller.onHeaders(statusCode, headers, resume, statusText);
   }
   onData(chunk: Buffer): boolean {

@@ -20,27 +20,39 @@ function isReplayable(body: unknown): boolean {
   return body == null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
-/** Adds a caller's header to `out` (a flat list of names and values) unless it is one of ours. */
-function keep(out: unknown[], name: unknown, value: unknown): void {
-  if (value === undefined) return;
-  const key = String(name);
-  const lower = key.toLowerCase();
-  if (lower !== 'authorization' && lower !== 'dpop') out.push(key, value);
-}
+const isOurs = (name: unknown) => {
+  const lower = String(name).toLowerCase();
+  return lower === 'authorization' || lower === 'dpop';
+};
 
 /**
- * The caller's headers (object, flat array or iterable of pairs) as a flat list of names and values,
- * without `authorization` and `dpop`. Values go on as the caller gave them, for undici to check.
+ * The caller's headers without `authorization` and `dpop`, in the caller's form: a flat list of names
+ * and values stays one, anything else (an object, an iterable of pairs) becomes an object. Values go on
+ * as the caller gave them, for undici to check; interceptors composed inside this one (`retry()`,
+ * `cache()`) get the form they expect.
  */
-function callerHeaders(headers: unknown): unknown[] {
-  const out: unknown[] = [];
-  if (headers == null) return out;
+function callerHeaders(headers: unknown): Record<string, unknown> | unknown[] {
   if (Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))) {
-    for (let i = 0; i + 1 < headers.length; i += 2) keep(out, headers[i], headers[i + 1]);
-  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of headers as Iterable<[unknown, unknown]>) keep(out, name, value);
+    const out: unknown[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (headers[i + 1] !== undefined && !isOurs(headers[i])) out.push(headers[i], headers[i + 1]);
+    }
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  if (headers == null) return out;
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[unknown, unknown]>) {
+      if (value === undefined || isOurs(name)) continue;
+      const key = String(name);
+      const previous = out[key];
+      out[key] = previous === undefined ? value : [previous, value].flat();
+    }
   } else {
-    for (const name of Object.keys(headers)) keep(out, name, (headers as Record<string, unknown>)[name]);
+    for (const name of Object.keys(headers)) {
+      const value = (headers as Record<string, unknown>)[name];
+      if (value !== undefined && !isOurs(name)) out[name] = value;
+    }
   }
   return out;
 }
@@ -81,10 +93,10 @@ class AuthorizedRequest implements AttemptOwner {
   #url: URL | undefined;
   #tokenResent = false;
   #nonceResent = false;
-  /** The caller aborted: the reason. */
-  #aborted: Error | undefined;
+  /** The caller aborted, with this reason (none: undici makes its own `RequestAbortedError`). */
+  #aborted: { readonly reason: Error | undefined } | undefined;
   /** Aborts the attempt in progress (first handler API). */
-  #abortAttempt: ((reason: Error) => void) | undefined;
+  #abortAttempt: ((reason?: Error) => void) | undefined;
   /** Rejects the wait for a token. */
   #abortWait: ((reason: Error) => void) | undefined;
 
@@ -101,7 +113,7 @@ class AuthorizedRequest implements AttemptOwner {
 
   start(): boolean {
     try {
-      if (this.#legacy !== undefined) this.#legacy.onConnect((reason) => this.#abort(reason ?? new Error('aborted')), {});
+      if (this.#legacy !== undefined) this.#legacy.onConnect((reason) => this.#abort(reason), {});
       else this.handler.onRequestStart?.(this.#controller!, {});
     } catch (error) {
       this.#fail(error);
@@ -113,7 +125,7 @@ class AuthorizedRequest implements AttemptOwner {
   /** Sends an attempt: at once when the token is at hand, else once it is. */
   #send(): boolean {
     if (this.#aborted !== undefined) {
-      this.#fail(this.#aborted);
+      this.#fail(this.#aborted.reason ?? new Error('aborted'));
       return true;
     }
     const token = this.source.dpop === undefined ? this.source.peek() : undefined;
@@ -145,14 +157,20 @@ class AuthorizedRequest implements AttemptOwner {
   }
 
   #dispatch(token: HeldToken, proof: string | undefined): boolean {
-    const headers = callerHeaders(this.opts.headers);
-    headers.push('authorization', token[AUTHORIZATION]);
-    if (proof !== undefined) headers.push('dpop', proof);
-    const attempt =
-      this.#legacy !== undefined
-        ? new LegacyAttempt(this, this.#legacy, token, proof)
-        : new Attempt(this, this.handler, this.#controller!, token, proof);
     try {
+      // Inside the try: headers that cannot be read fail this request, on every path.
+      const headers = callerHeaders(this.opts.headers);
+      if (Array.isArray(headers)) {
+        headers.push('authorization', token[AUTHORIZATION]);
+        if (proof !== undefined) headers.push('dpop', proof);
+      } else {
+        headers.authorization = token[AUTHORIZATION];
+        if (proof !== undefined) headers.dpop = proof;
+      }
+      const attempt =
+        this.#legacy !== undefined
+          ? new LegacyAttempt(this, this.#legacy, token, proof)
+          : new Attempt(this, this.handler, this.#controller!, token, proof);
       return this.dispatch({ ...this.opts, headers: headers as string[] }, attempt as unknown as Handler);
     } catch (error) {
       this.#fail(error);
@@ -160,15 +178,15 @@ class AuthorizedRequest implements AttemptOwner {
     }
   }
 
-  #abort(reason: Error): void {
-    this.#aborted ??= reason;
+  #abort(reason: Error | undefined): void {
+    this.#aborted ??= { reason };
     if (this.#abortAttempt !== undefined) this.#abortAttempt(reason);
-    else this.#abortWait?.(reason);
+    else this.#abortWait?.(reason ?? new Error('aborted'));
   }
 
-  attach(abort: (reason: Error) => void): void {
+  attach(abort: (reason?: Error) => void): void {
     this.#abortAttempt = abort;
-    if (this.#aborted !== undefined) abort(this.#aborted);
+    if (this.#aborted !== undefined) abort(this.#aborted.reason);
   }
 
   swallows(status: number, headers: ResponseHeaders, token: HeldToken, proof: string | undefined): boolean {

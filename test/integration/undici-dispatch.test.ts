@@ -234,3 +234,64 @@ describe('m2m-token/undici dispatch', () => {
     }
   });
 });
+
+describe("the caller's headers, as interceptors composed inside this one expect them", () => {
+  it('undici retry() inside: a download resumed with Range still carries the token in `authorization`', async () => {
+    const { tokenUrl } = await startApi();
+    const seen: Record<string, unknown>[] = [];
+    const api = await startServer((req, res) => {
+      seen.push({ ...req.headers });
+      if (seen.length === 1) {
+        res.writeHead(200, { 'content-length': '100', etag: '"e1"' });
+        res.write('x'.repeat(50));
+        setTimeout(() => res.socket?.destroy(), 20);
+      } else {
+        res.writeHead(206, { 'content-range': 'bytes 50-99/100', 'content-length': '50', etag: '"e1"' });
+        res.end('y'.repeat(50));
+      }
+    });
+    try {
+      const client = newClient({ tokenEndpoint: tokenUrl });
+      const dispatcher = newAgent().compose(
+        interceptors.retry({ minTimeout: 10, maxRetries: 2 }),
+        authorize(client, { origins: [api.origin] }),
+      );
+      const res = await request(api.url('/file'), { dispatcher, headers: { 'x-trace': 't-1' } });
+      expect(await res.body.text()).toBe('x'.repeat(50) + 'y'.repeat(50));
+      expect(seen.map((h) => [h.authorization, h['x-trace'], h.range])).toEqual([
+        ['Bearer tok-1', 't-1', undefined],
+        ['Bearer tok-1', 't-1', 'bytes=50-99'],
+      ]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('undici cache() inside: a header value undici accepts in an object (a number) is still accepted', async () => {
+    const state = await startApi();
+    const client = newClient({ tokenEndpoint: state.tokenUrl });
+    const dispatcher = newAgent().compose(interceptors.cache(), authorize(client, { origins: [state.api.origin] }));
+    const res = await request(state.api.url('/x'), { dispatcher, headers: { 'x-n': 1 } as never });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('headers that cannot be read fail the request while its token is awaited, without an unhandled rejection', async () => {
+    const state = await startApi();
+    const client = newClient({ tokenEndpoint: state.tokenUrl });
+    const dispatcher = newAgent().compose(authorize(client, { origins: [state.api.origin] }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // The first request of the client: its token is awaited, the headers are read afterwards.
+      const error = await rejectionOf(request(state.api.url('/x'), { dispatcher, headers: [['x-a', '1'], null] as never }));
+      expect(error).toBeInstanceOf(Error);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      expect(state.api.requests).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

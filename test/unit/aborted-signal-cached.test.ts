@@ -39,3 +39,34 @@ describe('getToken() with an already aborted signal', () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe('client.fetch() with an already aborted signal', () => {
+  it.each(['init', 'Request'] as const)(
+    'rejects with ABORTED (cause: the reason) even when a token is cached, and a fetch that ignores signals gets nothing (signal in %s)',
+    async (where) => {
+      const { handler } = tokenEndpoint();
+      server.use(handler);
+      const sent: string[] = [];
+      // A custom fetch that ignores signals: only the wrapper can keep the token from being sent.
+      const ignoring: typeof fetch = async (input) => {
+        sent.push(String(input instanceof Request ? input.url : input));
+        return new Response('ok');
+      };
+      const client = makeClient();
+      const api = client.createFetch({ fetch: ignoring });
+      await api('https://api.example.com/warm');
+
+      const reason = new Error('caller gave up');
+      const signal = AbortSignal.abort(reason);
+      const call =
+        where === 'init'
+          ? api('https://api.example.com/orders', { signal })
+          : api(new Request('https://api.example.com/orders', { signal }));
+      const error = await rejectionOf(call);
+
+      expect(error).toMatchObject({ name: 'TokenError', code: 'ABORTED' });
+      expect(error.cause).toBe(reason);
+      expect(sent).toEqual(['https://api.example.com/warm']);
+    },
+  );
+});
