@@ -18,10 +18,10 @@ const collected = new FinalizationRegistry<{ stop(): void }>((subscription) => s
  * token from it because a resource server refused it (`invalidate()`, the 401 of a fetch wrapper) or
  * because it revoked it, drops that token from this client's entry of the same store key too, if it
  * is still the entry's current token. The same compare-and-invalidate as a refusal seen here
- * (`TokenEntry.invalidate`): the token is never taken back from the store, and the refusal pause still
- * holds (a resource server that refuses every token cannot make the fleet loop: a token that replaced
- * a refused one less than 10 s ago is kept, whether the news is a refusal or a revocation). Nothing is
- * deleted or published in turn.
+ * (`TokenEntry.invalidate`), except that the token is dropped even while this entry's refusals are
+ * paused (the news may be a revocation). Nothing is deleted or published in turn, so a resource server
+ * that refuses every token cannot make the fleet loop: only a client's own refusals publish, and its
+ * refusal pause bounds how often.
  *
  * Fingerprints are computed when a message arrives, never on the `getToken()` path. Subscribes now,
  * when the store tells of invalidations (`TokenStore.onInvalidate`); unsubscribes when `closed` aborts,
@@ -50,8 +50,10 @@ function subscribe(store: GuardedStore, target: WeakRef<Target>): { stop(): void
     if (live === undefined) return unsubscribe();
     for (const entry of live.entries) {
       const token = entry.token;
-      if (token !== undefined && live.keyOf(entry.key) === key && tokenFingerprint(token.accessToken) === fingerprint)
-        entry.invalidate(token);
+      if (token !== undefined && live.keyOf(entry.key) === key && tokenFingerprint(token.accessToken) === fingerprint) {
+        // Dropped even while refusals are paused here: the news may be a revocation.
+        if (entry.invalidate(token) === 'paused') entry.forget();
+      }
     }
   });
   return { stop: () => unsubscribe() };

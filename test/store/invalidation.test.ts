@@ -153,6 +153,23 @@ describe('clients sharing a store follow its invalidations', () => {
     expect(store.deletes).toEqual(['tok-1']);
   });
 
+  it('a token revoked elsewhere is dropped even while refusals of it are paused here', async () => {
+    const store = new CountingStore();
+    const { a, b } = await twoClients(store, { revocationEndpoint: REVOKE_URL });
+    a.invalidate('tok-1');
+    await settleIo();
+    expect((await b.getToken()).accessToken).toBe('tok-2');
+    expect((await a.getToken()).accessToken).toBe('tok-2');
+    // tok-2 replaced a refused token: b's refusals of it are now paused, b keeps handing it out.
+    expect(b.invalidate('tok-2')).toBe(false);
+    expect((await b.getToken()).accessToken).toBe('tok-2');
+
+    await a.revoke('tok-2');
+    await settleIo();
+
+    expect((await b.getToken()).accessToken).not.toBe('tok-2');
+  });
+
   it('each client subscribes once at construction and unsubscribes on close; a closed client is no longer told', async () => {
     const store = new CountingStore();
     const { a, b } = await twoClients(store);
