@@ -56,6 +56,9 @@ export class CredentialSource<T> {
   readonly #versions: CredentialVersions;
   readonly #onChange: ((value: T) => void)[];
   #last: T | undefined;
+  /** How many times the provider was asked, and which of those asks gave {@link last}. */
+  #asked = 0;
+  #lastAsked = 0;
 
   constructor(
     provider: CredentialProvider<unknown>,
@@ -84,6 +87,7 @@ export class CredentialSource<T> {
     const { option, check, same = (a: T, b: T) => a === b } = this.#rules;
     let provided: unknown;
     let value: T;
+    const asked = ++this.#asked;
     try {
       provided = await this.#ask();
     } catch (error) {
@@ -101,6 +105,9 @@ export class CredentialSource<T> {
       if (!(error instanceof InvalidCredential)) throw error;
       throw new TokenError('CONFIG', `\`${option}\` gave ${error.message}`);
     }
+    // An answer to an earlier ask that settled late (a slow read of the old files) does not undo a newer one.
+    if (asked < this.#lastAsked && this.#last !== undefined) return this.#last;
+    this.#lastAsked = asked;
     if (this.#last === undefined || !same(this.#last, value)) {
       if (this.#last !== undefined) this.#versions.bump();
       this.#last = value;
