@@ -58,7 +58,7 @@ export class GuardedStore {
 
   /**
    * Subscribes to the store's invalidations, when it tells of them ({@link TokenStore.onInvalidate}).
-   * A store that throws is reported through `onFailure` (not bypassed) and not followed; what
+   * A store that throws is reported through `onFailure`, on the next microtask (not bypassed), and not followed; what
    * `listener` throws stays here. Returns the function that unsubscribes (never throws).
    */
   onInvalidate(listener: InvalidationListener): () => void {
@@ -80,10 +80,19 @@ export class GuardedStore {
         }
       };
     } catch (error) {
-      const message = `token store failed to subscribe to invalidations: ${(error as Error)?.message ?? 'unknown error'}`;
-      this.#onFailure(new TokenError('NETWORK', message, { cause: error }));
+      this.#reportSubscribeFailure(error);
       return () => {};
     }
+  }
+
+  /**
+   * Reported on the next microtask: the client subscribes in its constructor, before anyone could listen
+   * to its events. A method of its own: a closure over `this` in `onInvalidate` would share its scope
+   * with the listener the store keeps, and keep the whole client alive through it.
+   */
+  #reportSubscribeFailure(error: unknown): void {
+    const message = `token store failed to subscribe to invalidations: ${(error as Error)?.message ?? 'unknown error'}`;
+    queueMicrotask(() => this.#onFailure(new TokenError('NETWORK', message, { cause: error })));
   }
 }
 

@@ -196,8 +196,12 @@ describe('clients sharing a store follow its invalidations', () => {
       },
     };
     const client = newClient({ store, logger: { warn: record, error: record } });
+    // Listened to right after construction: the failure is reported after the constructor returned.
+    const events: unknown[] = [];
+    client.on('error', (event) => events.push(event));
 
     expect((await client.getToken()).accessToken).toBe('tok-1');
+    expect(events).toMatchObject([{ operation: 'store', error: { code: 'NETWORK' } }]);
     expect(client.invalidate('tok-1')).toBe(true);
     expect(JSON.stringify(logged)).toContain('no pub/sub today');
     expect(logged.some(({ fields }) => (fields as { operation?: string }).operation === 'store')).toBe(true);
