@@ -36,13 +36,16 @@ function tokens() {
 }
 
 /** Runs the interceptor over a fake dispatch; returns the handlers of the attempts it dispatched. */
-function intercept(source: TokenSource, handler: object) {
+function intercept(source: TokenSource, handler: object, origin: string | URL = ORIGIN, headers?: unknown) {
   const attempts: { opts: Dispatcher.DispatchOptions; handler: Record<string, (...args: never[]) => unknown> }[] = [];
   const dispatch = ((opts: Dispatcher.DispatchOptions, attempt: never) => {
     attempts.push({ opts, handler: attempt });
     return true;
   }) as unknown as Dispatcher.Dispatch;
-  undiciInterceptor(source, new Set([ORIGIN]))(dispatch)({ origin: ORIGIN, path: '/orders', method: 'GET' }, handler as never);
+  undiciInterceptor(source, new Set([ORIGIN]))(dispatch)(
+    { origin, path: '/orders', method: 'GET', headers: headers as never },
+    handler as never,
+  );
   return attempts;
 }
 
@@ -156,5 +159,63 @@ describe('onRequestStart API', () => {
     attempt!.handler.onResponseEnd!(inner as never, trailers as never);
 
     expect(seen).toEqual([['pause'], ['resume'], ['end', trailers]]);
+  });
+});
+
+describe('origins', () => {
+  const authorizationOf = (origin: string | URL) => {
+    const [attempt] = intercept(tokens().source, legacyCaller().handler, origin);
+    return (attempt!.opts.headers as Record<string, string> | undefined)?.authorization;
+  };
+
+  it('an origin in another form undici may pass (a URL, upper case, a trailing slash) is matched after normalising', () => {
+    expect(authorizationOf(ORIGIN)).toBe('Bearer t1');
+    expect(authorizationOf(new URL(ORIGIN))).toBe('Bearer t1');
+    expect(authorizationOf('HTTP://API.TEST')).toBe('Bearer t1');
+    expect(authorizationOf(`${ORIGIN}/`)).toBe('Bearer t1');
+  });
+
+  it('any other origin passes through untouched: no token', () => {
+    for (const other of [
+      'http://api.test.evil.example',
+      'https://api.test',
+      'http://api.test:8080',
+      'http://evil.example/http://api.test',
+    ]) {
+      expect(authorizationOf(other), other).toBeUndefined();
+    }
+  });
+});
+
+describe("the caller's headers", () => {
+  const sent = (headers: unknown) => intercept(tokens().source, legacyCaller().handler, ORIGIN, headers)[0]!.opts.headers;
+
+  it('a flat list stays a flat list, without our headers or undefined values, ours appended', () => {
+    expect(sent(['x-a', '1', 'Authorization', 'Basic x', 'x-b', undefined, 'DPoP', 'p', 'x-c', '3'])).toEqual([
+      'x-a',
+      '1',
+      'x-c',
+      '3',
+      'authorization',
+      'Bearer t1',
+    ]);
+    expect(sent([])).toEqual(['authorization', 'Bearer t1']);
+  });
+
+  it('an object stays an object, values as given; pairs (a Map, Headers-like) become one, repeated names merged', () => {
+    expect(sent({ 'x-n': 1, AUTHORIZATION: 'Basic x', 'x-u': undefined, 'x-l': ['a', 'b'] })).toEqual({
+      'x-n': 1,
+      'x-l': ['a', 'b'],
+      authorization: 'Bearer t1',
+    });
+    expect(
+      sent([
+        ['x-a', '1'],
+        ['x-a', '2'],
+        ['dpop', 'p'],
+        ['x-u', undefined],
+      ]),
+    ).toEqual({ 'x-a': ['1', '2'], authorization: 'Bearer t1' });
+    expect(sent(undefined)).toEqual({ authorization: 'Bearer t1' });
   });
 });
