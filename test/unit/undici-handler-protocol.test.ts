@@ -191,7 +191,7 @@ describe("the caller's headers", () => {
   const sent = (headers: unknown) => intercept(tokens().source, legacyCaller().handler, ORIGIN, headers)[0]!.opts.headers;
 
   it('a flat list stays a flat list, without our headers or undefined values, ours appended', () => {
-    expect(sent(['x-a', '1', 'Authorization', 'Basic x', 'x-b', undefined, 'DPoP', 'p', 'x-c', '3'])).toEqual([
+    expect(sent(['x-a', '1', 'Authorization', 'Basic x', 'x-b', undefined, 'DPoP', 'p', 'x-c', '3'])).toStrictEqual([
       'x-a',
       '1',
       'x-c',
@@ -199,11 +199,11 @@ describe("the caller's headers", () => {
       'authorization',
       'Bearer t1',
     ]);
-    expect(sent([])).toEqual(['authorization', 'Bearer t1']);
+    expect(sent([])).toStrictEqual(['authorization', 'Bearer t1']);
   });
 
   it('an object stays an object, values as given; pairs (a Map, Headers-like) become one, repeated names merged', () => {
-    expect(sent({ 'x-n': 1, AUTHORIZATION: 'Basic x', 'x-u': undefined, 'x-l': ['a', 'b'] })).toEqual({
+    expect(sent({ 'x-n': 1, AUTHORIZATION: 'Basic x', 'x-u': undefined, 'x-l': ['a', 'b'] })).toStrictEqual({
       'x-n': 1,
       'x-l': ['a', 'b'],
       authorization: 'Bearer t1',
@@ -215,7 +215,7 @@ describe("the caller's headers", () => {
         ['dpop', 'p'],
         ['x-u', undefined],
       ]),
-    ).toEqual({ 'x-a': ['1', '2'], authorization: 'Bearer t1' });
-    expect(sent(undefined)).toEqual({ authorization: 'Bearer t1' });
+    ).toStrictEqual({ 'x-a': ['1', '2'], authorization: 'Bearer t1' });
+    expect(sent(undefined)).toStrictEqual({ authorization: 'Bearer t1' });
   });
 });
