@@ -103,12 +103,15 @@ describe('m2m-token/undici dispatch', () => {
     ]);
   });
 
-  it('a handler that speaks only onRequestStart: an abort while the token is awaited rejects without sending', async () => {
+  it.each([
+    ['the caller’s own (request’s handler, first API)', [] as Dispatcher.DispatcherComposeInterceptor[]],
+    ['one that speaks only onRequestStart', [onRequestStartOnly]],
+  ])('an abort while the token is awaited rejects without sending: handler %s', async (_name, outer) => {
     const { api } = await startApi();
     const held = await startServer(() => {}); // a token endpoint that never answers
     try {
       const client = newClient({ tokenEndpoint: held.url('/token') });
-      const dispatcher = newAgent().compose(authorize(client, { origins: [api.origin] }), onRequestStartOnly);
+      const dispatcher = newAgent().compose(authorize(client, { origins: [api.origin] }), ...outer);
       const controller = new AbortController();
 
       const pending = rejectionOf(request(api.url('/orders'), { dispatcher, signal: controller.signal }));

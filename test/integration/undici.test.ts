@@ -8,7 +8,6 @@ import { ClientCredentialsClient } from '../../src/index.js';
 import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
 import { jwtHeader, startDPoPResourceServer } from '../helpers/bound-resource.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
-import { waitUntil } from '../helpers/time.js';
 import { sendJson, startServer } from '../helpers/resource.js';
 
 const newClient = useClients({ clientId: 'svc-u', clientSecret: 'undici-test-secret', retry: false, allowInsecureHttp: true });
@@ -164,27 +163,6 @@ describe('m2m-token/undici authorize()', () => {
 
     expect(error).toBeInstanceOf(TokenError);
     expect(api.requests.map((r) => r.path)).toEqual(['/not-a-token-endpoint']);
-  });
-
-  it('an abort while the token is awaited rejects the request without sending it', async () => {
-    const { api } = await startApi();
-    const held = await startServer(() => {}); // a token endpoint that never answers
-    try {
-      const client = newClient({ tokenEndpoint: held.url('/token') });
-      const agent = new Agent();
-      agents.push(agent);
-      const dispatcher = agent.compose(authorize(client, { origins: [api.origin] }));
-      const controller = new AbortController();
-
-      const pending = rejectionOf(request(api.url('/orders'), { dispatcher, signal: controller.signal }));
-      await waitUntil(() => held.requests.length > 0);
-      controller.abort(new Error('caller gave up'));
-
-      expect(String(await pending)).toMatch(/abort|gave up/i);
-      expect(api.requests).toHaveLength(0);
-    } finally {
-      await held.close();
-    }
   });
 
   it('sends once more only, even when refusals are far apart (no pause): the second 401 goes back', async () => {
