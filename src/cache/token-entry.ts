@@ -110,14 +110,8 @@ export class TokenEntry {
    * the request in flight, else a new request. `force` skips the current token.
    */
   get(signal: AbortSignal | undefined, force: boolean): Promise<HeldToken> {
-    if (!force && this.#resolved !== undefined) {
-      const now = this.#clock.now();
-      // Inline of isUsable / shouldRefresh: this is the hot path.
-      if (now < this.#usableUntil && signal?.aborted !== true) {
-        if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
-        return this.#resolved;
-      }
-    }
+    // The hot path: `peek` is the one rule for handing out the current token at once.
+    if (!force && signal?.aborted !== true && this.peek() !== undefined) return this.#resolved!;
     const { closed, waiters } = this.#context;
     if (closed.aborted) return Promise.reject(closed.reason);
     // Checked before starting a request: a caller that already gave up must not cause one.
@@ -133,6 +127,7 @@ export class TokenEntry {
   peek(): HeldToken | undefined {
     if (this.#resolved === undefined) return undefined;
     const now = this.#clock.now();
+    // Inline of isUsable / shouldRefresh: this is the hot path of `get` too.
     if (now >= this.#usableUntil) return undefined;
     if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
     return this.#issued!.token;

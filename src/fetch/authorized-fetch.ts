@@ -196,6 +196,14 @@ function resendsForNonce(call: Call, sent: Sent): boolean {
   );
 }
 
+/** Sends with `token`, once more with a fresh proof if the resource server asked for a DPoP nonce. */
+async function sendWith(call: Call, token: HeldToken): Promise<Sent> {
+  const sent = await send(call, token);
+  if (!resendsForNonce(call, sent)) return sent;
+  sent.response.body?.cancel().catch(() => {});
+  return send(call, token);
+}
+
 /**
  * Builds a `fetch` that authorizes each request with a token from `source`.
  *
@@ -217,14 +225,6 @@ export function createAuthorizedFetch(
   /** Whether a 401 for a stale token is worth a fresh one (resource discovery handles some itself). */
   recovers: (response: Response) => boolean = () => true,
 ): typeof globalThis.fetch {
-  /** Sends with `token`, once more with a fresh proof if the resource server asked for a DPoP nonce. */
-  const sendWith = async (call: Call, token: HeldToken): Promise<Sent> => {
-    const sent = await send(call, token);
-    if (!resendsForNonce(call, sent)) return sent;
-    sent.response.body?.cancel().catch(() => {});
-    return send(call, token);
-  };
-
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const request = isRequest(input) ? input : undefined;
     const url = request ? request.url : input instanceof URL ? input : String(input);
@@ -254,13 +254,7 @@ export function createAuthorizedFetch(
 
     // A cached token without a wait (an aborted signal still goes through `get`, which rejects).
     const first = (signal?.aborted === true ? undefined : source.peek()) ?? (await source.get(signal ?? undefined));
-    // The first attempt without `sendWith`'s extra async step, unless a nonce resend is due.
-    let sent = await send(call, first);
-    if (resendsForNonce(call, sent)) {
-      sent.response.body?.cancel().catch(() => {});
-      sent = await send(call, first);
-    }
-    const { response, carried } = sent;
+    const { response, carried } = await sendWith(call, first);
     if (
       response.status !== 401 ||
       !carried ||

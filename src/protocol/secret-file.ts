@@ -24,12 +24,12 @@ const fs = () => process.getBuiltinModule('node:fs/promises');
  */
 export function secretFromFile(path: string): () => Promise<string> {
   if (typeof path !== 'string' || path === '') throw new TypeError('m2m-token: secretFromFile(path) needs a non-empty path');
-  let cached: { readonly mtimeMs: number; readonly size: number; readonly ino: number; readonly value: string } | undefined;
+  let cached: { readonly version: string; readonly value: string } | undefined;
   return async () => {
-    const { mtimeMs, size, ino } = await fs().stat(path);
-    if (cached !== undefined && cached.mtimeMs === mtimeMs && cached.size === size && cached.ino === ino) return cached.value;
+    const version = versionOf(await fs().stat(path));
+    if (cached?.version === version) return cached.value;
     const value = (await fs().readFile(path, 'utf8')).replace(/[\r\n]+$/, '');
-    cached = { mtimeMs, size, ino, value };
+    cached = { version, value };
     return value;
   };
 }
