@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { defineConfig, type Options } from 'tsup';
@@ -39,6 +40,30 @@ function writeThirdPartyLicenses(): void {
   );
 }
 
+/**
+ * Minifies the bundled packages' modules as they are loaded, before tree-shaking: their code is half as
+ * big in the package and quicker for Node.js to compile, and nobody debugs zod's internals from a stack
+ * trace. m2m-token's own code is not minified (see `sourcemap` below).
+ */
+const minifyBundled: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'minify-bundled',
+  setup(build) {
+    const filter = new RegExp(`[\\\\/]node_modules[\\\\/](${bundled.join('|')})[\\\\/].*\\.js$`);
+    build.onLoad({ filter }, async (args) => {
+      const { code } = await build.esbuild.transform(await readFile(args.path, 'utf8'), {
+        // Not minifyWhitespace: it drops the `@__NO_SIDE_EFFECTS__` annotations tree-shaking needs (zod
+        // then bundles twice as much). The bundle is printed with its line breaks either way.
+        minifyIdentifiers: true,
+        minifySyntax: true,
+        format: 'esm',
+        target: 'node20',
+        legalComments: 'inline',
+      });
+      return { contents: code, loader: 'js' };
+    });
+  },
+};
+
 const shared = {
   target: 'node20',
   platform: 'node',
@@ -48,6 +73,7 @@ const shared = {
   // JavaScript with the source's names. A map without its sources would send debuggers to `src/*.ts`
   // files that are not shipped; with its sources it tripled the package (600 kB of 960 kB).
   sourcemap: false,
+  esbuildPlugins: [minifyBundled],
   // Licence comments of bundled code stay where they are; the licence texts go to
   // dist/THIRD-PARTY-LICENSES.md.
   esbuildOptions(options) {

@@ -3,13 +3,19 @@ import * as z from 'zod/mini';
 // Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
 // can hold, or Infinity (1e308 × 1000).
 const numeric = z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]);
-const url = z.string().check(z.minLength(1));
+
+/** Built on first use: most clients never parse these, and building zod schemas is most of an import's work. */
+let errorResponse: ReturnType<typeof buildErrorResponse> | undefined;
+let metadata: ReturnType<typeof buildMetadata> | undefined;
+let resourceMetadata: ReturnType<typeof buildResourceMetadata> | undefined;
 
 /**
- * The zod schemas of what authorization servers send, built once when the module loads: nothing slow
- * stands between a response and its checks. zod/mini is bundled into the build and tree-shaken to what
- * these use — which holds only while `z` is used as `z.member` (passing the namespace itself anywhere
- * makes the bundler keep all of zod, locales included: 700 kB).
+ * The zod schemas of what authorization servers send. The token response's are built when the module
+ * loads, so nothing slow stands between a token response and its checks; the others on first use
+ * (`schemas.Metadata` is a getter), which keeps them out of the import of a client that never sees an
+ * error or discovers anything. zod/mini is bundled into the build and tree-shaken to what these use —
+ * which holds only while `z` is used as `z.member` (passing the namespace itself anywhere makes the
+ * bundler keep all of zod, locales included: 700 kB).
  */
 export const schemas = {
   /** The RFC 6749 §5.1 successful response members the client uses. */
@@ -23,25 +29,51 @@ export const schemas = {
   /** `refresh_in` (Microsoft Entra): seconds after which the client should refresh the token. */
   RefreshIn: numeric,
   /** The RFC 6749 §5.2 error response. */
-  ErrorResponse: z.object({
+  get ErrorResponse() {
+    errorResponse ??= buildErrorResponse();
+    return errorResponse;
+  },
+  /** The authorization server metadata members the client uses (RFC 8414 §2). */
+  get Metadata() {
+    metadata ??= buildMetadata();
+    return metadata;
+  },
+  /** The protected resource metadata members the client uses (RFC 9728 §2). */
+  get ResourceMetadata() {
+    resourceMetadata ??= buildResourceMetadata();
+    return resourceMetadata;
+  },
+};
+
+function buildErrorResponse() {
+  return z.object({
     error: z.string().check(z.minLength(1)),
     error_description: z.optional(z.unknown()),
     error_uri: z.optional(z.unknown()),
-  }),
-  /** The authorization server metadata members the client uses (RFC 8414 §2). */
-  Metadata: z.object({
+  });
+}
+
+/** The URL members: non-empty strings (their form is checked where they are used). */
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+function buildMetadata() {
+  const url = nonEmpty();
+  return z.object({
     issuer: url,
     token_endpoint: z.optional(url),
     revocation_endpoint: z.optional(url),
     introspection_endpoint: z.optional(url),
     token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
     mtls_endpoint_aliases: z.optional(z.record(z.string(), z.string())),
-  }),
-  /** The protected resource metadata members the client uses (RFC 9728 §2). */
-  ResourceMetadata: z.object({
+  });
+}
+
+function buildResourceMetadata() {
+  const url = nonEmpty();
+  return z.object({
     resource: url,
     authorization_servers: z.optional(z.array(url).check(z.maxLength(100))),
     scopes_supported: z.optional(z.array(z.string()).check(z.maxLength(1000))),
     dpop_bound_access_tokens_required: z.optional(z.boolean()),
-  }),
-};
+  });
+}

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+// Counts the object schemas zod builds, to see when schemas.ts builds which.
+const built = vi.hoisted(() => ({ objects: 0 }));
+vi.mock('zod/mini', async (importOriginal) => {
+  const z = await importOriginal<typeof import('zod/mini')>();
+  return {
+    ...z,
+    object: (...args: Parameters<typeof z.object>) => {
+      built.objects++;
+      return z.object(...args);
+    },
+  };
+});
+
+/** schemas.ts loaded anew, as a process's first import does. */
+async function freshSchemas() {
+  vi.resetModules();
+  built.objects = 0;
+  return (await import('../../src/protocol/schemas.js')).schemas;
+}
+
+afterEach(() => {
+  vi.resetModules();
+});
+
+describe('response schemas', () => {
+  it('builds only the token response schema when the module loads', async () => {
+    await freshSchemas();
+    expect(built.objects).toBe(1);
+  });
+
+  it.each(['ErrorResponse', 'Metadata', 'ResourceMetadata'] as const)('builds %s once, on first use', async (name) => {
+    const schemas = await freshSchemas();
+    const first = schemas[name];
+    expect(built.objects).toBe(2);
+    expect(schemas[name]).toBe(first);
+    expect(built.objects).toBe(2);
+  });
+
+  it('parses with the schemas built on first use', async () => {
+    const schemas = await freshSchemas();
+    expect(schemas.Metadata.safeParse({ issuer: 'https://as.example' }).success).toBe(true);
+    expect(schemas.Metadata.safeParse({ issuer: '' }).success).toBe(false);
+    expect(schemas.ResourceMetadata.safeParse({ resource: 'https://api.example', authorization_servers: [''] }).success).toBe(false);
+    expect(schemas.ErrorResponse.safeParse({ error: 'invalid_client' }).success).toBe(true);
+  });
+});
