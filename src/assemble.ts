@@ -131,7 +131,7 @@ export function assemble(options: ResolvedOptions, clock: Clock): Core {
   const authenticate = auth.authenticate;
 
   // What tokens are bound to (DPoP key, client certificate) is part of the store key; a new certificate drops them.
-  const certificate = new CertificateBinding(credentials.tls, () => entries);
+  const certificate = new CertificateBinding(credentials.tls, () => entries, clock);
   const keyOf = certificate.storeKeys((cacheKey, x5t) => {
     const binding = [dpop && `jkt:${dpop.thumbprint}`, x5t && `x5t:${x5t}`].filter(Boolean).join(' ') || null;
     return storeKey([options.tokenEndpoint?.href ?? options.issuer, clientId, cacheKey, options.extraParams, binding]);

@@ -1,6 +1,7 @@
 import type { Acquire, TokenEntry } from '../cache/token-entry.js';
 import { CredentialSource } from '../protocol/credential-source.js';
 import { type ClientTls, certificateThumbprint, type TlsOptions } from '../protocol/mtls.js';
+import type { Clock } from '../util/clock.js';
 
 /** How many store keys are remembered (they are hashes: computing one is cheap, but not free). */
 const MEMO_LIMIT = 10_000;
@@ -19,17 +20,24 @@ const MEMO_LIMIT = 10_000;
  *   handed out again, from memory or from a shared store;
  * - a token request during which the certificate changed may have been sent with the old one: it is
  *   sent once more with the new one, and that token is the one kept; the first is not written to the
- *   store (its key names the previous certificate, its token may be bound to either).
+ *   store (its key names the previous certificate, its token may be bound to either). Unless its last
+ *   attempt was sent after the change (a retry inside the request asked the provider, after a refused
+ *   handshake or `invalid_client`): that token is bound to the new certificate, and is kept.
  */
 export class CertificateBinding {
   readonly #source: CredentialSource<ClientTls> | undefined;
   readonly #fixed: string | undefined;
+  readonly #clock: Clock;
+  /** When ({@link Clock.now}) the provider last returned a different certificate. */
+  #changedAt = Number.NEGATIVE_INFINITY;
 
   /** `entries` lists the client's token entries (read when the certificate changes). */
-  constructor(tls: TlsOptions | CredentialSource<ClientTls> | undefined, entries: () => Iterable<TokenEntry>) {
+  constructor(tls: TlsOptions | CredentialSource<ClientTls> | undefined, entries: () => Iterable<TokenEntry>, clock: Clock) {
+    this.#clock = clock;
     if (tls instanceof CredentialSource) {
       this.#source = tls;
       tls.listen(() => {
+        this.#changedAt = this.#clock.now();
         for (const entry of entries()) entry.forget();
       });
     } else this.#fixed = tls && certificateThumbprint(tls);
@@ -74,7 +82,8 @@ export class CertificateBinding {
       const before = await source.get();
       // A token that came while the certificate changed is not shared under the previous one's store key.
       const issued = await acquire({ ...request, isCurrent: () => request.isCurrent() && source.last === before });
-      return source.last === before ? issued : acquire(request);
+      // The transport sends with the latest certificate: a request sent after the change presented it.
+      return source.last === before || this.#changedAt < issued.sentAt ? issued : acquire(request);
     };
   }
 }

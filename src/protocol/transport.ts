@@ -85,7 +85,9 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
     timer.unref?.();
     retiring.set(previous, timer);
   };
+  /** A request failed: the provider is asked before the next request (which waits for `asking`, started at once). */
   let stale = false;
+  let asking: Promise<void> | undefined;
   let closed = false;
   const dispatcher = async (undici: Undici): Promise<Dispatcher> => {
     if (closed) throw new TokenError('CLOSED', 'the client was closed');
@@ -93,6 +95,7 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
       current ??= { tls: undefined, dispatcher: dispatcherFor(undici, tls as TlsOptions | undefined, proxy) };
       return current.dispatcher;
     }
+    if (asking !== undefined) await asking;
     if (stale || source.last === undefined) {
       await source.get();
       stale = false;
@@ -115,8 +118,22 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
     try {
       return await send(undici, through, input, init);
     } catch (error) {
-      // A failed connection (the server refused the certificate?) asks the provider on the next request.
-      stale = source !== undefined;
+      // A failed connection (the server refused the certificate?) asks the provider, now: a retry of
+      // this request then presents the new certificate, and is known to (see CertificateBinding). A
+      // provider that fails here is asked again by the next request, which then fails with its error.
+      if (source !== undefined) {
+        stale = true;
+        asking ??= source.get().then(
+          () => {
+            stale = false;
+          },
+          () => {},
+        );
+        const settled = asking;
+        void settled.finally(() => {
+          if (asking === settled) asking = undefined;
+        });
+      }
       throw error;
     }
   }) as unknown as typeof globalThis.fetch;

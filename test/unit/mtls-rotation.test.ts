@@ -139,6 +139,16 @@ function switchable(first: TestCertificate) {
 
 const tokenRequests = () => seen.filter((s) => s.path === '/token');
 
+/** A loopback port nothing listens on: a request there fails to connect, and has the provider asked. */
+async function vacantPort(): Promise<number> {
+  const vacant = createServer();
+  vacant.listen(0, '127.0.0.1');
+  await once(vacant, 'listening');
+  const { port } = vacant.address() as AddressInfo;
+  await new Promise((resolve) => vacant.close(resolve));
+  return port;
+}
+
 describe('tls given as a function', () => {
   it('is asked before each token request, not for cached tokens or resource requests; the default method is tls_client_auth', async () => {
     const { state, provider } = switchable(pki.client);
@@ -261,16 +271,12 @@ describe('tls given as a function', () => {
       const token = await client.getToken();
 
       expect(boundTo.get(token.accessToken)).toBe(pki.otherClient.thumbprint);
-      expect(tokenRequests()[0]?.certificate).toBe(pki.client.thumbprint);
-      expect(
-        tokenRequests()
-          .slice(1)
-          .map((s) => s.certificate),
-      ).toContain(pki.otherClient.thumbprint);
+      // The request sent again with the new certificate is not sent a third time: its token is bound to it.
+      expect(tokenRequests().map((s) => s.certificate)).toEqual([pki.client.thumbprint, pki.otherClient.thumbprint]);
     },
   );
 
-  it('a TLS handshake refused with the old certificate gets the provider asked again: the retry presents the new one', async () => {
+  it('a TLS handshake refused with the old certificate gets the provider asked again: the retry presents the new one, and its token is kept', async () => {
     // The strict server refuses the self-signed certificate during the handshake; the provider has the
     // CA-issued one from its second call on.
     let calls = 0;
@@ -280,8 +286,9 @@ describe('tls given as a function', () => {
     const token = await client.getToken();
 
     expect(boundTo.get(token.accessToken)).toBe(pki.client.thumbprint);
-    expect(tokenRequests().map((s) => s.certificate)).not.toContain(pki.selfSigned.thumbprint);
+    expect(tokenRequests().map((s) => s.certificate)).toEqual([pki.client.thumbprint]);
     expect(calls).toBe(2);
+    expect((await client.getToken()).accessToken).toBe(token.accessToken);
   });
 
   it('a provider that never settles: CONFIG naming it once `timeout` passed, and it is asked again on the next call', async () => {
@@ -312,23 +319,43 @@ describe('tls given as a function', () => {
     };
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, timeout: 600_000 });
     await client.getToken();
-    // Nothing listens there: the failed request makes the next one ask the provider first.
-    const vacant = createServer();
-    vacant.listen(0, '127.0.0.1');
-    await once(vacant, 'listening');
-    const port = (vacant.address() as AddressInfo).port;
-    await new Promise((resolve) => vacant.close(resolve));
-    await rejectionOf(client.fetch(`https://127.0.0.1:${port}/api/orders`));
-    hung = true;
     const asked = calls;
+    hung = true;
+    await rejectionOf(client.fetch(`https://127.0.0.1:${await vacantPort()}/api/orders`));
+    // The failure asked the provider, which does not answer; the next request waits for that answer.
+    await waitUntil(() => calls > asked);
 
     const controller = new AbortController();
     const pending = rejectionOf(client.fetch(`${origin}/api/orders`, { signal: controller.signal }));
-    await waitUntil(() => calls > asked);
+    await new Promise((resolve) => setTimeout(resolve, 20));
     controller.abort();
 
     expect(await within(pending)).toMatchObject({ name: 'AbortError' });
     expect(seen.filter((s) => s.path === '/api/orders')).toEqual([]);
+    // It waited for the answer the failure asked for, without asking again.
+    expect(calls).toBe(asked + 1);
+  });
+
+  it('a provider failing when asked after a failed request: the next request fails with CONFIG, and the one after asks again', async () => {
+    let failing = false;
+    let calls = 0;
+    const provider = () => {
+      calls++;
+      if (failing) throw new Error('vault unreachable');
+      return tlsOf(pki.client);
+    };
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider });
+    await client.getToken();
+    failing = true;
+    await rejectionOf(client.fetch(`https://127.0.0.1:${await vacantPort()}/api/orders`));
+    await waitUntil(() => calls === 2);
+
+    expect(await rejectionOf(client.fetch(`${origin}/api/orders`))).toMatchObject({ code: 'CONFIG' });
+    expect(calls).toBe(3);
+    failing = false;
+    expect((await client.fetch(`${origin}/api/orders`)).status).toBe(200);
+    expect(calls).toBe(4);
+    expect(seen.filter((s) => s.path === '/api/orders')).toHaveLength(1);
   });
 
   it('with discovery, the token request goes to the mtls_endpoint_aliases endpoint', async () => {
