@@ -18,6 +18,7 @@ export default {
     'src/protocol/**/*.ts',
     'src/cache/**/*.ts',
     'src/acquire/**/*.ts',
+    'src/fleet-invalidation.ts',
   ],
   ignorePatterns: ['dist', 'coverage', 'reports', '.tmp', 'bench/results'],
   concurrency: 2,
