@@ -41,8 +41,8 @@ function writeThirdPartyLicenses(): void {
 }
 
 /**
- * Minifies the bundled packages' modules as they are loaded, before tree-shaking: their code is half as
- * big in the package and quicker for Node.js to compile, and nobody debugs zod's internals from a stack
+ * Minifies the bundled packages' modules as they are loaded, before tree-shaking: their code is a
+ * quarter smaller in the package (zod's 49 kB, 36 kB), and nobody debugs zod's internals from a stack
  * trace. m2m-token's own code is not minified (see `sourcemap` below).
  */
 const minifyBundled: NonNullable<Options['esbuildPlugins']>[number] = {

@@ -82,8 +82,10 @@ export class CertificateBinding {
       const before = await source.get();
       // A token that came while the certificate changed is not shared under the previous one's store key.
       const issued = await acquire({ ...request, isCurrent: () => request.isCurrent() && source.last === before });
-      // The transport sends with the latest certificate: a request sent after the change presented it.
-      return source.last === before || this.#changedAt < issued.sentAt ? issued : acquire(request);
+      // The transport sends with the latest certificate: a request sent after the change presented it
+      // (a token from the store, attempts 0, is dated by another process's clock: not trusted here).
+      const sentAfterChange = issued.attempts > 0 && this.#changedAt < issued.sentAt;
+      return source.last === before || sentAfterChange ? issued : acquire(request);
     };
   }
 }

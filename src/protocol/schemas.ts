@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 // can hold, or Infinity (1e308 × 1000).
 const numeric = z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]);
 
-/** Built on first use: most clients never parse these, and building zod schemas is most of an import's work. */
+/** Built on first use: most clients never parse these, and building a zod schema takes a few ms at first. */
 let errorResponse: ReturnType<typeof buildErrorResponse> | undefined;
 let metadata: ReturnType<typeof buildMetadata> | undefined;
 let resourceMetadata: ReturnType<typeof buildResourceMetadata> | undefined;

@@ -85,7 +85,7 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
     timer.unref?.();
     retiring.set(previous, timer);
   };
-  /** A request failed: the provider is asked before the next request (which waits for `asking`, started at once). */
+  /** A request failed: the provider is asked at once (`asking`), and the next request waits for its answer, or asks again if it failed (`stale`). */
   let stale = false;
   let asking: Promise<void> | undefined;
   let closed = false;
@@ -123,16 +123,17 @@ export function createTransport(tls: TlsOptions | TlsSource | undefined, proxy: 
       // provider that fails here is asked again by the next request, which then fails with its error.
       if (source !== undefined) {
         stale = true;
-        asking ??= source.get().then(
-          () => {
-            stale = false;
-          },
-          () => {},
-        );
-        const settled = asking;
-        void settled.finally(() => {
-          if (asking === settled) asking = undefined;
-        });
+        asking ??= source
+          .get()
+          .then(
+            () => {
+              stale = false;
+            },
+            () => {},
+          )
+          .finally(() => {
+            asking = undefined;
+          });
       }
       throw error;
     }

@@ -256,6 +256,39 @@ describe('tls given as a function', () => {
     expect(boundTo.get(t2.accessToken)).toBe(pki.client.thumbprint);
     expect((await replica2.fetch(`${origin}/api/orders`)).status).toBe(200);
   });
+  it('a token read from the store while the certificate changed is not kept, even when its writer dated it later (clock skew)', async () => {
+    const { state, provider } = switchable(pki.client);
+    const old = await newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client) }).getToken({ scope: 'old' });
+    let hold: Deferred<void> | undefined = deferred();
+    const held = hold;
+    let gets = 0;
+    const store = {
+      shared: true,
+      get: async () => {
+        gets++;
+        const h = hold;
+        hold = undefined;
+        if (h === undefined) return undefined;
+        await h.promise;
+        // Written by a replica whose clock runs 30 s ahead: "sent" after the change, by this process's clock.
+        const wall = Date.now();
+        return { accessToken: old.accessToken, tokenType: 'Bearer', expiresAt: wall + 3_600_000, sentAt: wall + 30_000, extra: {} };
+      },
+      set: async () => {},
+      delete: async () => {},
+    };
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store });
+    const first = client.getToken();
+    await waitUntil(() => gets === 1);
+    state.current = pki.otherClient;
+    await client.getToken({ scope: 'other' });
+    held.resolve();
+
+    const token = await within(first);
+    expect(token.accessToken).not.toBe(old.accessToken);
+    expect(boundTo.get(token.accessToken)).toBe(pki.otherClient.thumbprint);
+  });
+
   it.each(['invalid_client', 'bare 401'] as const)(
     'a certificate refused by the token endpoint (%s) gets the provider asked again, and the request sent with its new certificate',
     async (refusal) => {
