@@ -431,7 +431,7 @@ function m2mNotes(r) {
   }
   if (fImport?.['m2m-token'] && missed('f', 'import')) {
     notes.push(
-      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script): a CPU profile of the import shows mostly Node.js's own work — compiling the built-in modules the package imports at its top (\`node:crypto\`, which brings in webcrypto, \`node:events\`, \`node:diagnostics_channel\`) and the ES module loader resolving and compiling the package's files — while building the zod schemas takes a few percent.`,
+      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script) is Node.js compiling the package's JavaScript (the bundled zod and p-retry included), loading its files, and running their top level, where building the token response's zod schema is the largest part; the other schemas are built on first use, and \`node:crypto\` and \`node:fs/promises\` are loaded on first use.`,
     );
   }
   const g = r.g?.['m2m-token'];
@@ -523,8 +523,9 @@ ${tableE(r)}
 
 ### (f) Cold import and installed footprint
 
-Cold import: a fresh \`node\` process runs \`await import()\` of the package (and of what its README
-imports with it), ${cfg.f.rounds} processes per package, alternating with an empty script. "Above an empty script" is
+Cold import: a fresh \`node\` process runs a script file (an ES module, as a service's entry point is)
+that does \`await import()\` of the package (and of what its README imports with it), ${cfg.f.rounds} processes per
+package, alternating with an empty script. "Above an empty script" is
 the whole process, spawn to exit, less the empty script's in the same round: what importing the
 package adds to a process's start. The import is also timed inside the process. Footprint: the bytes
 of every file of the package and its dependency closure as npm installs them (m2m-token: the \`npm pack\`
