@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTokenStore, type TlsOptions, TokenError, tlsFromFiles } from '../../src/index.js';
+import { MemoryTokenStore, type TlsOptions, TokenError, type TokenStore, tlsFromFiles } from '../../src/index.js';
 import { createPki, pemBody, type TestCertificate, type TestPki, x5tS256 } from '../helpers/certs.js';
 import { type Deferred, deferred, leakyToken, rejectionOf, typeErrorOf, useClients, within } from '../helpers/core.js';
 import { waitUntil } from '../helpers/time.js';
@@ -139,6 +139,43 @@ function switchable(first: TestCertificate) {
 
 const tokenRequests = () => seen.filter((s) => s.path === '/token');
 
+/**
+ * `inner` as a shared store whose first read waits until `release()`: a token request reading the store
+ * while the test changes the certificate. `reads()` counts the reads.
+ */
+function firstReadHeld(inner: Pick<TokenStore, 'get' | 'set' | 'delete' | 'lock'>) {
+  const hold = deferred();
+  let reads = 0;
+  const store: TokenStore = {
+    shared: true,
+    get: async (key) => {
+      if (reads++ === 0) await hold.promise;
+      return inner.get(key);
+    },
+    set: (key, token, ttl) => inner.set(key, token, ttl),
+    delete: (key, accessToken) => inner.delete(key, accessToken),
+    ...(inner.lock === undefined ? {} : { lock: (key: string, ttl: number) => inner.lock!(key, ttl) }),
+  };
+  return { store, reads: () => reads, release: () => hold.resolve() };
+}
+
+/**
+ * `client.getToken()`, during whose store read (held) the certificate changes to `otherClient`: another
+ * key's token request learns of it.
+ */
+async function getTokenAcrossChange(
+  client: { getToken(options?: { scope?: string }): Promise<{ accessToken: string }> },
+  held: ReturnType<typeof firstReadHeld>,
+  state: { current: TestCertificate },
+) {
+  const first = client.getToken();
+  await waitUntil(() => held.reads() === 1);
+  state.current = pki.otherClient;
+  await client.getToken({ scope: 'other' });
+  held.release();
+  return within(first);
+}
+
 /** A loopback port nothing listens on: a request there fails to connect, and has the provider asked. */
 async function vacantPort(): Promise<number> {
   const vacant = createServer();
@@ -226,65 +263,34 @@ describe('tls given as a function', () => {
 
   it('a token sent with a certificate that changed during its request is not stored under the previous certificate’s key', async () => {
     const { state, provider } = switchable(pki.client);
-    const memory = new MemoryTokenStore();
-    let hold: Deferred<void> | undefined = deferred();
-    const held = hold;
-    let gets = 0;
-    const store = {
-      shared: true,
-      get: async (key: string) => {
-        gets++;
-        const h = hold;
-        hold = undefined;
-        if (h !== undefined) await h.promise;
-        return memory.get(key);
-      },
-      set: (k: string, t: never, ttl: number) => memory.set(k, t, ttl),
-      delete: (k: string, a?: string) => memory.delete(k, a),
-      lock: (k: string, ttl: number) => memory.lock(k, ttl),
-    };
-    const replica1 = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store });
-    const replica2 = newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), store });
-    const first = replica1.getToken();
-    await waitUntil(() => gets === 1);
-    state.current = pki.otherClient;
-    await replica1.getToken({ scope: 'other' });
-    held.resolve();
-    const t1 = await within(first);
+    const held = firstReadHeld(new MemoryTokenStore());
+    const replica1 = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store: held.store });
+    const replica2 = newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), store: held.store });
+    const t1 = await getTokenAcrossChange(replica1, held, state);
     expect(boundTo.get(t1.accessToken)).toBe(pki.otherClient.thumbprint);
     const t2 = await replica2.getToken();
     expect(boundTo.get(t2.accessToken)).toBe(pki.client.thumbprint);
     expect((await replica2.fetch(`${origin}/api/orders`)).status).toBe(200);
   });
+
   it('a token read from the store while the certificate changed is not kept, even when its writer dated it later (clock skew)', async () => {
     const { state, provider } = switchable(pki.client);
     const old = await newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client) }).getToken({ scope: 'old' });
-    let hold: Deferred<void> | undefined = deferred();
-    const held = hold;
-    let gets = 0;
-    const store = {
-      shared: true,
+    let reads = 0;
+    const held = firstReadHeld({
+      // The held read (the second to reach the store) finds a token written by a replica whose clock
+      // runs 30 s ahead: "sent" after the change, by this process's clock.
       get: async () => {
-        gets++;
-        const h = hold;
-        hold = undefined;
-        if (h === undefined) return undefined;
-        await h.promise;
-        // Written by a replica whose clock runs 30 s ahead: "sent" after the change, by this process's clock.
+        if (++reads !== 2) return undefined;
         const wall = Date.now();
         return { accessToken: old.accessToken, tokenType: 'Bearer', expiresAt: wall + 3_600_000, sentAt: wall + 30_000, extra: {} };
       },
       set: async () => {},
       delete: async () => {},
-    };
-    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store });
-    const first = client.getToken();
-    await waitUntil(() => gets === 1);
-    state.current = pki.otherClient;
-    await client.getToken({ scope: 'other' });
-    held.resolve();
+    });
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store: held.store });
 
-    const token = await within(first);
+    const token = await getTokenAcrossChange(client, held, state);
     expect(token.accessToken).not.toBe(old.accessToken);
     expect(boundTo.get(token.accessToken)).toBe(pki.otherClient.thumbprint);
   });
