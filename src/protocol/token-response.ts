@@ -81,7 +81,9 @@ export function processTokenResponse(result: HttpResult, context: TokenRequestCo
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid(result, 'token response is not a JSON object');
   }
-  const oauthError = parseOAuthError(result, body, context.secrets);
+  // Only a body with `error` can be one (checked first: the error schema is built on first use, and
+  // nothing slow may stand between a token response and its expiry check).
+  const oauthError = 'error' in body ? parseOAuthError(result, body, context.secrets) : undefined;
   if (oauthError) throw oauthError;
   const parsed = schemas.TokenResponse.safeParse(body);
   if (!parsed.success) {

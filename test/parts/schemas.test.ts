@@ -38,6 +38,24 @@ describe('response schemas', () => {
     expect(built.objects).toBe(2);
   });
 
+  it('a successful token response is checked without building the error response schema (nothing slow before its expiry check)', async () => {
+    await freshSchemas();
+    const { processTokenResponse } = await import('../../src/protocol/token-response.js');
+    const result = {
+      status: 200,
+      headers: new Headers(),
+      text: JSON.stringify({ access_token: 'tok-1', token_type: 'Bearer', expires_in: 60 }),
+    };
+    const token = processTokenResponse(result, { sentAt: Date.now(), defaultLifetime: 3_600_000, requestedScope: undefined });
+    expect(token.accessToken).toBe('tok-1');
+    expect(built.objects).toBe(1);
+    const refused = { ...result, text: JSON.stringify({ error: 'invalid_scope' }) };
+    expect(() => processTokenResponse(refused, { sentAt: Date.now(), defaultLifetime: 3_600_000, requestedScope: undefined })).toThrow(
+      'invalid_scope',
+    );
+    expect(built.objects).toBe(2);
+  });
+
   it('parses with the schemas built on first use', async () => {
     const schemas = await freshSchemas();
     expect(schemas.Metadata.safeParse({ issuer: 'https://as.example' }).success).toBe(true);
