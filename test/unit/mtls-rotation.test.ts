@@ -227,6 +227,26 @@ describe('tls given as a function', () => {
     expect(seen.at(-1)).toEqual({ path: '/api/orders', certificate: pki.otherClient.thumbprint });
   });
 
+  it('an unchanged certificate: tokens are shared through the store, and a client sharing it takes the token from it', async () => {
+    const store = new (class extends MemoryTokenStore {
+      reads = 0;
+      override get(key: string) {
+        this.reads++;
+        return super.get(key);
+      }
+    })();
+    const client = newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), store });
+    const token = await client.getToken();
+    const replica = newClient({ tokenEndpoint: `${origin}/token`, tls: () => tlsOf(pki.client), store });
+    store.reads = 0;
+
+    expect((await replica.getToken()).accessToken).toBe(token.accessToken);
+    expect(tokenRequests()).toHaveLength(1);
+    // One read: the replica keeps what it read (its certificate did not change meanwhile).
+    expect(store.reads).toBe(1);
+    expect(boundTo.get(token.accessToken)).toBe(pki.client.thumbprint);
+  });
+
   it('a token bound to the old certificate is never handed out after the provider returned a new one, from memory or from a store', async () => {
     const { state, provider } = switchable(pki.client);
     const client = newClient({ tokenEndpoint: `${origin}/token`, tls: provider, store: new MemoryTokenStore() });
@@ -389,12 +409,16 @@ describe('tls given as a function', () => {
     await rejectionOf(client.fetch(`https://127.0.0.1:${await vacantPort()}/api/orders`));
     await waitUntil(() => calls === 2);
 
-    expect(await rejectionOf(client.fetch(`${origin}/api/orders`))).toMatchObject({ code: 'CONFIG' });
+    const error = await rejectionOf(client.fetch(`${origin}/api/orders`));
+    expect(error).toMatchObject({ code: 'CONFIG', cause: { message: 'vault unreachable' } });
     expect(calls).toBe(3);
     failing = false;
     expect((await client.fetch(`${origin}/api/orders`)).status).toBe(200);
     expect(calls).toBe(4);
-    expect(seen.filter((s) => s.path === '/api/orders')).toHaveLength(1);
+    // Answered: the requests after it do not ask.
+    expect((await client.fetch(`${origin}/api/orders`)).status).toBe(200);
+    expect(calls).toBe(4);
+    expect(seen.filter((s) => s.path === '/api/orders')).toHaveLength(2);
   });
 
   it('with discovery, the token request goes to the mtls_endpoint_aliases endpoint', async () => {
