@@ -1,3 +1,7 @@
+/**
+ * The response schemas: which are built when the module loads (the token response's, so that nothing
+ * slow stands between a token response and its expiry check) and which on first use.
+ */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 // Counts the object schemas zod builds, to see when schemas.ts builds which.
