@@ -1,7 +1,8 @@
 /**
  * What the unit tests of the internal parts share: a clock moved by hand, a token, an entry context
- * whose acquire function the test drives.
+ * whose acquire function the test drives, and a controller of undici's for one attempt.
  */
+import type { Dispatcher } from 'undici';
 import { TokenEntry, type Acquire, type AcquireRequest, type EntryContext } from '../../src/cache/token-entry.js';
 import { Waiters } from '../../src/cache/waiting.js';
 import type { TokenError } from '../../src/errors.js';
@@ -61,3 +62,26 @@ export function entryUnderTest(clock = handClock()) {
 
 /** Lets pending promise callbacks and one event-loop turn run. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A controller of undici's for one attempt: records what it is told (`calls`), and reads as told. */
+export function undiciController(): Dispatcher.DispatchController & { readonly calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  return {
+    calls,
+    aborted: false,
+    paused: false,
+    reason: null,
+    abort(reason: Error) {
+      calls.push(['abort', reason]);
+      Object.assign(this, { aborted: true, reason });
+    },
+    pause() {
+      calls.push(['pause']);
+      Object.assign(this, { paused: true });
+    },
+    resume() {
+      calls.push(['resume']);
+      Object.assign(this, { paused: false });
+    },
+  };
+}

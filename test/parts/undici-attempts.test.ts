@@ -15,6 +15,7 @@ import {
   speaksLegacy,
 } from '../../src/fetch/undici-attempts.js';
 import { createToken } from '../../src/token.js';
+import { undiciController } from './support.js';
 
 const token = createToken({ accessToken: 'tok-1', tokenType: 'Bearer', expiresAt: Date.UTC(2030, 0, 1), extra: {} });
 
@@ -51,29 +52,6 @@ function recorder<T extends object>(methods: readonly string[], answer = false):
 
 const LEGACY = ['onConnect', 'onResponseStarted', 'onUpgrade', 'onHeaders', 'onData', 'onComplete', 'onError'];
 const CURRENT = ['onRequestStart', 'onRequestUpgrade', 'onResponseStart', 'onResponseData', 'onResponseEnd', 'onResponseError'];
-
-/** A controller of undici's for one attempt, recording what it is told. */
-function target(): Dispatcher.DispatchController & { readonly calls: unknown[][] } {
-  const calls: unknown[][] = [];
-  return {
-    calls,
-    aborted: false,
-    paused: false,
-    reason: null,
-    abort(reason: Error) {
-      calls.push(['abort', reason]);
-      Object.assign(this, { aborted: true, reason });
-    },
-    pause() {
-      calls.push(['pause']);
-      Object.assign(this, { paused: true });
-    },
-    resume() {
-      calls.push(['resume']);
-      Object.assign(this, { paused: false });
-    },
-  };
-}
 
 describe('speaksLegacy', () => {
   it('is true for a handler with all five methods of the first API, false when any one is missing', () => {
@@ -194,7 +172,7 @@ describe('AttemptsController', () => {
     expect([controller.aborted, controller.reason]).toEqual([true, first]);
 
     controller.abort(new Error('second'));
-    const attempt = target();
+    const attempt = undiciController();
     controller.attach(attempt);
 
     expect(attempt.calls).toEqual([['abort', first]]);
@@ -204,7 +182,7 @@ describe('AttemptsController', () => {
   it('an abort during an attempt goes to that attempt, not to onAbort', () => {
     const aborts: Error[] = [];
     const controller = new AttemptsController((reason) => aborts.push(reason));
-    const attempt = target();
+    const attempt = undiciController();
     controller.attach(attempt);
     const reason = new Error('caller gave up');
     controller.abort(reason);
@@ -216,7 +194,7 @@ describe('AttemptsController', () => {
     const controller = new AttemptsController(() => {});
     controller.pause();
     expect(controller.paused).toBe(true);
-    const first = target();
+    const first = undiciController();
     controller.attach(first);
     expect(first.calls).toEqual([['pause']]);
 
@@ -224,7 +202,7 @@ describe('AttemptsController', () => {
     expect(first.calls).toEqual([['pause'], ['resume']]);
     expect(controller.paused).toBe(false);
 
-    const second = target();
+    const second = undiciController();
     controller.attach(second);
     expect(second.calls).toEqual([]);
   });
@@ -232,7 +210,7 @@ describe('AttemptsController', () => {
   it('reads as the attempt in progress when it has no state of its own, and as not aborted, not paused, no reason without one', () => {
     const controller = new AttemptsController(() => {});
     expect([controller.aborted, controller.paused, controller.reason]).toEqual([false, false, null]);
-    const attempt = target();
+    const attempt = undiciController();
     controller.attach(attempt);
     const reason = new Error('socket closed');
     Object.assign(attempt, { aborted: true, paused: true, reason });
@@ -250,7 +228,7 @@ describe('Attempt', () => {
 
   it('a response that is not swallowed goes to the caller with the stable controller, not the attempt’s', () => {
     const { attempt, controller, seen, calls } = current();
-    const own = target();
+    const own = undiciController();
     // Repeated, as undici gives a header it received more than once.
     const headers = { 'www-authenticate': ['DPoP a', 'DPoP b'] } as unknown as IncomingHttpHeaders;
 
@@ -271,7 +249,7 @@ describe('Attempt', () => {
 
   it('reads single, repeated and absent headers', () => {
     const { attempt } = current();
-    attempt.onResponseStart(target(), 200, { 'dpop-nonce': 'n-1', 'set-cookie': ['a=1', 'b=2'] });
+    attempt.onResponseStart(undiciController(), 200, { 'dpop-nonce': 'n-1', 'set-cookie': ['a=1', 'b=2'] });
     expect([attempt.header('dpop-nonce'), attempt.header('set-cookie'), attempt.header('www-authenticate')]).toEqual([
       'n-1',
       'a=1, b=2',
@@ -281,7 +259,7 @@ describe('Attempt', () => {
 
   it('a swallowed response reaches the caller not at all, and its end sends again', () => {
     const { attempt, seen, calls } = current(true);
-    const own = target();
+    const own = undiciController();
     attempt.onResponseStart(own, 401, { 'www-authenticate': 'Bearer error="invalid_token"' });
     attempt.onResponseData(own, Buffer.from('refused'));
     attempt.onResponseEnd(own, {});
@@ -293,18 +271,18 @@ describe('Attempt', () => {
     const { attempt, controller, calls } = current();
     const socket = {} as import('node:stream').Duplex;
     const error = new Error('reset');
-    attempt.onRequestUpgrade(target(), 101, { upgrade: 'websocket' }, socket);
-    attempt.onResponseError(target(), error);
+    attempt.onRequestUpgrade(undiciController(), 101, { upgrade: 'websocket' }, socket);
+    attempt.onResponseError(undiciController(), error);
     expect(calls).toEqual([
       ['onRequestUpgrade', controller, 101, { upgrade: 'websocket' }, socket],
       ['onResponseError', controller, error],
     ]);
 
     const bare = new Attempt(owner().owner, {}, new AttemptsController(() => {}), token, undefined);
-    bare.onRequestUpgrade(target(), 101, {}, socket);
-    bare.onResponseStart(target(), 200, {});
-    bare.onResponseData(target(), Buffer.from('x'));
-    bare.onResponseEnd(target(), {});
-    bare.onResponseError(target(), error);
+    bare.onRequestUpgrade(undiciController(), 101, {}, socket);
+    bare.onResponseStart(undiciController(), 200, {});
+    bare.onResponseData(undiciController(), Buffer.from('x'));
+    bare.onResponseEnd(undiciController(), {});
+    bare.onResponseError(undiciController(), error);
   });
 });

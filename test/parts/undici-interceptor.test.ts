@@ -10,6 +10,7 @@ import type { TokenSource } from '../../src/fetch/authorized-fetch.js';
 import { undiciInterceptor } from '../../src/fetch/undici-interceptor.js';
 import { DPoP } from '../../src/protocol/dpop.js';
 import { createToken, type HeldToken } from '../../src/token.js';
+import { undiciController } from './support.js';
 
 const ORIGIN = 'https://api.example';
 
@@ -51,23 +52,9 @@ function undici() {
   return { dispatch, sent };
 }
 
-/** A controller of undici's for one attempt. */
-function controller(): Dispatcher.DispatchController & { readonly calls: unknown[][] } {
-  const calls: unknown[][] = [];
-  return {
-    calls,
-    aborted: false,
-    paused: false,
-    reason: null,
-    abort: (reason: Error) => calls.push(['abort', reason]),
-    pause: () => calls.push(['pause']),
-    resume: () => calls.push(['resume']),
-  };
-}
-
 /** Answers a dispatched attempt (onRequestStart API) with `status`, `headers` and a body. */
 function answer(handler: Dispatcher.DispatchHandler, status: number, headers: IncomingHttpHeaders = {}) {
-  const c = controller();
+  const c = undiciController();
   handler.onRequestStart?.(c, {});
   handler.onResponseStart?.(c, status, headers, '');
   handler.onResponseData?.(c, Buffer.from('body'));
@@ -298,7 +285,7 @@ describe('aborts and failures', () => {
       abort = (reason) => c.abort(reason);
     });
     request(s, u, handler);
-    const c = controller();
+    const c = undiciController();
     u.sent[0]!.handler.onRequestStart?.(c, {});
     const reason = new Error('gave up');
     abort(reason);
