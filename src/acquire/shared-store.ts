@@ -4,7 +4,7 @@ import { TokenError } from '../errors.js';
 import { refreshInOf } from '../protocol/token-response.js';
 import type { InvalidationListener, TokenStore, TokenStoreLock } from '../store.js';
 import { fromStored, type Issued, toStored } from '../token.js';
-import { sleep } from '../util/abort.js';
+import { sleep, withTimeout } from '../util/abort.js';
 import type { Clock } from '../util/clock.js';
 
 /** Each token store call gets this long; a store that fails is bypassed for {@link STORE_BYPASS} ms. */
@@ -37,22 +37,14 @@ export class GuardedStore {
 
   async call<T>(call: (store: TokenStore) => Promise<T>): Promise<T | typeof STORE_FAILED> {
     if (this.#clock.now() < this.#bypassedUntil) return STORE_FAILED;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
-        call(this.store),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${STORE_TIMEOUT} ms`)), STORE_TIMEOUT);
-          timer.unref?.();
-        }),
-      ]);
+      // Promise.resolve: a store written in JavaScript may answer with a plain value.
+      return await withTimeout(Promise.resolve(call(this.store)), STORE_TIMEOUT, () => new Error(`no answer within ${STORE_TIMEOUT} ms`));
     } catch (error) {
       this.#bypassedUntil = this.#clock.now() + STORE_BYPASS;
       const message = `token store failed, bypassed for ${STORE_BYPASS} ms: ${(error as Error)?.message ?? 'unknown error'}`;
       this.#onFailure(new TokenError('NETWORK', message, { cause: error }));
       return STORE_FAILED;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,4 +1,5 @@
 import { TokenError } from '../errors.js';
+import { withTimeout } from '../util/abort.js';
 
 /**
  * A function that returns a credential (a client secret, a private key, a client assertion) when a
@@ -121,21 +122,7 @@ export class CredentialSource<T> {
     const { timeout } = this.#rules;
     // Called at once; a synchronous throw becomes a rejection.
     const asked = (async () => this.#provider())();
-    if (timeout === undefined) return asked;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(HUNG), timeout);
-      timer.unref?.();
-      asked.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return timeout === undefined ? asked : withTimeout(asked, timeout, () => HUNG);
   }
 }
 

@@ -46,5 +46,26 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
   });
 }
 
+/**
+ * Settles like `promise`, or rejects with `reason()` once `ms` passed first (an unref'ed timer: a wait
+ * that is still running does not keep the process alive).
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, reason: () => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(reason()), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Does nothing: for promises whose rejection is handled elsewhere. */
 export const noop = (): void => {};
