@@ -1,6 +1,7 @@
 import { http, HttpResponse } from 'msw';
 import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { ClientCredentialsClient, type ClientCredentialsOptions } from '../../src/index.js';
+import { withTimeout } from '../../src/util/abort.js';
 import { TOKEN_URL, type SeenRequest } from './msw.js';
 
 /** A distinctive client secret: no error, log or serialisation may ever contain it. */
@@ -43,19 +44,7 @@ export async function stateOf<T>(promise: Promise<T>): Promise<'pending' | 'fulf
 
 /** Resolves with `promise`, or rejects when it has not settled within `ms` real milliseconds. */
 export function within<T>(promise: Promise<T>, ms = 2000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return withTimeout(promise, ms, () => new Error(`did not settle within ${ms} ms`));
 }
 
 /** The rejection of `promise` (fails if it fulfils). */

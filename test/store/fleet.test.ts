@@ -17,6 +17,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killChild, RedisServer, startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/redis.js';
 import { sleep, waitUntil } from '../helpers/time.js';
+import { withTimeout } from '../../src/util/abort.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/fleet-worker.ts', import.meta.url));
@@ -146,19 +147,7 @@ function spawnWorker(): Worker {
 
 /** Rejects after `ms` with `what`. */
 function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return withTimeout(promise, ms, () => new Error(`${what}: not within ${ms} ms`));
 }
 
 interface FleetOptions {
