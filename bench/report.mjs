@@ -387,7 +387,7 @@ function m2mNotes(r) {
   const a = r.a?.['m2m-token'];
   if (a && missed('a')) {
     notes.push(
-      `- **m2m-token's cached \`getToken()\`** (${ratio(a.ratio.median)} the baseline in wall time, ${a.cpuRatio ? ratio(a.cpuRatio.median) : '–'} in CPU time) reads the clock (\`Date.now()\`), compares it with the slot's usable and refresh times, and returns the slot's prebuilt promise, which the baseline does not have to do. A CPU profile puts its self time almost all in that one method, whose only call is the clock read; on the virtual machine of this run, \`Date.now()\` alone costs a large part of what the whole baseline call costs.`,
+      `- **m2m-token's cached \`getToken()\`** (${ratio(a.ratio.median)} the baseline in wall time, ${a.cpuRatio ? ratio(a.cpuRatio.median) : '–'} in CPU time) returns the entry's prebuilt promise without reading the clock while the token is fresh (a timer ends that window), and reads \`performance.now()\` after it until the next token arrives. A miss here means the machine was noisy or the fresh window was closed: the window ends at the token's refresh instant, and at least 5 s before the token stops being handed out.`,
     );
   }
   const d = r.d?.['m2m-token'];

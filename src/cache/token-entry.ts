@@ -44,6 +44,16 @@ export interface EntryContext {
 export const REFUSAL_PAUSE = 10_000;
 
 /**
+ * A fresh token is handed out without reading the clock until a timer ends its fresh window, at its
+ * refresh instant but at least this long before `usableUntil`: an event loop stalled past the timer
+ * (a busy machine) would otherwise hand out a token the clock no longer allows.
+ */
+export const STALL_GUARD = 5_000;
+
+/** The longest delay Node's timers take (2³¹ − 1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
  * One key's token: its state, its rules, and its single request in flight.
  *
  * States, on the monotonic clock: *empty* (no token), *fresh* (usable, before `refreshAt`), *refresh due*
@@ -63,6 +73,11 @@ export class TokenEntry {
   #resolved: Promise<HeldToken> | undefined;
   #usableUntil = 0;
   #refreshAt = 0;
+  /**
+   * Set while the token is fresh, ended by a timer (see {@link STALL_GUARD}): the hot path then needs no
+   * clock read. Cancels that timer. Undefined otherwise, and always with a clock that offers no timers.
+   */
+  #endFresh: (() => void) | undefined;
   #inflight: Promise<HeldToken> | undefined;
   #generation = 0;
   /** The last token dropped after a refusal: never taken back from a shared store. */
@@ -125,6 +140,7 @@ export class TokenEntry {
    * caller then awaits `get`. For integrations that dispatch synchronously (the undici interceptor).
    */
   peek(): HeldToken | undefined {
+    if (this.#endFresh !== undefined) return this.#issued!.token;
     if (this.#resolved === undefined) return undefined;
     const now = this.#clock.now();
     // Inline of isUsable / shouldRefresh: this is the hot path of `get` too.
@@ -173,6 +189,7 @@ export class TokenEntry {
   }
 
   #drop(): void {
+    this.#stale();
     this.#issued = undefined;
     this.#resolved = undefined;
     this.#usableUntil = 0;
@@ -202,13 +219,35 @@ export class TokenEntry {
         if (!closed.aborted) this.#context.onError(this, error, background);
         // A failed background refresh: keep serving the current token and try again a little later.
         const now = clock.now();
-        if (this.isUsable(now)) this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy, comeBackIn(error));
+        if (this.isUsable(now)) {
+          this.#stale();
+          this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy, comeBackIn(error));
+        }
         throw error;
       },
     );
     this.#inflight = request;
     request.catch(noop);
     return request;
+  }
+
+  /** Starts a fresh window of `ms` (none when not positive), ending the current one. */
+  #fresh(ms: number): void {
+    this.#stale();
+    if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
+    // The timer holds the entry weakly: an entry nobody else holds (evicted, or its client dropped without
+    // close()) is collected, not kept until its timer runs.
+    const entry = new WeakRef(this);
+    this.#endFresh = this.#clock.after(ms, () => {
+      const self = entry.deref();
+      if (self !== undefined) self.#endFresh = undefined;
+    });
+  }
+
+  /** Ends the fresh window: calls read the clock again. */
+  #stale(): void {
+    this.#endFresh?.();
+    this.#endFresh = undefined;
   }
 
   #keep(issued: Issued): void {
@@ -220,6 +259,7 @@ export class TokenEntry {
     this.#resolved = Promise.resolve(issued.token);
     this.#usableUntil = usableUntil;
     this.#refreshAt = refreshAt;
+    this.#fresh(Math.min(refreshAt, usableUntil - STALL_GUARD) - now);
     this.#replacement = this.#replacing ? issued.token : undefined;
     this.#replacementUntil = now + REFUSAL_PAUSE;
     this.#replacing = false;

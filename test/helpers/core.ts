@@ -190,21 +190,6 @@ export function advanceTo(t: number): void {
   vi.advanceTimersByTime(by);
 }
 
-/**
- * A monotonic clock a test moves by hand, for `new ClientCredentialsClient(options, clock)`; the wall
- * clock stays the real one (what stores share).
- */
-export function manualClock() {
-  let monotonic = 0;
-  return {
-    now: () => monotonic,
-    wall: () => Date.now(),
-    advance(ms: number) {
-      monotonic += ms;
-    },
-  };
-}
-
 /** Records the process warnings of each test (`MaxListenersExceededWarning` and the like). */
 export function useProcessWarnings(): () => Error[] {
   let warnings: Error[] = [];

@@ -3,7 +3,8 @@ import axios, { AxiosError } from 'axios';
 import { describe, expect, it } from 'vitest';
 import { authorizeAxios } from '../../src/axios.js';
 import { ClientCredentialsClient, TokenError } from '../../src/index.js';
-import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
+import { rejectionOf, useClients } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
 
 const newClient = useClients({ clientId: 'svc-x', clientSecret: 'axios-test-secret', retry: false, allowInsecureHttp: true });
@@ -76,7 +77,7 @@ describe('m2m-token/axios authorizeAxios()', () => {
 
   it('sends once more only, even when refusals are far apart (no pause): the second 401 rejects', async () => {
     const state = await startApi();
-    const clock = manualClock();
+    const clock = handClock();
     const client = new ClientCredentialsClient(
       { tokenEndpoint: state.tokenUrl, clientId: 'svc-x', clientSecret: 's', retry: false, allowInsecureHttp: true },
       clock,

@@ -7,7 +7,8 @@ import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientCredentialsClient } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
-import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
+import { rejectionOf, useClients } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
 import { sendJson, startServer } from '../helpers/resource.js';
 import { waitUntil } from '../helpers/time.js';
@@ -39,7 +40,7 @@ const onRequestStartOnly: Dispatcher.DispatcherComposeInterceptor = (dispatch) =
 describe('m2m-token/undici dispatch', () => {
   it('sends the cached token while it is usable, and never once it expired: that request waits for a new one', async () => {
     const state = await startApi();
-    const clock = manualClock();
+    const clock = handClock();
     const client = new ClientCredentialsClient(
       { tokenEndpoint: state.tokenUrl, clientId: 'svc-u', clientSecret: 's', retry: false, allowInsecureHttp: true },
       clock,

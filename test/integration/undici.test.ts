@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TokenError } from '../../src/index.js';
 import { authorize } from '../../src/undici.js';
 import { ClientCredentialsClient } from '../../src/index.js';
-import { manualClock, rejectionOf, useClients } from '../helpers/core.js';
+import { rejectionOf, useClients } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 import { jwtHeader, startDPoPResourceServer } from '../helpers/bound-resource.js';
 import { useLoopbackApi } from '../helpers/loopback-api.js';
 import { sendJson, startServer } from '../helpers/resource.js';
@@ -167,7 +168,7 @@ describe('m2m-token/undici authorize()', () => {
 
   it('sends once more only, even when refusals are far apart (no pause): the second 401 goes back', async () => {
     const state = await startApi();
-    const clock = manualClock();
+    const clock = handClock();
     const client = new ClientCredentialsClient(
       { tokenEndpoint: state.tokenUrl, clientId: 'svc-u', clientSecret: 's', retry: false, allowInsecureHttp: true },
       clock,

@@ -3,21 +3,16 @@
  * whose acquire function the test drives, and a controller of undici's for one attempt.
  */
 import type { Dispatcher } from 'undici';
+import type { SchedulePolicy } from '../../src/cache/schedule.js';
 import { TokenEntry, type Acquire, type AcquireRequest, type EntryContext } from '../../src/cache/token-entry.js';
 import { Waiters } from '../../src/cache/waiting.js';
 import type { TokenError } from '../../src/errors.js';
 import { createToken, type Issued } from '../../src/token.js';
+import { handClock as handMovedClock } from '../helpers/hand-clock.js';
 
-/** A monotonic clock at `now` ms and a wall clock at `wall` + the same offset; `advance` moves both. */
+/** A hand-moved monotonic clock at 0 ms, with timers, and a wall clock at `wall` + the same offset. */
 export function handClock(wall = Date.UTC(2030, 0, 1)) {
-  let now = 0;
-  return {
-    now: () => now,
-    wall: () => wall + now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
+  return handMovedClock((now) => wall + now);
 }
 
 /** An issued token `value`, sent at monotonic `sentAt` (wall `wall`), living `lifetime` ms. */
@@ -35,9 +30,10 @@ export interface PendingAcquire {
 
 /**
  * An entry whose acquire calls are recorded and held until the test settles them; events recorded.
- * Policy: margin 30 s, refresh at 80 % of the usable life, no jitter, pause after failure ≤ 10 s.
+ * Policy, unless `policy` says otherwise: margin 30 s, refresh at 80 % of the usable life, no jitter, pause
+ * after failure ≤ 10 s.
  */
-export function entryUnderTest(clock = handClock()) {
+export function entryUnderTest(clock = handClock(), policy: Partial<SchedulePolicy> = {}) {
   const calls: PendingAcquire[] = [];
   const acquire: Acquire = (request) =>
     new Promise<Issued>((resolve, reject) => {
@@ -49,7 +45,7 @@ export function entryUnderTest(clock = handClock()) {
   closer.signal.addEventListener('abort', () => waiters.closeAll(closer.signal.reason));
   const context: EntryContext = {
     clock,
-    policy: { expiryMargin: 30_000, refreshRatio: 0.8, refreshJitter: 0, maxRetryDelay: 10_000 },
+    policy: { expiryMargin: 30_000, refreshRatio: 0.8, refreshJitter: 0, maxRetryDelay: 10_000, ...policy },
     acquire,
     waiters,
     closed: closer.signal,

@@ -2,11 +2,13 @@
  * TokenEntry with a clock moved by hand and an acquire function the test settles: rotation, single
  * flight, invalidation and failure rules, without HTTP.
  */
-import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it, vi } from 'vitest';
 import { REFUSAL_PAUSE } from '../../src/cache/token-entry.js';
 import { TokenError } from '../../src/errors.js';
 import { rejectionOf } from '../helpers/core.js';
-import { entryUnderTest, issued, settle } from './support.js';
+import { entryUnderTest, handClock, issued, settle } from './support.js';
 
 const HOUR = 3_600_000;
 const USABLE = HOUR - 30_000;
@@ -185,5 +187,119 @@ describe('TokenEntry', () => {
     closer.abort(new TokenError('CLOSED', 'closed'));
     expect((await rejectionOf(waiting)).code).toBe('CLOSED');
     expect((await rejectionOf(entry.get(undefined, false))).code).toBe('CLOSED');
+  });
+});
+
+/** V8's `gc()`, exposed in this process after its start. */
+function exposedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+describe('TokenEntry: the fresh window, a token handed out without reading the clock', () => {
+  /** An entry that holds token `a` (sent at 0, an hour's life), with the reads of its clock counted. */
+  async function holdingA(...args: Parameters<typeof entryUnderTest>) {
+    const under = entryUnderTest(...args);
+    const pending = under.entry.get(undefined, false);
+    under.calls[0]!.resolve(issued('a', 0));
+    const a = await pending;
+    return { ...under, a, reads: vi.spyOn(under.clock, 'now') };
+  }
+
+  it('serves a fresh token from get and peek with no clock read, until the timer at its refresh instant', async () => {
+    const { entry, calls, clock, a, reads } = await holdingA();
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(entry.peek()).toBe(a);
+    expect(reads).not.toHaveBeenCalled();
+    clock.advance(REFRESH);
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalled();
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(true);
+  });
+
+  it('ends the window 5 s before usableUntil: an event loop that stalls past the timer still gets no expired token', async () => {
+    const hand = handClock();
+    let stalled = 0;
+    // The clock runs on during a stall; the timers that were due have not run yet.
+    const clock = { ...hand, now: () => hand.now() + stalled };
+    const { entry, calls } = await holdingA(clock, { refreshRatio: 1 });
+    hand.advance(USABLE - 5_000);
+    stalled = 5_000;
+    void entry.get(undefined, false).catch(() => {});
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(false);
+  });
+
+  it('ends with a failed forced refresh: the pause before the next attempt applies, not the old refresh instant', async () => {
+    const { entry, calls, clock, a } = await holdingA();
+    const forced = entry.get(undefined, true);
+    calls[1]!.reject(new TokenError('NETWORK', 'down'));
+    expect((await rejectionOf(forced)).code).toBe('NETWORK');
+    clock.advance(10_000);
+    expect(await entry.get(undefined, false)).toBe(a);
+    await settle();
+    expect(calls).toHaveLength(3);
+    expect(calls[2]!.request.background).toBe(true);
+  });
+
+  it('has one timer per entry: a new token replaces it, dropping the token cancels it', async () => {
+    const { entry, calls, clock } = await holdingA();
+    expect(clock.timers).toBe(1);
+    const forced = entry.get(undefined, true);
+    calls[1]!.resolve(issued('b', clock.now()));
+    const b = await forced;
+    expect(clock.timers).toBe(1);
+    expect(entry.invalidate(b)).toBe('dropped');
+    expect(clock.timers).toBe(0);
+  });
+
+  it('is not opened for a token whose refresh is due at once', async () => {
+    const { entry, calls, clock } = await holdingA(handClock(), { refreshRatio: 0 });
+    expect(clock.timers).toBe(0);
+    await entry.get(undefined, false);
+    await settle();
+    expect(calls).toHaveLength(2);
+  });
+
+  it('is not opened beyond the longest delay of a timer (2³¹ − 1 ms): the clock is read instead', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0, 100 * 86_400_000)); // a 100-day token
+    const a = await pending;
+    expect(clock.timers).toBe(0);
+    const reads = vi.spyOn(clock, 'now');
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalled();
+  });
+
+  it('holds its entry weakly: an entry nobody holds is collected while its timer waits', async () => {
+    const gc = exposedGc();
+    const clock = handClock();
+    const collected = vi.fn();
+    const registry = new FinalizationRegistry(collected);
+    await (async () => {
+      const { entry } = await holdingA(clock);
+      registry.register(entry, 'entry');
+    })();
+    expect(clock.timers).toBe(1);
+    for (let round = 0; round < 50 && collected.mock.calls.length === 0; round++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(collected).toHaveBeenCalledWith('entry');
+    expect(clock.timers).toBe(1);
+  });
+
+  it('needs timers: with a clock that has none, every call reads the clock, and the token is still served until usableUntil', async () => {
+    const hand = handClock();
+    const { entry, calls, a, reads } = await holdingA({ ...hand, after: () => undefined });
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalledTimes(1);
+    hand.advance(USABLE);
+    void entry.get(undefined, false).catch(() => {});
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.request.background).toBe(false);
   });
 });

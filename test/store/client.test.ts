@@ -16,7 +16,8 @@ import {
   type TokenStoreLock,
 } from '../../src/index.js';
 import { RedisTokenStore } from '../../src/redis.js';
-import { manualClock, SECRET, tokenJson, useClients, within } from '../helpers/core.js';
+import { SECRET, tokenJson, useClients, within } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 import { REVOKE_URL, revocationEndpoint, TOKEN_URL, tokenEndpoint, useMswServer } from '../helpers/msw.js';
 import { RedisServer } from '../helpers/redis.js';
 import { sleep, waitUntil } from '../helpers/time.js';
@@ -336,7 +337,7 @@ describe('with a RedisTokenStore on a real redis-server', () => {
     const prefix = `outage-${Date.now()}:`;
     const store = new RedisTokenStore({ client: redis!, prefix });
     // The bypass window is on the client's monotonic clock: moved by hand here (ioredis and msw run on real time).
-    const clock = manualClock();
+    const clock = handClock();
     const client = new ClientCredentialsClient(
       { tokenEndpoint: TOKEN_URL, clientId: 'svc-a', clientSecret: SECRET, retry: false, store },
       clock,

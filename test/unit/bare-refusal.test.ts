@@ -6,13 +6,14 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, OAuthError, TokenError } from '../../src/index.js';
 import { ISSUER, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { manualClock, rejectionOf, TEST_CLIENT } from '../helpers/core.js';
+import { rejectionOf, TEST_CLIENT } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 
 const server = useMswServer();
 const RETRYING = { ...TEST_CLIENT, retry: { retries: 3, minDelay: 0, maxDelay: 0 }, invalidClientBackoff: 5_000 };
 
-async function withClient<T>(options: object, run: (client: ClientCredentialsClient, clock: ReturnType<typeof manualClock>) => Promise<T>) {
-  const clock = manualClock();
+async function withClient<T>(options: object, run: (client: ClientCredentialsClient, clock: ReturnType<typeof handClock>) => Promise<T>) {
+  const clock = handClock();
   const client = new ClientCredentialsClient(options as never, clock);
   try {
     return await run(client, clock);

@@ -7,7 +7,8 @@ import { HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { ClientCredentialsClient, OAuthError, TokenError } from '../../src/index.js';
 import { REVOKE_URL, revocationEndpoint, type SeenRequest, tokenEndpoint, useMswServer } from '../helpers/msw.js';
-import { manualClock, rejectionOf, TEST_CLIENT, tokenJson, useClients } from '../helpers/core.js';
+import { rejectionOf, TEST_CLIENT, tokenJson, useClients } from '../helpers/core.js';
+import { handClock } from '../helpers/hand-clock.js';
 
 const server = useMswServer();
 const makeClient = useClients();
@@ -81,7 +82,7 @@ describe("basicEncoding 'auto' (the default)", () => {
 
   it('both refused: the form-encoded answer is the error, the invalid_client backoff holds, then both are tried again', async () => {
     const seen = strictServer('Basic nothing-matches');
-    const clock = manualClock();
+    const clock = handClock();
     const client = new ClientCredentialsClient(
       { ...TEST_CLIENT, clientId: ID, clientSecret: RESERVED_SECRET, invalidClientBackoff: 5_000 } as never,
       clock,

@@ -1,0 +1,46 @@
+/**
+ * The process's clock (`systemClock`): its timers, which the token entries' fresh window runs on, and
+ * when it declines to offer them (a test faking the clock or the timers).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/util/clock.js';
+import { sleep, waitUntil } from '../helpers/time.js';
+
+/** Node's timers that keep the process alive. */
+const refTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('systemClock.after', () => {
+  it('runs after the delay, not once cancelled, and never keeps the process alive', async () => {
+    const ran: string[] = [];
+    const before = refTimers();
+    const cancel = systemClock.after(1, () => ran.push('cancelled'));
+    systemClock.after(1, () => ran.push('ran'));
+    const long = systemClock.after(3_600_000, () => ran.push('long'));
+    expect(refTimers()).toBe(before);
+    cancel!();
+    await waitUntil(() => ran.length > 0, { what: 'the timer' });
+    await sleep(20);
+    expect(ran).toEqual(['ran']);
+    long!();
+  });
+
+  it('declines while a test fakes performance, or the timers, or spies on performance.now', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    expect(systemClock.after(1_000, () => {})).toBeUndefined();
+    vi.useRealTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    expect(systemClock.after(1_000, () => {})).toBeUndefined();
+    vi.useRealTimers();
+    vi.spyOn(performance, 'now');
+    expect(systemClock.after(1_000, () => {})).toBeUndefined();
+    vi.restoreAllMocks();
+    const cancel = systemClock.after(1_000, () => {});
+    expect(cancel).toBeTypeOf('function');
+    cancel!();
+  });
+});
