@@ -53,6 +53,9 @@ export const STALL_GUARD = 5_000;
 /** The longest delay Node's timers take (2³¹ − 1 ms, about 24.8 days). */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
+/** Cancels the timer of a fresh window whose entry was collected (evicted, or its client dropped unclosed). */
+const orphanedWindows = new FinalizationRegistry<() => void>((cancel) => cancel());
+
 /**
  * One key's token: its state, its rules, and its single request in flight.
  *
@@ -140,7 +143,7 @@ export class TokenEntry {
    * caller then awaits `get`. For integrations that dispatch synchronously (the undici interceptor).
    */
   peek(): HeldToken | undefined {
-    if (this.#endFresh !== undefined) return this.#issued!.token;
+    if (this.#endFresh !== undefined && this.#clock.steady()) return this.#issued!.token;
     if (this.#resolved === undefined) return undefined;
     const now = this.#clock.now();
     // Inline of isUsable / shouldRefresh: this is the hot path of `get` too.
@@ -217,9 +220,10 @@ export class TokenEntry {
         const error = asTokenError(cause);
         // Requests abandoned by close() are not failures worth reporting.
         if (!closed.aborted) this.#context.onError(this, error, background);
-        // A failed background refresh: keep serving the current token and try again a little later.
+        // A failed background refresh: keep serving the current token and try again a little later. (A
+        // request from before clear() says nothing about the token kept since.)
         const now = clock.now();
-        if (this.isUsable(now)) {
+        if (isCurrent() && this.isUsable(now)) {
           this.#stale();
           this.#refreshAt = retryAfterFailure(now, this.#usableUntil, policy, comeBackIn(error));
         }
@@ -235,19 +239,23 @@ export class TokenEntry {
   #fresh(ms: number): void {
     this.#stale();
     if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
-    // The timer holds the entry weakly: an entry nobody else holds (evicted, or its client dropped without
-    // close()) is collected, not kept until its timer runs.
+    // The timer holds the entry weakly, and goes with it: an entry nobody else holds is collected.
     const entry = new WeakRef(this);
-    this.#endFresh = this.#clock.after(ms, () => {
+    const cancel = this.#clock.after(ms, () => {
       const self = entry.deref();
-      if (self !== undefined) self.#endFresh = undefined;
+      if (self !== undefined) self.#stale();
     });
+    if (cancel !== undefined) orphanedWindows.register(this, cancel, cancel);
+    this.#endFresh = cancel;
   }
 
   /** Ends the fresh window: calls read the clock again. */
   #stale(): void {
-    this.#endFresh?.();
+    const cancel = this.#endFresh;
+    if (cancel === undefined) return;
     this.#endFresh = undefined;
+    orphanedWindows.unregister(cancel);
+    cancel();
   }
 
   #keep(issued: Issued): void {

@@ -11,30 +11,35 @@ export interface Clock {
   wall(): number;
   /**
    * Runs `run` once `ms` have passed on `now()`'s clock, without keeping the process alive; returns the
-   * function that cancels it. Undefined when this clock cannot promise that (its timers and `now()` may
-   * disagree): the caller then reads `now()` instead.
+   * function that cancels it. Undefined when this clock cannot promise that (a test fakes it).
    */
   after(ms: number, run: () => void): (() => void) | undefined;
+  /**
+   * False while `now()` is not the clock the timers of `after` run on (a test faked it since). Cheap:
+   * asked on every call that trusts such a timer instead of reading `now()`.
+   */
+  steady(): boolean;
 }
 
-/** The global timers when this module was loaded: Node's own, unless a test faked them earlier. */
-const { setTimeout: ownSetTimeout, clearTimeout: ownClearTimeout } = globalThis;
+/** Node's `performance.now`, learnt when the first timer started (not at import: the global loads lazily). */
+let nodeNow: (() => number) | undefined;
 
 /**
- * The process's clocks: `performance.now()` and `Date.now()`. Its timers are Node's, which run on the
- * same monotonic clock as `performance.now()`. While a test fakes either (`vi.useFakeTimers`, a spy on
- * `performance.now`), `after` declines: a faked clock may jump past a timer that real time has not
- * reached, and the other way round.
+ * The process's clocks: `performance.now()` and `Date.now()`. Its timers are `AbortSignal.timeout`'s:
+ * Node's own timers on the same monotonic clock as `performance.now()`, `unref`ed, and left alone by fake
+ * timers (vitest's, Jest's). While a test fakes `performance` (fake timers replace it, a spy gives it an
+ * own `now`), `after` declines and `steady()` is false: the faked clock is read instead.
  */
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   wall: () => Date.now(),
   after(ms: number, run: () => void) {
-    // A faked `performance` has its own `now` (or none of Node's prototype).
     const clock = performance;
-    if (globalThis.setTimeout !== ownSetTimeout || clock.now !== Object.getPrototypeOf(clock)?.now) return undefined;
-    const timer = ownSetTimeout(run, ms);
-    timer.unref();
-    return () => ownClearTimeout(timer);
+    if (clock.now !== Object.getPrototypeOf(clock)?.now) return undefined;
+    nodeNow = clock.now;
+    const timer = AbortSignal.timeout(Math.floor(ms));
+    timer.addEventListener('abort', run);
+    return () => timer.removeEventListener('abort', run);
   },
+  steady: () => performance.now === nodeNow,
 });

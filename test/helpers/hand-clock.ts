@@ -16,6 +16,8 @@ export function handClock(wall: (now: number) => number = () => Date.now()) {
         timers.delete(timer);
       };
     },
+    /** Nothing fakes a hand clock: its timers always follow it. */
+    steady: (): boolean => true,
     /** Moves the clock `ms` forward, running each timer it reaches at its instant. */
     advance(ms: number) {
       const to = now + ms;

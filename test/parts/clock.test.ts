@@ -1,6 +1,6 @@
 /**
  * The process's clock (`systemClock`): its timers, which the token entries' fresh window runs on, and
- * when it declines to offer them (a test faking the clock or the timers).
+ * how it behaves while a test fakes the clock or the timers.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../src/util/clock.js';
@@ -19,7 +19,7 @@ describe('systemClock.after', () => {
     const ran: string[] = [];
     const before = refTimers();
     const cancel = systemClock.after(1, () => ran.push('cancelled'));
-    systemClock.after(1, () => ran.push('ran'));
+    systemClock.after(1.9, () => ran.push('ran'));
     const long = systemClock.after(3_600_000, () => ran.push('long'));
     expect(refTimers()).toBe(before);
     cancel!();
@@ -29,11 +29,23 @@ describe('systemClock.after', () => {
     long!();
   });
 
-  it('declines while a test fakes performance, or the timers, or spies on performance.now', () => {
+  it('runs on real time while a test fakes the timers (they do not move the clock it follows)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    let ran = false;
+    const done = new Promise<void>((resolve) => {
+      systemClock.after(1, () => {
+        ran = true;
+        resolve();
+      });
+    });
+    vi.advanceTimersByTime(3_600_000);
+    expect(ran).toBe(false);
+    await done; // on real time: a millisecond
+    expect(ran).toBe(true);
+  });
+
+  it('declines while a test fakes performance, or spies on performance.now', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
-    expect(systemClock.after(1_000, () => {})).toBeUndefined();
-    vi.useRealTimers();
-    vi.useFakeTimers({ toFake: ['setTimeout'] });
     expect(systemClock.after(1_000, () => {})).toBeUndefined();
     vi.useRealTimers();
     vi.spyOn(performance, 'now');
@@ -42,5 +54,18 @@ describe('systemClock.after', () => {
     const cancel = systemClock.after(1_000, () => {});
     expect(cancel).toBeTypeOf('function');
     cancel!();
+  });
+});
+
+describe('systemClock.steady', () => {
+  it('is false while a test fakes performance after a timer started, and true again once it stops', () => {
+    systemClock.after(1_000, () => {})!();
+    expect(systemClock.steady()).toBe(true);
+    vi.useFakeTimers({ toFake: ['performance'] });
+    expect(systemClock.steady()).toBe(false);
+    vi.useRealTimers();
+    expect(systemClock.steady()).toBe(true);
+    vi.spyOn(performance, 'now');
+    expect(systemClock.steady()).toBe(false);
   });
 });

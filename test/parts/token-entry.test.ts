@@ -164,6 +164,24 @@ describe('TokenEntry', () => {
     expect(entry.invalidate(b)).toBe('dropped');
   });
 
+  it('a request from before clear() that fails does not move the refresh of the token kept since', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const p1 = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    await p1;
+    const old = entry.get(undefined, true);
+    entry.clear();
+    const p2 = entry.get(undefined, false);
+    calls[2]!.resolve(issued('b', 0));
+    const b = await p2;
+    calls[1]!.reject(new TokenError('NETWORK', 'down'));
+    await rejectionOf(old);
+    clock.advance(10_000);
+    expect(await entry.get(undefined, false)).toBe(b);
+    await settle();
+    expect(calls).toHaveLength(3);
+  });
+
   it('forceRefresh asks even with a usable token, and joins a request in flight', async () => {
     const { entry, calls } = entryUnderTest();
     const p1 = entry.get(undefined, false);
@@ -274,7 +292,7 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     expect(reads).toHaveBeenCalled();
   });
 
-  it('holds its entry weakly: an entry nobody holds is collected while its timer waits', async () => {
+  it('holds its entry weakly: an entry nobody holds is collected, and its timer cancelled', async () => {
     const gc = exposedGc();
     const clock = handClock();
     const collected = vi.fn();
@@ -289,7 +307,21 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(collected).toHaveBeenCalledWith('entry');
-    expect(clock.timers).toBe(1);
+    for (let round = 0; round < 50 && clock.timers > 0; round++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(clock.timers).toBe(0);
+  });
+
+  it('is not trusted while the clock is not steady (a test faked it): every call reads the clock', async () => {
+    const hand = handClock();
+    let steady = true;
+    let jumped = 0;
+    const { entry, calls, a, reads } = await holdingA({ ...hand, now: () => hand.now() + jumped, steady: () => steady });
+    steady = false;
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalledTimes(1);
+    jumped = USABLE; // the faked clock jumped; the timer has not run
+    void entry.get(undefined, false).catch(() => {});
+    expect(calls).toHaveLength(2);
   });
 
   it('needs timers: with a clock that has none, every call reads the clock, and the token is still served until usableUntil', async () => {
