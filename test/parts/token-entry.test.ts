@@ -48,6 +48,7 @@ describe('TokenEntry', () => {
     await settle();
     expect(calls).toHaveLength(2);
     expect(calls[1]!.request.background).toBe(true);
+    expect(calls[1]!.request.force).toBe(false);
     calls[1]!.resolve(issued('b', clock.now()));
     await settle();
     expect((await entry.get(undefined, false)).accessToken).toBe('b');
@@ -110,6 +111,45 @@ describe('TokenEntry', () => {
     expect(calls).toHaveLength(2);
     clock.advance(1);
     expect(await entry.get(undefined, false)).toBe(first);
+    await settle();
+    expect(calls).toHaveLength(3);
+  });
+
+  it.each(['COOLDOWN', 'BUDGET'] as const)(
+    'after a background refresh refused with %s, tries again when it says (retryAfter), not after the usual pause',
+    async (code) => {
+      const { entry, calls, clock } = entryUnderTest();
+      const pending = entry.get(undefined, false);
+      calls[0]!.resolve(issued('a', 0));
+      await pending;
+      clock.advance(REFRESH);
+      await entry.get(undefined, false);
+      await settle();
+      calls[1]!.reject(new TokenError(code, 'not now', { retryAfter: 60_000 }));
+      await settle();
+      clock.advance(59_999); // the usual pause (at most 10 s) has long passed
+      await entry.get(undefined, false);
+      await settle();
+      expect(calls).toHaveLength(2);
+      clock.advance(1);
+      await entry.get(undefined, false);
+      await settle();
+      expect(calls).toHaveLength(3);
+    },
+  );
+
+  it('a NETWORK failure with a retryAfter still waits the usual pause (only the client\'s own refusals name the wait)', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    await pending;
+    clock.advance(REFRESH);
+    await entry.get(undefined, false);
+    await settle();
+    calls[1]!.reject(new TokenError('NETWORK', 'down', { retryAfter: 60_000 }));
+    await settle();
+    clock.advance(10_000);
+    await entry.get(undefined, false);
     await settle();
     expect(calls).toHaveLength(3);
   });
@@ -180,6 +220,28 @@ describe('TokenEntry', () => {
     expect(await entry.get(undefined, false)).toBe(b);
     await settle();
     expect(calls).toHaveLength(3);
+  });
+
+  it('a replacement refused more than REFUSAL_PAUSE after it arrived is dropped like any other token', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const p1 = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    expect(entry.invalidate(await p1)).toBe('dropped');
+    const p2 = entry.get(undefined, false);
+    calls[1]!.resolve(issued('b', clock.now()));
+    const b = await p2;
+    clock.advance(REFUSAL_PAUSE);
+    expect(entry.invalidate(b)).toBe('dropped');
+  });
+
+  it('does not report a request abandoned by close() as a failure', async () => {
+    const { entry, calls, closer, events } = entryUnderTest();
+    const waiting = entry.get(undefined, false);
+    closer.abort(new TokenError('CLOSED', 'closed'));
+    calls[0]!.reject(new TokenError('NETWORK', 'down'));
+    expect((await rejectionOf(waiting)).code).toBe('CLOSED');
+    await settle();
+    expect(events.error).toEqual([]);
   });
 
   it('forceRefresh asks even with a usable token, and joins a request in flight', async () => {
