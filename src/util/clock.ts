@@ -36,6 +36,8 @@ export const systemClock: Clock = Object.freeze({
   after(ms: number, run: () => void) {
     const clock = performance;
     if (clock.now !== Object.getPrototypeOf(clock)?.now) return undefined;
+    // Another runtime's globals (a jsdom test environment) may lack it.
+    if (typeof AbortSignal.timeout !== 'function') return undefined;
     nodeNow = clock.now;
     const timer = AbortSignal.timeout(Math.floor(ms));
     timer.addEventListener('abort', run);

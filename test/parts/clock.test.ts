@@ -55,6 +55,16 @@ describe('systemClock.after', () => {
     expect(cancel).toBeTypeOf('function');
     cancel!();
   });
+
+  it('declines where AbortSignal.timeout is missing (another runtime\'s globals, such as jsdom\'s)', () => {
+    const { timeout } = AbortSignal;
+    try {
+      Object.defineProperty(AbortSignal, 'timeout', { value: undefined, configurable: true, writable: true });
+      expect(systemClock.after(1_000, () => {})).toBeUndefined();
+    } finally {
+      Object.defineProperty(AbortSignal, 'timeout', { value: timeout, configurable: true, writable: true });
+    }
+  });
 });
 
 describe('systemClock.steady', () => {
