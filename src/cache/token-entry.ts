@@ -45,10 +45,11 @@ export const REFUSAL_PAUSE = 10_000;
 
 /**
  * A fresh token is handed out without reading the clock until a timer ends its fresh window, at its
- * refresh instant but at least this long before `usableUntil`: an event loop stalled past the timer
- * (a busy machine) would otherwise hand out a token the clock no longer allows.
+ * refresh instant but at least this long before `usableUntil`: an event loop that runs its timers late
+ * (blocked by a long synchronous call) still gets no token the clock no longer allows, unless it is
+ * blocked for longer than this.
  */
-export const STALL_GUARD = 5_000;
+export const STALL_GUARD = 30_000;
 
 /** The longest delay Node's timers take (2³¹ − 1 ms, about 24.8 days). */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
@@ -77,8 +78,8 @@ export class TokenEntry {
   #usableUntil = 0;
   #refreshAt = 0;
   /**
-   * Set while the token is fresh, ended by a timer (see {@link STALL_GUARD}): the hot path then needs no
-   * clock read. Cancels that timer. Undefined otherwise, and always with a clock that offers no timers.
+   * Set while the token is fresh: opened by a call that found it so (with a steady clock), ended by a
+   * timer (see {@link STALL_GUARD}). The hot path then needs no clock read. Cancels that timer.
    */
   #endFresh: (() => void) | undefined;
   #inflight: Promise<HeldToken> | undefined;
@@ -148,7 +149,11 @@ export class TokenEntry {
     const now = this.#clock.now();
     // Inline of isUsable / shouldRefresh: this is the hot path of `get` too.
     if (now >= this.#usableUntil) return undefined;
-    if (now >= this.#refreshAt && this.#inflight === undefined) this.#start(true, false);
+    if (now >= this.#refreshAt) {
+      if (this.#inflight === undefined) this.#start(true, false);
+    } else if (this.#clock.steady()) {
+      this.#fresh(Math.min(this.#refreshAt, this.#usableUntil - STALL_GUARD) - now);
+    }
     return this.#issued!.token;
   }
 
@@ -235,9 +240,8 @@ export class TokenEntry {
     return request;
   }
 
-  /** Starts a fresh window of `ms` (none when not positive), ending the current one. */
+  /** Opens a fresh window of `ms` (none when not positive; none is open): the next calls need no clock read. */
   #fresh(ms: number): void {
-    this.#stale();
     if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
     // The timer holds the entry weakly, and goes with it: an entry nobody else holds is collected.
     const entry = new WeakRef(this);
@@ -267,7 +271,8 @@ export class TokenEntry {
     this.#resolved = Promise.resolve(issued.token);
     this.#usableUntil = usableUntil;
     this.#refreshAt = refreshAt;
-    this.#fresh(Math.min(refreshAt, usableUntil - STALL_GUARD) - now);
+    // The window of the token replaced ends; the next call opens this one's.
+    this.#stale();
     this.#replacement = this.#replacing ? issued.token : undefined;
     this.#replacementUntil = now + REFUSAL_PAUSE;
     this.#replacing = false;

@@ -10,38 +10,77 @@ export interface Clock {
   /** Epoch milliseconds (`Date.now()`). */
   wall(): number;
   /**
-   * Runs `run` once `ms` have passed on `now()`'s clock, without keeping the process alive; returns the
-   * function that cancels it. Undefined when this clock cannot promise that (a test fakes it).
-   */
-  after(ms: number, run: () => void): (() => void) | undefined;
-  /**
-   * False while `now()` is not the clock the timers of `after` run on (a test faked it since). Cheap:
-   * asked on every call that trusts such a timer instead of reading `now()`.
+   * Whether the timers of `after` are known to run on the clock `now()` reads, and still do. Cheap: asked
+   * on every call that trusts such a timer instead of reading `now()`.
    */
   steady(): boolean;
+  /**
+   * Runs `run` once `ms` have passed on `now()`'s clock, without keeping the process alive; returns the
+   * function that cancels it. Only while `steady()`; undefined when the timer cannot be started.
+   */
+  after(ms: number, run: () => void): (() => void) | undefined;
 }
 
-/** Node's `performance.now`, learnt when the first timer started (not at import: the global loads lazily). */
-let nodeNow: (() => number) | undefined;
+/** How long the probe of the process's timers waits (see {@link systemClock}). */
+const PROBE_MS = 10;
 
 /**
- * The process's clocks: `performance.now()` and `Date.now()`. Its timers are `AbortSignal.timeout`'s:
- * Node's own timers on the same monotonic clock as `performance.now()`, `unref`ed, and left alone by fake
- * timers (vitest's, Jest's). While a test fakes `performance` (fake timers replace it, a spy gives it an
- * own `now`), `after` declines and `steady()` is false: the faked clock is read instead.
+ * Node's `performance.now`, once a probe saw a timer run on it; undefined before (or for good, when the
+ * probe saw a timer run on another clock: a fake one).
+ */
+let nodeNow: (() => number) | undefined;
+/** The global `Date` at import: fake timers replace it along with `performance`, and it is cheaper to read. */
+const ownDate = Date;
+/** `ownDate` once the probe passed, so that one comparison tells both. */
+let trustedDate: DateConstructor | undefined;
+let probed = false;
+
+/** `performance.now` is Node's method, not an own property (a spy) or a stand-in object's (fake timers). */
+function unfaked(clock: typeof performance): boolean {
+  return clock.now === Object.getPrototypeOf(clock)?.now;
+}
+
+/**
+ * Starts the one probe of the process: an `AbortSignal.timeout` that must run once `PROBE_MS` have
+ * passed on `performance.now()`. A timer that fake timers took over runs when fake time is moved, or
+ * never. Not while `performance` is faked (tried again later), nor where `AbortSignal.timeout` is missing.
+ */
+function probe(): void {
+  const clock = performance;
+  if (probed || !unfaked(clock) || typeof AbortSignal.timeout !== 'function') return;
+  probed = true;
+  const now = clock.now;
+  const start = now.call(clock);
+  AbortSignal.timeout(PROBE_MS).addEventListener('abort', () => {
+    // Measured on Node's clock, whatever a test fakes meanwhile. Node's timers may run up to a
+    // millisecond early: their clock counts whole milliseconds.
+    if (now.call(clock) - start >= PROBE_MS - 1) {
+      nodeNow = now;
+      trustedDate = ownDate;
+    }
+  });
+}
+
+/**
+ * The process's clocks: `performance.now()` and `Date.now()`. Its timers are `AbortSignal.timeout`'s
+ * (Node's own, on the monotonic clock `performance.now()` reads, `unref`ed), trusted once a probe saw one
+ * run on that clock: fake timers installed before Node loaded its `AbortSignal` may have taken them over.
+ * `steady()` is false until then, and again while `Date` is not the one of the import: fake timers
+ * replace it along with `performance`, and it is the cheaper of the two to read on every call. `after`
+ * starts no timer while `performance.now` is not Node's (fake timers, or a spy, which leaves `Date`).
  */
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   wall: () => Date.now(),
+  steady(): boolean {
+    if (Date === trustedDate) return true;
+    probe();
+    return false;
+  },
   after(ms: number, run: () => void) {
-    const clock = performance;
-    if (clock.now !== Object.getPrototypeOf(clock)?.now) return undefined;
-    // Another runtime's globals (a jsdom test environment) may lack it.
-    if (typeof AbortSignal.timeout !== 'function') return undefined;
-    nodeNow = clock.now;
+    if (performance.now !== nodeNow) return undefined;
     const timer = AbortSignal.timeout(Math.floor(ms));
     timer.addEventListener('abort', run);
     return () => timer.removeEventListener('abort', run);
   },
-  steady: () => performance.now === nodeNow,
 });

@@ -138,7 +138,7 @@ describe('TokenEntry', () => {
     },
   );
 
-  it('a NETWORK failure with a retryAfter still waits the usual pause (only the client\'s own refusals name the wait)', async () => {
+  it("a NETWORK failure with a retryAfter still waits the usual pause (only the client's own refusals name the wait)", async () => {
     const { entry, calls, clock } = entryUnderTest();
     const pending = entry.get(undefined, false);
     calls[0]!.resolve(issued('a', 0));
@@ -277,14 +277,31 @@ function exposedGc(): () => void {
 }
 
 describe('TokenEntry: the fresh window, a token handed out without reading the clock', () => {
-  /** An entry that holds token `a` (sent at 0, an hour's life), with the reads of its clock counted. */
+  /**
+   * An entry that holds token `a` (sent at 0, an hour's life), after one more call (which opens the
+   * window), with the reads of its clock counted from then on.
+   */
   async function holdingA(...args: Parameters<typeof entryUnderTest>) {
     const under = entryUnderTest(...args);
     const pending = under.entry.get(undefined, false);
     under.calls[0]!.resolve(issued('a', 0));
     const a = await pending;
+    under.entry.peek();
     return { ...under, a, reads: vi.spyOn(under.clock, 'now') };
   }
+
+  it('is opened by the first call that finds the token fresh, not when the token arrives', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0));
+    const a = await pending;
+    expect(clock.timers).toBe(0);
+    const reads = vi.spyOn(clock, 'now');
+    expect(entry.peek()).toBe(a);
+    expect(clock.timers).toBe(1);
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
 
   it('serves a fresh token from get and peek with no clock read, until the timer at its refresh instant', async () => {
     const { entry, calls, clock, a, reads } = await holdingA();
@@ -299,14 +316,15 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     expect(calls[1]!.request.background).toBe(true);
   });
 
-  it('ends the window 5 s before usableUntil: an event loop that stalls past the timer still gets no expired token', async () => {
+  it('ends the window 30 s before usableUntil: an event loop blocked for up to 30 s after it gets no token past usableUntil', async () => {
     const hand = handClock();
-    let stalled = 0;
-    // The clock runs on during a stall; the timers that were due have not run yet.
-    const clock = { ...hand, now: () => hand.now() + stalled };
+    let blocked = 0;
+    // The clock runs on while the event loop is blocked: no timer runs meanwhile.
+    const clock = { ...hand, now: () => hand.now() + blocked };
     const { entry, calls } = await holdingA(clock, { refreshRatio: 1 });
-    hand.advance(USABLE - 5_000);
-    stalled = 5_000;
+    hand.advance(USABLE - 30_000);
+    expect(hand.timers).toBe(0);
+    blocked = 30_000;
     void entry.get(undefined, false).catch(() => {});
     expect(calls).toHaveLength(2);
     expect(calls[1]!.request.background).toBe(false);
@@ -324,12 +342,15 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     expect(calls[2]!.request.background).toBe(true);
   });
 
-  it('has one timer per entry: a new token replaces it, dropping the token cancels it', async () => {
+  it('has one timer per entry: a new token ends it (the next call opens the new one), dropping the token cancels it', async () => {
     const { entry, calls, clock } = await holdingA();
     expect(clock.timers).toBe(1);
     const forced = entry.get(undefined, true);
     calls[1]!.resolve(issued('b', clock.now()));
     const b = await forced;
+    expect(clock.timers).toBe(0);
+    entry.peek();
+    entry.peek();
     expect(clock.timers).toBe(1);
     expect(entry.invalidate(b)).toBe('dropped');
     expect(clock.timers).toBe(0);
@@ -348,10 +369,11 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     const pending = entry.get(undefined, false);
     calls[0]!.resolve(issued('a', 0, 100 * 86_400_000)); // a 100-day token
     const a = await pending;
-    expect(clock.timers).toBe(0);
     const reads = vi.spyOn(clock, 'now');
     expect(await entry.get(undefined, false)).toBe(a);
-    expect(reads).toHaveBeenCalled();
+    expect(await entry.get(undefined, false)).toBe(a);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(clock.timers).toBe(0);
   });
 
   it('holds its entry weakly: an entry nobody holds is collected, and its timer cancelled', async () => {
