@@ -82,6 +82,8 @@ export class TokenEntry {
    * timer (see {@link STALL_GUARD}). The hot path then needs no clock read. Cancels that timer.
    */
   #endFresh: (() => void) | undefined;
+  /** What the window's timer runs (made once: a clock that declines the timer costs no allocation). */
+  #onWindowEnd: (() => void) | undefined;
   #inflight: Promise<HeldToken> | undefined;
   #generation = 0;
   /** The last token dropped after a refusal: never taken back from a shared store. */
@@ -243,12 +245,7 @@ export class TokenEntry {
   /** Opens a fresh window of `ms` (none when not positive; none is open): the next calls need no clock read. */
   #fresh(ms: number): void {
     if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
-    // The timer holds the entry weakly, and goes with it: an entry nobody else holds is collected.
-    const entry = new WeakRef(this);
-    const cancel = this.#clock.after(ms, () => {
-      const self = entry.deref();
-      if (self !== undefined) self.#stale();
-    });
+    const cancel = this.#clock.after(ms, (this.#onWindowEnd ??= TokenEntry.#windowEnd(new WeakRef(this))));
     if (cancel !== undefined) orphanedWindows.register(this, cancel, cancel);
     this.#endFresh = cancel;
   }
@@ -260,6 +257,17 @@ export class TokenEntry {
     this.#endFresh = undefined;
     orphanedWindows.unregister(cancel);
     cancel();
+  }
+
+  /**
+   * What the timer of `entry`'s fresh window runs. It holds the entry weakly, and the timer goes with it:
+   * an entry nobody else holds is collected.
+   */
+  static #windowEnd(entry: WeakRef<TokenEntry>): () => void {
+    return () => {
+      const self = entry.deref();
+      if (self !== undefined) self.#stale();
+    };
   }
 
   #keep(issued: Issued): void {

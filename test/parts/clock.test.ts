@@ -20,6 +20,9 @@ async function steadyClock(): Promise<Clock> {
   return clock;
 }
 
+/** `AbortSignal.timeout` itself, for stand-ins of it. */
+const realTimeout = AbortSignal.timeout.bind(AbortSignal);
+
 /** Node's timers that keep the process alive. */
 const refTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 
@@ -53,6 +56,16 @@ describe('systemClock: the probe', () => {
     expect(clock.steady()).toBe(false);
     await sleep(30);
     expect(clock.steady()).toBe(false);
+  });
+
+  it('is tried again when its timer runs late (a busy event loop, or fake time moved after a while)', async () => {
+    const clock = await freshClock();
+    vi.spyOn(AbortSignal, 'timeout').mockImplementation(() => realTimeout(40));
+    expect(clock.steady()).toBe(false);
+    vi.restoreAllMocks();
+    await sleep(60);
+    expect(clock.steady()).toBe(false); // the late probe did not count; this call starts another
+    await waitUntil(() => clock.steady(), { what: 'the second probe' });
   });
 
   it("measures on Node's clock: fakes installed while it runs do not spoil it", async () => {

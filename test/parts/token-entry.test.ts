@@ -395,6 +395,17 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     expect(clock.timers).toBe(0);
   });
 
+  it('hands the clock one callback per entry: a clock that declines timers costs the calls no allocation', async () => {
+    const hand = handClock();
+    const after = vi.fn((_ms: number, _run: () => void): (() => void) | undefined => undefined);
+    const { entry } = await holdingA({ ...hand, after });
+    entry.peek();
+    entry.peek();
+    expect(after).toHaveBeenCalledTimes(3);
+    expect(after.mock.calls[1]![1]).toBe(after.mock.calls[0]![1]);
+    expect(after.mock.calls[2]![1]).toBe(after.mock.calls[0]![1]);
+  });
+
   it('is not trusted while the clock is not steady (a test faked it): every call reads the clock', async () => {
     const hand = handClock();
     let steady = true;
