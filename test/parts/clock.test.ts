@@ -58,14 +58,12 @@ describe('systemClock: the probe', () => {
     expect(clock.steady()).toBe(false);
   });
 
-  it('is tried again when its timer runs late (a busy event loop, or fake time moved after a while)', async () => {
+  it('counts a timer that runs late: a busy event loop runs its timers late', async () => {
     const clock = await freshClock();
     vi.spyOn(AbortSignal, 'timeout').mockImplementation(() => realTimeout(40));
     expect(clock.steady()).toBe(false);
     vi.restoreAllMocks();
-    await sleep(60);
-    expect(clock.steady()).toBe(false); // the late probe did not count; this call starts another
-    await waitUntil(() => clock.steady(), { what: 'the second probe' });
+    await waitUntil(() => clock.steady(), { what: 'the probe' });
   });
 
   it("measures on Node's clock: fakes installed while it runs do not spoil it", async () => {
