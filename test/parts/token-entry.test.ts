@@ -93,65 +93,49 @@ describe('TokenEntry', () => {
     expect(entry.peek()).toBeUndefined();
   });
 
-  it('after a failed background refresh keeps serving the token and waits before trying again', async () => {
-    const { entry, calls, clock, events } = entryUnderTest();
-    const pending = entry.get(undefined, false);
-    calls[0]!.resolve(issued('a', 0));
-    const first = await pending;
-    clock.advance(REFRESH);
+  /** An entry holding `a` whose background refresh, started at REFRESH, failed with `error`. */
+  async function refreshFailedWith(error: TokenError) {
+    const under = entryUnderTest();
+    const pending = under.entry.get(undefined, false);
+    under.calls[0]!.resolve(issued('a', 0));
+    const a = await pending;
+    under.clock.advance(REFRESH);
+    await under.entry.get(undefined, false);
+    await settle();
+    under.calls[1]!.reject(error);
+    await settle();
+    return { ...under, a };
+  }
+
+  /** Moves the clock `ms` on and calls once: how many acquire calls there were then. */
+  async function callsAfter({ entry, calls, clock }: Awaited<ReturnType<typeof refreshFailedWith>>, ms: number) {
+    clock.advance(ms);
     await entry.get(undefined, false);
     await settle();
-    calls[1]!.reject(new TokenError('NETWORK', 'down'));
-    await settle();
-    expect(events.error).toEqual([{ error: expect.objectContaining({ code: 'NETWORK' }), background: true }]);
+    return calls.length;
+  }
+
+  it('after a failed background refresh keeps serving the token and waits before trying again', async () => {
+    const under = await refreshFailedWith(new TokenError('NETWORK', 'down'));
+    expect(under.events.error).toEqual([{ error: expect.objectContaining({ code: 'NETWORK' }), background: true }]);
+    expect(await under.entry.get(undefined, false)).toBe(under.a);
     // The pause: a quarter of the usable time left, at most 10 s.
-    clock.advance(9_999);
-    expect(await entry.get(undefined, false)).toBe(first);
-    await settle();
-    expect(calls).toHaveLength(2);
-    clock.advance(1);
-    expect(await entry.get(undefined, false)).toBe(first);
-    await settle();
-    expect(calls).toHaveLength(3);
+    expect(await callsAfter(under, 9_999)).toBe(2);
+    expect(await callsAfter(under, 1)).toBe(3);
   });
 
   it.each(['COOLDOWN', 'BUDGET'] as const)(
     'after a background refresh refused with %s, tries again when it says (retryAfter), not after the usual pause',
     async (code) => {
-      const { entry, calls, clock } = entryUnderTest();
-      const pending = entry.get(undefined, false);
-      calls[0]!.resolve(issued('a', 0));
-      await pending;
-      clock.advance(REFRESH);
-      await entry.get(undefined, false);
-      await settle();
-      calls[1]!.reject(new TokenError(code, 'not now', { retryAfter: 60_000 }));
-      await settle();
-      clock.advance(59_999); // the usual pause (at most 10 s) has long passed
-      await entry.get(undefined, false);
-      await settle();
-      expect(calls).toHaveLength(2);
-      clock.advance(1);
-      await entry.get(undefined, false);
-      await settle();
-      expect(calls).toHaveLength(3);
+      const under = await refreshFailedWith(new TokenError(code, 'not now', { retryAfter: 60_000 }));
+      expect(await callsAfter(under, 59_999)).toBe(2); // the usual pause (at most 10 s) has long passed
+      expect(await callsAfter(under, 1)).toBe(3);
     },
   );
 
   it("a NETWORK failure with a retryAfter still waits the usual pause (only the client's own refusals name the wait)", async () => {
-    const { entry, calls, clock } = entryUnderTest();
-    const pending = entry.get(undefined, false);
-    calls[0]!.resolve(issued('a', 0));
-    await pending;
-    clock.advance(REFRESH);
-    await entry.get(undefined, false);
-    await settle();
-    calls[1]!.reject(new TokenError('NETWORK', 'down', { retryAfter: 60_000 }));
-    await settle();
-    clock.advance(10_000);
-    await entry.get(undefined, false);
-    await settle();
-    expect(calls).toHaveLength(3);
+    const under = await refreshFailedWith(new TokenError('NETWORK', 'down', { retryAfter: 60_000 }));
+    expect(await callsAfter(under, 10_000)).toBe(3);
   });
 
   it('rejects every waiter with the failure of a first request, and keeps nothing', async () => {
