@@ -245,7 +245,8 @@ export class TokenEntry {
   /** Opens a fresh window of `ms` (none when not positive; none is open): the next calls need no clock read. */
   #fresh(ms: number): void {
     if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
-    const cancel = this.#clock.after(ms, (this.#onWindowEnd ??= TokenEntry.#windowEnd(new WeakRef(this))));
+    this.#onWindowEnd ??= TokenEntry.#windowEnd(new WeakRef(this));
+    const cancel = this.#clock.after(ms, this.#onWindowEnd);
     if (cancel !== undefined) orphanedWindows.register(this, cancel, cancel);
     this.#endFresh = cancel;
   }
