@@ -348,6 +348,18 @@ describe('TokenEntry: the fresh window, a token handed out without reading the c
     expect(calls).toHaveLength(2);
   });
 
+  it('is not opened for a token with less than 30 s of usable life left: every call reads the clock', async () => {
+    const { entry, calls, clock } = entryUnderTest();
+    const pending = entry.get(undefined, false);
+    calls[0]!.resolve(issued('a', 0, 20_000)); // usable until 18 s, refreshed from 14.4 s
+    const a = await pending;
+    const reads = vi.spyOn(clock, 'now');
+    expect(entry.peek()).toBe(a);
+    expect(entry.peek()).toBe(a);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(clock.timers).toBe(0);
+  });
+
   it('is not opened beyond the longest delay of a timer (2³¹ − 1 ms): the clock is read instead', async () => {
     const { entry, calls, clock } = entryUnderTest();
     const pending = entry.get(undefined, false);
