@@ -387,7 +387,7 @@ function m2mNotes(r) {
   const a = r.a?.['m2m-token'];
   if (a && missed('a')) {
     notes.push(
-      `- **m2m-token's cached \`getToken()\`** (${ratio(a.ratio.median)} the baseline in wall time, ${a.cpuRatio ? ratio(a.cpuRatio.median) : '–'} in CPU time) returns the entry's prebuilt promise without reading the clock while the token is fresh (a timer ends that window), and reads \`performance.now()\` after it until the next token arrives. A miss here means the machine was noisy or the fresh window was closed: the window ends at the token's refresh instant, and at least 5 s before the token stops being handed out.`,
+      `- **m2m-token's cached \`getToken()\`** (${ratio(a.ratio.median)} the baseline in wall time, ${a.cpuRatio ? ratio(a.cpuRatio.median) : '–'} in CPU time) returns the entry's prebuilt promise without reading the clock while the token is fresh (a timer ends that window), and reads \`performance.now()\` after it. A miss here means the machine was noisy or the window was shut: it opens once a probe has seen a timer run (10 ms after the first cached call), and ends at the token's refresh instant, at least 30 s before the token stops being handed out.`,
     );
   }
   const d = r.d?.['m2m-token'];
