@@ -83,7 +83,7 @@ export class TokenEntry {
    */
   #endFresh: (() => void) | undefined;
   /** What the window's timer runs (made once: a clock that declines the timer costs no allocation). */
-  #onWindowEnd: (() => void) | undefined;
+  readonly #onWindowEnd = TokenEntry.#windowEnd(new WeakRef(this));
   #inflight: Promise<HeldToken> | undefined;
   #generation = 0;
   /** The last token dropped after a refusal: never taken back from a shared store. */
@@ -245,7 +245,6 @@ export class TokenEntry {
   /** Opens a fresh window of `ms` (none when not positive; none is open): the next calls need no clock read. */
   #fresh(ms: number): void {
     if (ms <= 0 || ms > MAX_TIMER_DELAY) return;
-    this.#onWindowEnd ??= TokenEntry.#windowEnd(new WeakRef(this));
     const cancel = this.#clock.after(ms, this.#onWindowEnd);
     if (cancel !== undefined) orphanedWindows.register(this, cancel, cancel);
     this.#endFresh = cancel;

@@ -4,10 +4,17 @@ import * as z from 'zod/mini';
 // can hold, or Infinity (1e308 × 1000).
 const numeric = z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]);
 
-/** Built on first use: most clients never parse these, and building a zod schema takes a few ms at first. */
-let errorResponse: ReturnType<typeof buildErrorResponse> | undefined;
-let metadata: ReturnType<typeof buildMetadata> | undefined;
-let resourceMetadata: ReturnType<typeof buildResourceMetadata> | undefined;
+/**
+ * `build`, called on first use: most clients never parse the schemas built so, and building a zod
+ * schema takes a few ms at first.
+ */
+function onFirstUse<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
+}
 
 /**
  * The zod schemas of what authorization servers send. The token response's are built when the module
@@ -30,33 +37,30 @@ export const schemas = {
   RefreshIn: numeric,
   /** The RFC 6749 §5.2 error response. */
   get ErrorResponse() {
-    errorResponse ??= buildErrorResponse();
-    return errorResponse;
+    return errorResponse();
   },
   /** The authorization server metadata members the client uses (RFC 8414 §2). */
   get Metadata() {
-    metadata ??= buildMetadata();
-    return metadata;
+    return metadata();
   },
   /** The protected resource metadata members the client uses (RFC 9728 §2). */
   get ResourceMetadata() {
-    resourceMetadata ??= buildResourceMetadata();
-    return resourceMetadata;
+    return resourceMetadata();
   },
 };
 
-function buildErrorResponse() {
-  return z.object({
+const errorResponse = onFirstUse(() =>
+  z.object({
     error: z.string().check(z.minLength(1)),
     error_description: z.optional(z.unknown()),
     error_uri: z.optional(z.unknown()),
-  });
-}
+  }),
+);
 
 /** The URL members: non-empty strings (their form is checked where they are used). */
 const nonEmpty = () => z.string().check(z.minLength(1));
 
-function buildMetadata() {
+const metadata = onFirstUse(() => {
   const url = nonEmpty();
   return z.object({
     issuer: url,
@@ -66,9 +70,9 @@ function buildMetadata() {
     token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
     mtls_endpoint_aliases: z.optional(z.record(z.string(), z.string())),
   });
-}
+});
 
-function buildResourceMetadata() {
+const resourceMetadata = onFirstUse(() => {
   const url = nonEmpty();
   return z.object({
     resource: url,
@@ -76,4 +80,4 @@ function buildResourceMetadata() {
     scopes_supported: z.optional(z.array(z.string()).check(z.maxLength(1000))),
     dpop_bound_access_tokens_required: z.optional(z.boolean()),
   });
-}
+});
