@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { defineConfig, type Options } from 'tsup';
+import ts from 'typescript';
 
 /**
  * The runtime dependencies of the source (the design card's `zod/mini` and `p-retry`, and what p-retry
@@ -64,6 +65,43 @@ const minifyBundled: NonNullable<Options['esbuildPlugins']>[number] = {
   },
 };
 
+/**
+ * Drops the comments of m2m-token's own modules from the JavaScript build (esbuild keeps those on class
+ * members, object properties and some statements): the TSDoc ships in the type declarations, which an
+ * editor shows, and the rest is in the source repository; in the code they added 21 kB to the package.
+ * They are found by TypeScript's parser, not a pattern, so no string or regular expression that looks
+ * like a comment is touched; each becomes a space, so no two tokens are joined.
+ */
+const stripComments: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'strip-comments',
+  setup(build) {
+    const src = join(import.meta.dirname, 'src');
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(src)) return undefined;
+      const text = await readFile(args.path, 'utf8');
+      const file = ts.createSourceFile(args.path, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+      const comments = new Map<number, number>();
+      const visit = (node: ts.Node): void => {
+        for (const range of [
+          ...(ts.getLeadingCommentRanges(text, node.pos) ?? []),
+          ...(ts.getTrailingCommentRanges(text, node.end) ?? []),
+        ]) {
+          comments.set(range.pos, range.end);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(file);
+      let out = '';
+      let from = 0;
+      for (const [pos, end] of [...comments].sort((x, y) => x[0] - y[0])) {
+        out += `${text.slice(from, pos)} `;
+        from = end;
+      }
+      return { contents: out + text.slice(from), loader: 'ts' };
+    });
+  },
+};
+
 const shared = {
   target: 'node20',
   platform: 'node',
@@ -73,7 +111,7 @@ const shared = {
   // JavaScript with the source's names. A map without its sources would send debuggers to `src/*.ts`
   // files that are not shipped; with its sources it tripled the package (600 kB of 960 kB).
   sourcemap: false,
-  esbuildPlugins: [minifyBundled],
+  esbuildPlugins: [minifyBundled, stripComments],
   // Licence comments of bundled code stay where they are; the licence texts go to
   // dist/THIRD-PARTY-LICENSES.md.
   esbuildOptions(options) {
@@ -98,8 +136,6 @@ export default defineConfig([
     entry: { ...entries, cli: 'src/cli.ts' },
     format: 'cjs',
     splitting: true,
-    // `import.meta.url` in the command (it reads the package's version).
-    shims: true,
     dts: { entry: entries },
     // The ES module entries (dist/<entry>.js, .d.ts) are written after this build by
     // scripts/esm-entries.mjs (`npm run build`): they re-export this build.

@@ -28,7 +28,7 @@ const CONFIG = {
   c: { callers: 1200, interval: 5, lifetime: 2, delay: 200, drainWait: 400 },
   d: { rounds: 10, concurrency: 50, ms: 350 },
   e: { rounds: 3, failures: [503, 503] },
-  f: { rounds: 5 },
+  f: { rounds: 15 },
   g: { rounds: 5 },
   h: { rounds: 15, concurrency: 50, ms: 350 },
 };

@@ -10,6 +10,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClientCredentialsClient } from './client.js';
 import { OAuthError, TokenError } from './errors.js';
 import type { ClientCredentialsOptions } from './options.js';
@@ -238,10 +239,14 @@ const commands: Record<string, (args: string[], run: Run) => Promise<number | vo
   },
 };
 
-/** The package version, from the package.json next to the build output (`dist/../package.json`). */
+/**
+ * The package version, from the package.json next to the build output (`dist/../package.json`). The
+ * command runs only as the CommonJS build (`dist/cli.cjs`), where `__dirname` is its directory: no
+ * `import.meta` shim then goes into every entry of the build.
+ */
 function version(): string {
   try {
-    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
     if (manifest.name === 'm2m-token' && typeof manifest.version === 'string') return manifest.version;
   } catch {
     // reported below

@@ -1,12 +1,8 @@
 import * as z from 'zod/mini';
 
-// Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
-// can hold, or Infinity (1e308 × 1000).
-const numeric = z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]);
-
 /**
- * `build`, called on first use: most clients never parse the schemas built so, and building a zod
- * schema takes a few ms at first.
+ * `build`, called on first use: building a zod schema takes a few ms at first, which a process that
+ * only imports m2m-token (or never sees an error, or discovers nothing) should not pay.
  */
 function onFirstUse<T>(build: () => T): () => T {
   let built: T | undefined;
@@ -16,25 +12,43 @@ function onFirstUse<T>(build: () => T): () => T {
   };
 }
 
-/**
- * The zod schemas of what authorization servers send. The token response's are built when the module
- * loads, so nothing slow stands between a token response and its checks; the others on first use
- * (`schemas.Metadata` is a getter), which keeps them out of the import of a client that never sees an
- * error or discovers anything. zod/mini is bundled into the build and tree-shaken to what these use —
- * which holds only while `z` is used as `z.member` (passing the namespace itself anywhere makes the
- * bundler keep all of zod, locales included: 700 kB).
- */
-export const schemas = {
-  /** The RFC 6749 §5.1 successful response members the client uses. */
-  TokenResponse: z.object({
+// Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
+// can hold, or Infinity (1e308 × 1000).
+const numeric = onFirstUse(() => z.union([z.number().check(z.nonnegative(), z.lt(1e12)), z.string().check(z.regex(/^\d{1,12}(\.\d+)?$/))]));
+
+const tokenResponse = onFirstUse(() =>
+  z.object({
     // Visible ASCII only: the token goes into an HTTP header (RFC 6750 §2.1 b64token is narrower still).
     access_token: z.string().check(z.regex(/^[\x21-\x7e]+$/)),
     token_type: z.optional(z.string().check(z.regex(/^[\w!#$%&'*+.^`|~-]+$/))),
-    expires_in: z.optional(z.nullable(numeric)),
+    expires_in: z.optional(z.nullable(numeric())),
     scope: z.optional(z.nullable(z.string())),
   }),
+);
+
+/**
+ * Builds the token response's schemas now if they are not built yet. A token request calls it before
+ * its clock starts, so that nothing slow stands between a token response and its expiry check.
+ */
+export function buildTokenSchemas(): void {
+  tokenResponse();
+}
+
+/**
+ * The zod schemas of what authorization servers send, each built on first use (the members are
+ * getters): importing m2m-token builds none. zod/mini is bundled into the build and tree-shaken to what
+ * these use — which holds only while `z` is used as `z.member` (passing the namespace itself anywhere
+ * makes the bundler keep all of zod, locales included: 700 kB).
+ */
+export const schemas = {
+  /** The RFC 6749 §5.1 successful response members the client uses. */
+  get TokenResponse() {
+    return tokenResponse();
+  },
   /** `refresh_in` (Microsoft Entra): seconds after which the client should refresh the token. */
-  RefreshIn: numeric,
+  get RefreshIn() {
+    return numeric();
+  },
   /** The RFC 6749 §5.2 error response. */
   get ErrorResponse() {
     return errorResponse();

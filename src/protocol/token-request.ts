@@ -5,6 +5,7 @@ import type { ClientAuth } from './client-auth.js';
 import type { DPoP } from './dpop.js';
 import { type HttpResult, postForm, type SendOptions } from './http.js';
 import { type RetryInfo, type RetryPolicy, transient, withRetry } from './retry.js';
+import { buildTokenSchemas } from './schemas.js';
 import { parseOAuthError, processTokenResponse, refreshInOf } from './token-response.js';
 
 /** The bare 401 / 403 answers of token endpoints (no OAuth error body): credential refusals. */
@@ -68,6 +69,8 @@ export function requestToken(
   grant: Grant = CLIENT_CREDENTIALS,
 ): Promise<Issued> {
   const { clock, dpop } = config;
+  // Before any request's clock starts: the first response is then checked without building a schema.
+  buildTokenSchemas();
   // A refresh token is redacted like the client secret from whatever a server or a custom fetch echoes;
   // the client's secrets are read at each use: a provider may return a new one while this request runs.
   const refreshForms =

@@ -1,6 +1,7 @@
 /**
- * The response schemas: which are built when the module loads (the token response's, so that nothing
- * slow stands between a token response and its expiry check) and which on first use.
+ * The response schemas: none is built when the module loads; each on first use, the token response's
+ * before the first token request is sent (so that nothing slow stands between a token response and its
+ * expiry check).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -29,27 +30,49 @@ afterEach(() => {
 });
 
 describe('response schemas', () => {
-  it('builds only the token response schema when the module loads', async () => {
+  it('builds no schema when the module loads', async () => {
     await freshSchemas();
+    expect(built.objects).toBe(0);
+  });
+
+  it.each(['TokenResponse', 'ErrorResponse', 'Metadata', 'ResourceMetadata'] as const)('builds %s once, on first use', async (name) => {
+    const schemas = await freshSchemas();
+    const first = schemas[name];
+    expect(built.objects).toBe(1);
+    expect(schemas[name]).toBe(first);
     expect(built.objects).toBe(1);
   });
 
-  it.each(['ErrorResponse', 'Metadata', 'ResourceMetadata'] as const)('builds %s once, on first use', async (name) => {
-    const schemas = await freshSchemas();
-    const first = schemas[name];
-    expect(built.objects).toBe(2);
-    expect(schemas[name]).toBe(first);
-    expect(built.objects).toBe(2);
+  it('the first token request builds the token response schema before it is sent', async () => {
+    await freshSchemas();
+    const { ClientCredentialsClient } = await import('../../src/index.js');
+    const objectsWhenSent: number[] = [];
+    const client = new ClientCredentialsClient({
+      tokenEndpoint: 'https://as.example/token',
+      clientId: 'svc',
+      clientSecret: 'secret',
+      fetch: async () => {
+        objectsWhenSent.push(built.objects);
+        return Response.json({ access_token: 'tok-1', token_type: 'Bearer', expires_in: 60 });
+      },
+    });
+    expect(built.objects).toBe(0);
+    expect((await client.getToken()).accessToken).toBe('tok-1');
+    expect(objectsWhenSent).toEqual([1]);
+    await client.close();
   });
 
   it('a successful token response is checked without building the error response schema (nothing slow before its expiry check)', async () => {
     await freshSchemas();
+    const { buildTokenSchemas } = await import('../../src/protocol/schemas.js');
     const { processTokenResponse } = await import('../../src/protocol/token-response.js');
     const result = {
       status: 200,
       headers: new Headers(),
       text: JSON.stringify({ access_token: 'tok-1', token_type: 'Bearer', expires_in: 60 }),
     };
+    buildTokenSchemas();
+    expect(built.objects).toBe(1);
     const token = processTokenResponse(result, { sentAt: Date.now(), defaultLifetime: 3_600_000, requestedScope: undefined });
     expect(token.accessToken).toBe('tok-1');
     expect(built.objects).toBe(1);
