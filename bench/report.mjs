@@ -426,12 +426,12 @@ function m2mNotes(r) {
     notes.push(
       zodPkg
         ? `- **m2m-token's cold import** (${fmt(fImport['m2m-token'].median)} ms in the process) and its installed size are mostly zod's: the \`zod\` package (${kib(zodPkg.bytes)}) ships its TypeScript sources, the classic and mini APIs, Zod 3 and its locales whichever is imported.`
-        : `- **m2m-token bundles what it uses of \`zod/mini\` and \`p-retry\`** into its build, so it installs no dependency: the package is ${kib(fp.bytes)} (${dist ? `${kib(dist.code)} of JavaScript, ${kib(dist.types)} of type declarations${dist.maps ? `, ${kib(dist.maps)} of source maps` : ''}` : ''}), and its import (${fmt(fImport['m2m-token'].median)} ms in the process) builds the response schemas at once${zod ? `, where importing \`zod/mini\` from the \`zod\` package takes ${fmt(zod)} ms on its own (Node.js loads ${r.f.modules?.['zod/mini']?.modules ?? 'its'} modules, locales included, where a bundler keeps only the functions used)` : ''}.`,
+        : `- **m2m-token bundles what it uses of \`zod/mini\` and \`p-retry\`** into its build, so it installs no dependency: the package is ${kib(fp.bytes)} (${dist ? `${kib(dist.code)} of JavaScript, ${kib(dist.types)} of type declarations${dist.maps ? `, ${kib(dist.maps)} of source maps` : ''}` : ''}), and its import (${fmt(fImport['m2m-token'].median)} ms in the process) builds no schema${zod ? `, where importing \`zod/mini\` from the \`zod\` package takes ${fmt(zod)} ms on its own (Node.js loads ${r.f.modules?.['zod/mini']?.modules ?? 'its'} modules, locales included, where a bundler keeps only the functions used)` : ''}.`,
     );
   }
   if (fImport?.['m2m-token'] && missed('f', 'import')) {
     notes.push(
-      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script) is Node.js compiling the package's JavaScript (the bundled zod and p-retry included), loading its files, and running their top level, where building the token response's zod schema is the largest part; the other schemas are built on first use, and \`node:crypto\` and \`node:fs/promises\` are loaded on first use.`,
+      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script) is Node.js compiling the package's JavaScript (the bundled zod and p-retry included), loading its files and running their top level, and, for \`import\`, reading the CommonJS build's exports (Node's cjs-module-lexer). No zod schema is built at import (the token response's is built by the first token request before it is sent), and \`node:crypto\` and \`node:fs/promises\` are loaded on first use.`,
     );
   }
   const g = r.g?.['m2m-token'];
@@ -529,7 +529,7 @@ package, alternating with an empty script. "Above an empty script" is
 the whole process, spawn to exit, less the empty script's in the same round: what importing the
 package adds to a process's start. The import is also timed inside the process. Footprint: the bytes
 of every file of the package and its dependency closure as npm installs them (m2m-token: the \`npm pack\`
-tarball installed into a scratch project; the peers: \`bench/node_modules\`).${r.f.tarball ? ` The m2m-token tarball is ${kib(r.f.tarball.size)} (${kib(r.f.tarball.unpackedSize)} unpacked${r.f.dist ? `: ${kib(r.f.dist.code)} of JavaScript for ESM and CommonJS, ${kib(r.f.dist.types)} of type declarations${r.f.dist.maps ? `, ${kib(r.f.dist.maps)} of source maps` : ''}, ${kib(r.f.dist.other)} of README, CHANGELOG, licences and package.json` : ''}).` : ''}
+tarball installed into a scratch project; the peers: \`bench/node_modules\`).${r.f.tarball ? ` The m2m-token tarball is ${kib(r.f.tarball.size)} (${kib(r.f.tarball.unpackedSize)} unpacked${r.f.dist ? `: ${kib(r.f.dist.code)} of JavaScript for ESM and CommonJS, ${kib(r.f.dist.types)} of type declarations${r.f.dist.maps ? `, ${kib(r.f.dist.maps)} of source maps` : ''}, ${kib(r.f.dist.other)} of README, licences and package.json` : ''}).` : ''}
 
 ${tableF(r)}
 

@@ -133,6 +133,13 @@ try {
     if (built > 400 * 1024) throw new Error(`dist/ is ${(built / 1024).toFixed(1)} KiB > 400 KiB`);
   });
 
+  // The build strips m2m-token's own comments (tsup.config.ts, `strip-comments`); its TSDoc ships in the
+  // type declarations. A TSDoc block in the code means the plugin stopped matching the sources.
+  await check("the JavaScript carries none of the sources' TSDoc (it ships in the type declarations)", () => {
+    const withDocs = code.filter((p) => /\/\*\*\s/.test(readFileSync(join(installed, p), 'utf8')));
+    if (withDocs.length) throw new Error(`TSDoc comments in: ${withDocs.join(', ')}`);
+  });
+
   await check('ships no source map that embeds the sources', () => {
     const maps = shipped.filter((p) => p.endsWith('.map'));
     const withSources = maps.filter((p) => {
