@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules, createRequire } from 'node:module';
+import { builtinModules } from 'node:module';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,12 +47,10 @@ try {
       'LICENSE',
       'dist/THIRD-PARTY-LICENSES.md',
       'dist/index.js',
-      'dist/index.node.js',
       'dist/index.cjs',
       'dist/index.d.ts',
       'dist/index.d.cts',
       'dist/testing.js',
-      'dist/testing.node.js',
       'dist/testing.cjs',
       'dist/testing.d.ts',
       'dist/testing.d.cts',
@@ -203,26 +201,6 @@ try {
     if (stdout.trim() !== 'ok') throw new Error(`${file} printed ${JSON.stringify(stdout)}`);
   };
   await check('ESM import works', () => node('esm.mjs'));
-  // Node.js loads dist/<entry>.node.js, which a bundler cannot follow (createRequire); bundlers get
-  // dist/<entry>.js through the `module` condition. Bundled into another directory and run from there,
-  // the program must not need m2m-token's files at run time.
-  await check('a bundler (esbuild, ES module output) bundles the package, and the bundle runs without it', async () => {
-    const esbuild = createRequire(join(root, 'package.json'))('esbuild');
-    const outfile = join(scratch, 'bundled', 'esm.mjs');
-    await esbuild.build({
-      entryPoints: [join(scratch, 'esm.mjs')],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      outfile,
-      external: ['undici', 'axios', 'jose', 'ioredis'],
-      logLevel: 'silent',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
-    const bundle = readFileSync(outfile, 'utf8');
-    if (!bundle.includes('m2m-token.TokenError')) throw new Error('the bundle does not contain the library');
-    await node(join('bundled', 'esm.mjs'));
-  });
   await check('CommonJS require works', () => node('cjs.cjs'));
 
   // Loading node:crypto and node:fs/promises is a few ms of a process's start: they load on first use
