@@ -431,7 +431,7 @@ function m2mNotes(r) {
   }
   if (fImport?.['m2m-token'] && missed('f', 'import')) {
     notes.push(
-      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script) is Node.js compiling the package's JavaScript (the bundled zod and p-retry included), loading its files and running their top level, and, for \`import\`, reading the CommonJS build's exports (Node's cjs-module-lexer). No zod schema is built at import (the token response's is built by the first token request before it is sent), and \`node:crypto\` and \`node:fs/promises\` are loaded on first use.`,
+      `- **m2m-token's cold import** (${signed(r.f.cpuAboveEmpty['m2m-token'].median)} ms CPU above an empty script) is Node.js loading three files (\`index.js\`, \`index.cjs\`, and \`core.cjs\`, the library with the bundled p-retry), compiling them and running their top level, and, for \`import\`, reading the CommonJS entry's exports (Node's cjs-module-lexer). No zod code runs at import: the bundled zod (\`dist/zod.cjs\`) loads, and the token response's schema is built, with the first token request, before it is sent; \`node:crypto\` and \`node:fs/promises\` are loaded on first use.`,
     );
   }
   const g = r.g?.['m2m-token'];

@@ -204,16 +204,62 @@ try {
   await check('CommonJS require works', () => node('cjs.cjs'));
 
   // Loading node:crypto and node:fs/promises is a few ms of a process's start: they load on first use
-  // (a store, JWTs, DPoP, mTLS, a secret file), never at import.
+  // (a store, JWTs, DPoP, mTLS, a secret file), never at import. The import loads the library as one
+  // file (dist/core.cjs); zod's code (dist/zod.cjs) loads with the first token request.
   const loads = `const before = new Set(process.moduleLoadList);
+const ours = () => Object.keys(CACHE).filter((f) => /node_modules[\\\\/]m2m-token[\\\\/]/.test(f)).map((f) => f.split(/[\\\\/]/).pop()).sort().join(' ');
 LOAD;
-const loaded = process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (crypto|fs\\/promises)$/.test(m));
-console.log(loaded.length === 0 ? 'ok' : 'loaded: ' + loaded.join(', '));`;
-  writeFileSync(join(scratch, 'loads.cjs'), loads.replace('LOAD', "require('m2m-token')"));
-  writeFileSync(join(scratch, 'loads.mjs'), loads.replace('LOAD', "await import('m2m-token')"));
-  await check('importing the package (ESM or CommonJS) loads neither node:crypto nor node:fs/promises', async () => {
-    await node('loads.cjs');
-    await node('loads.mjs');
+const builtins = process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (crypto|fs\\/promises)$/.test(m));
+if (builtins.length > 0) throw new Error('loaded: ' + builtins.join(', '));
+if (ours() !== 'core.cjs index.cjs') throw new Error('the import loaded ' + ours());
+const client = new mod.ClientCredentialsClient({ tokenEndpoint: process.env.ENDPOINT, clientId: 'c', clientSecret: 's' });
+await client.getToken();
+await client.close();
+if (ours() !== 'core.cjs index.cjs zod.cjs') throw new Error('a token request loaded ' + ours());
+console.log('ok');`;
+  writeFileSync(
+    join(scratch, 'loads.cjs'),
+    `(async () => {\n${loads.replace('CACHE', 'require.cache').replace('LOAD', "const mod = require('m2m-token')")}\n})().catch((e) => { console.error(e); process.exit(1); });`,
+  );
+  writeFileSync(
+    join(scratch, 'loads.mjs'),
+    `import { createRequire } from 'node:module';\n${loads.replace('CACHE', 'createRequire(import.meta.url).cache').replace('LOAD', "const mod = await import('m2m-token')")}`,
+  );
+  await check(
+    'importing the package (ESM or CommonJS) loads the library as one file, and neither zod nor node:crypto nor node:fs/promises',
+    async () => {
+      await node('loads.cjs');
+      await node('loads.mjs');
+    },
+  );
+
+  // A bundler follows the build's own require calls (core.cjs from each entry, zod.cjs on first use):
+  // the bundle, in a directory of its own, gets a token without the package's files beside it.
+  writeFileSync(
+    join(scratch, 'bundled.cjs'),
+    `const { ClientCredentialsClient } = require('m2m-token');
+const { RedisTokenStore } = require('m2m-token/redis');
+const { authorize } = require('m2m-token/undici');
+(async () => {
+  if (typeof RedisTokenStore !== 'function' || typeof authorize !== 'function') throw new Error('entries');
+  const client = new ClientCredentialsClient({ tokenEndpoint: process.env.ENDPOINT, clientId: 'c', clientSecret: 's' });
+  if ((await client.getToken()).accessToken !== 'packed-token') throw new Error('wrong token');
+  await client.close();
+  console.log('ok');
+})().catch((e) => { console.error(e); process.exit(1); });`,
+  );
+  await check('a bundle made by esbuild carries the whole package and gets a token', async () => {
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+      entryPoints: [join(scratch, 'bundled.cjs')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      external: ['undici', 'axios', 'jose', 'ioredis'],
+      outfile: join(scratch, 'bundle', 'out.cjs'),
+      logLevel: 'error',
+    });
+    await node(join('bundle', 'out.cjs'));
   });
 
   // One copy of the code serves import and require: a client made through one works with the

@@ -105,14 +105,22 @@ if ttl < 0 then
 end
 return { count, ttl }`;
 
-const Stored = z.object({
-  accessToken: z.string().check(z.minLength(1)),
-  tokenType: z.string().check(z.minLength(1)),
-  expiresAt: z.number(),
-  sentAt: z.number(),
-  scope: z.optional(z.string()),
-  extra: z.record(z.string(), z.unknown()),
-});
+const buildStoredSchema = () =>
+  z.object({
+    accessToken: z.string().check(z.minLength(1)),
+    tokenType: z.string().check(z.minLength(1)),
+    expiresAt: z.number(),
+    sentAt: z.number(),
+    scope: z.optional(z.string()),
+    extra: z.record(z.string(), z.unknown()),
+  });
+let stored: ReturnType<typeof buildStoredSchema> | undefined;
+
+/** The schema of a stored entry, built on the first read: importing the entry point builds no schema. */
+function storedSchema(): ReturnType<typeof buildStoredSchema> {
+  stored ??= buildStoredSchema();
+  return stored;
+}
 
 /**
  * ioredis attaches the failed command to its errors, arguments included (`error.command.args`): for
@@ -182,7 +190,7 @@ export class RedisTokenStore implements TokenStore {
     const name = this.#name(key, 'token');
     const payload = await this.#client.hget(name, 'v');
     if (payload === null) return undefined;
-    const parsed = Stored.safeParse(this.#decode(name, payload));
+    const parsed = storedSchema().safeParse(this.#decode(name, payload));
     return parsed.success ? parsed.data : undefined;
   }
 

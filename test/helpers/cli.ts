@@ -22,7 +22,7 @@ const LOCK = join(ROOT, 'node_modules', '.cli-test-build.lock');
 function newestSource(): number {
   const dir = join(ROOT, 'src');
   const times = readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((name) => statSync(join(dir, name)).mtimeMs);
-  return Math.max(...times, statSync(join(ROOT, 'package.json')).mtimeMs, statSync(join(ROOT, 'tsup.config.ts')).mtimeMs);
+  return Math.max(...times, statSync(join(ROOT, 'package.json')).mtimeMs, statSync(join(ROOT, 'scripts', 'build.ts')).mtimeMs);
 }
 
 async function lock(): Promise<void> {

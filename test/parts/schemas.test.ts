@@ -1,7 +1,7 @@
 /**
  * The response schemas: none is built when the module loads; each on first use, the token response's
  * before the first token request is sent (so that nothing slow stands between a token response and its
- * expiry check).
+ * expiry check). The same for the Redis store's stored-entry schema.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -81,6 +81,19 @@ describe('response schemas', () => {
       'invalid_scope',
     );
     expect(built.objects).toBe(2);
+  });
+
+  it('m2m-token/redis builds its stored-entry schema on the first read, not at import', async () => {
+    vi.resetModules();
+    built.objects = 0;
+    const { RedisTokenStore } = await import('../../src/redis.js');
+    expect(built.objects).toBe(0);
+    const entry = { accessToken: 'tok-1', tokenType: 'Bearer', expiresAt: 2, sentAt: 1, extra: {} };
+    const store = new RedisTokenStore({ client: { eval: async () => 1, hget: async () => JSON.stringify(entry) } });
+    expect(await store.get('k')).toEqual(entry);
+    expect(built.objects).toBe(1);
+    expect(await store.get('k')).toEqual(entry);
+    expect(built.objects).toBe(1);
   });
 
   it('parses with the schemas built on first use', async () => {
