@@ -29,7 +29,7 @@ const CONFIG = {
   d: { rounds: 10, concurrency: 50, ms: 350 },
   e: { rounds: 3, failures: [503, 503] },
   f: { rounds: 15 },
-  g: { rounds: 5 },
+  g: { rounds: 15 },
   h: { rounds: 15, concurrency: 50, ms: 350 },
 };
 const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-secret', scope: 'api://bench/.default' };

@@ -125,7 +125,8 @@ function zodMembers(): string[] {
       namespaces.add(bindings.name.text);
     }
     const visit = (node: ts.Node): void => {
-      if (ts.isIdentifier(node) && namespaces.has(node.text) && !ts.isNamespaceImport(node.parent)) {
+      // `z.infer<…>` and other types are erased: only values count.
+      if (ts.isIdentifier(node) && namespaces.has(node.text) && !ts.isNamespaceImport(node.parent) && !ts.isQualifiedName(node.parent)) {
         if (!ts.isPropertyAccessExpression(node.parent) || node.parent.expression !== node) {
           const { line } = file.getLineAndCharacterOfPosition(node.getStart());
           throw new Error(`${name}:${line + 1}: use zod/mini only as \`${node.text}.member\``);
@@ -136,6 +137,10 @@ function zodMembers(): string[] {
     };
     visit(file);
   }
+  // Each becomes a forwarding function (`lazyZod`): a member that is not a function cannot be one.
+  const zod = createRequire(import.meta.url)('zod/mini') as Record<string, unknown>;
+  const notFunctions = [...members].filter((m) => typeof zod[m] !== 'function');
+  if (notFunctions.length > 0) throw new Error(`zod/mini members that are not functions: ${notFunctions.join(', ')}`);
   return [...members].sort();
 }
 
@@ -191,7 +196,8 @@ function fromCore(library: Set<string>, used: Set<string>): Plugin {
       });
       build.onResolve({ filter: /^\.\/core\.cjs$/, namespace: 'from-core' }, () => ({ path: './core.cjs', external: true }));
       build.onLoad({ filter: /.*/, namespace: 'from-core' }, (args) => ({
-        contents: `module.exports = require("./core.cjs").modules[${JSON.stringify(args.path)}];`,
+        // A module core.cjs does not hold is a build error: it fails at load, not as an empty object.
+        contents: `const m = require("./core.cjs").modules[${JSON.stringify(args.path)}];\nif (m === undefined) throw new Error(${JSON.stringify(`m2m-token: dist/core.cjs lacks ${args.path}`)});\nmodule.exports = m;`,
         loader: 'js',
       }));
     },

@@ -111,6 +111,25 @@ describe('Authorization header', () => {
     expect(api.seen[0]!.authorization).toBe('Bearer tok-1');
   });
 
+  it('calls the fetch it is given on its own, without a `this`, for the first attempt and a redirect hop', async () => {
+    const moved = resourceEndpoint(`${API}/moved`, () => new Response(null, { status: 302, headers: { location: ORDERS } }));
+    const api = resourceEndpoint(ORDERS);
+    server.use(tokenEndpoint().handler, moved.handler, api.handler);
+    const receivers: unknown[] = [];
+    const authorized = newClient().createFetch({
+      fetch(input, init) {
+        receivers.push(this);
+        return globalThis.fetch(input, init);
+      },
+    });
+
+    await authorized(ORDERS);
+    await authorized(`${API}/moved`);
+
+    expect(api.seen.map((s) => s.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1']);
+    expect(receivers).toEqual([undefined, undefined, undefined]);
+  });
+
   it("keeps the caller's method and body", async () => {
     const api = resourceEndpoint(ORDERS);
     server.use(tokenEndpoint().handler, api.handler);
