@@ -39,6 +39,7 @@ const entries = {
  * them, from the user's own installation.
  */
 const bundled = ['zod', 'p-retry', 'is-network-error'];
+const require = createRequire(import.meta.url);
 const peers = ['jose', 'undici', 'ioredis', 'axios'];
 
 type Plugin = esbuild.Plugin;
@@ -138,7 +139,7 @@ function zodMembers(): string[] {
     visit(file);
   }
   // Each becomes a forwarding function (`lazyZod`): a member that is not a function cannot be one.
-  const zod = createRequire(import.meta.url)('zod/mini') as Record<string, unknown>;
+  const zod = require('zod/mini') as Record<string, unknown>;
   const notFunctions = [...members].filter((m) => typeof zod[m] !== 'function');
   if (notFunctions.length > 0) throw new Error(`zod/mini members that are not functions: ${notFunctions.join(', ')}`);
   return [...members].sort();
@@ -206,7 +207,6 @@ function fromCore(library: Set<string>, used: Set<string>): Plugin {
 
 /** dist/THIRD-PARTY-LICENSES.md: the name, version and licence text of each bundled package (MIT asks for it). */
 function writeThirdPartyLicenses(): void {
-  const require = createRequire(import.meta.url);
   const sections = bundled.map((name) => {
     let dir = dirname(require.resolve(name === 'zod' ? 'zod/mini' : name));
     while (!readdirSync(dir).includes('package.json') || JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name !== name) {

@@ -19,6 +19,7 @@ import * as z from 'zod/mini';
 import type { BudgetCount, InvalidationListener, StoredToken, TokenStore, TokenStoreLock } from './store.js';
 import { checkSubscriber, RedisInvalidations, type RedisSubscriberLike } from './redis-invalidations.js';
 import { tokenFingerprint as fingerprint } from './util/fingerprint.js';
+import { onFirstUse } from './util/on-first-use.js';
 
 /**
  * The commands the store uses, as `ioredis` (`Redis` and `Cluster`) provides them. Any client with
@@ -105,7 +106,8 @@ if ttl < 0 then
 end
 return { count, ttl }`;
 
-const buildStoredSchema = () =>
+/** The schema of a stored entry, built on the first read: importing the entry point builds no schema. */
+const storedSchema = onFirstUse(() =>
   z.object({
     accessToken: z.string().check(z.minLength(1)),
     tokenType: z.string().check(z.minLength(1)),
@@ -113,14 +115,8 @@ const buildStoredSchema = () =>
     sentAt: z.number(),
     scope: z.optional(z.string()),
     extra: z.record(z.string(), z.unknown()),
-  });
-let stored: ReturnType<typeof buildStoredSchema> | undefined;
-
-/** The schema of a stored entry, built on the first read: importing the entry point builds no schema. */
-function storedSchema(): ReturnType<typeof buildStoredSchema> {
-  stored ??= buildStoredSchema();
-  return stored;
-}
+  }),
+);
 
 /**
  * ioredis attaches the failed command to its errors, arguments included (`error.command.args`): for

@@ -1,16 +1,5 @@
 import * as z from 'zod/mini';
-
-/**
- * `build`, called on first use: building a zod schema takes a few ms at first, which a process that
- * only imports m2m-token (or never sees an error, or discovers nothing) should not pay.
- */
-function onFirstUse<T>(build: () => T): () => T {
-  let built: T | undefined;
-  return () => {
-    built ??= build();
-    return built;
-  };
-}
+import { onFirstUse } from '../util/on-first-use.js';
 
 // Bounded like the string form (under 10^12 s): a larger number would give an expiry past what a Date
 // can hold, or Infinity (1e308 × 1000).
